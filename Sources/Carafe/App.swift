@@ -1,0 +1,89 @@
+@_exported import CarafeHTTP
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A Carafe application: routes, hooks and error handlers, served by `run()`.
+///
+///     import Carafe
+///     let app = App()
+///     app.get("/") { _ in "Hello, World!" }
+///     try await app.run()
+///
+/// Configure the app (routes, settings, blueprints) before it serves; what is registered
+/// later is not seen by a running server.
+public final class App: RouteBuilder, @unchecked Sendable {
+    /// The app's own blueprint: routes registered on the app go here.
+    public let blueprint = Blueprint("")
+    /// Show errors' details in 500 responses. Never in production: it shows internals.
+    public var debug = false
+    /// The largest request body collected for a handler; larger is answered with 413.
+    public var maxBodySize = 1 << 20
+    /// Threads of the pool that runs blocking routes (`blocking: true`).
+    public var blockingThreads = max(2, System.coreCount)
+    public var logger = Logger(label: "carafe")
+    /// Where one line per request goes (Apache combined format); nil logs none.
+    public var accessLog: AccessLog?
+
+    private let running = Mutex<AppServices?>(nil)
+
+    public init() {}
+
+    /// What serving needs, made from the configuration on first use and kept from then on.
+    var services: AppServices {
+        self.running.withLock { services in
+            if let services { return services }
+            let made = AppServices(
+                routes: RouteTable(self.blueprint.resolvedRoutes()),
+                root: self.blueprint,
+                debug: self.debug,
+                logger: self.logger,
+                accessLog: self.accessLog,
+                blockingThreads: self.blockingThreads
+            )
+            services = made
+            return made
+        }
+    }
+
+    /// Every route, as registered (the `routes` command prints them).
+    public var routes: [Route] { self.services.routes.all }
+
+    /// The path of the named route (see `Request.url(for:)`).
+    public func url(for name: String, _ parameters: [String: String] = [:], query: [(String, String)] = []) throws -> String {
+        try self.services.routes.url(for: name, parameters, query: query)
+    }
+}
+
+/// The parts of a configured app that serving uses. Immutable once made.
+final class AppServices: Sendable {
+    let routes: RouteTable
+    let root: Blueprint
+    let debug: Bool
+    let logger: Logger
+    let accessLog: AccessLog?
+    let blockingPool: NIOThreadPool
+
+    init(routes: RouteTable, root: Blueprint, debug: Bool, logger: Logger, accessLog: AccessLog?, blockingThreads: Int) {
+        self.routes = routes
+        self.root = root
+        self.debug = debug
+        self.logger = logger
+        self.accessLog = accessLog
+        self.blockingPool = NIOThreadPool(numberOfThreads: blockingThreads)
+        self.blockingPool.start()
+    }
+
+    deinit {
+        self.blockingPool.shutdownGracefully { _ in }
+    }
+}
+
+extension App {
+    /// Answers one request without a socket, the way the server does once it has read it.
+    /// The test client and embedders use this; `serve()` is the usual way in.
+    public func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
+        await AppResponder(services: self.services).respond(to: request)
+    }
+}

@@ -1,0 +1,117 @@
+import CarafeHTTP
+import Foundation
+
+/// Answers requests for an app: matches the route, runs hooks, the handler and error
+/// handlers in Flask's order, and writes the access log.
+///
+/// For a request: the before-hooks (app first, then each blueprint down to the route's),
+/// then the handler unless a hook answered; an error from either goes to the error handlers
+/// (the route's blueprint first, then outwards to the app's); then the after-hooks (inner
+/// first); last the teardown hooks, which run whatever happened.
+struct AppResponder: HTTPResponder {
+    let services: AppServices
+
+    func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
+        let request = Request(request, services: self.services)
+        let response = await self.respond(to: request)
+        self.services.accessLog?.log(request, response)
+        return HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    func respond(to request: Request) async -> Response {
+        var blueprints = [self.services.root]
+        let action: Route.Handler
+        switch self.services.routes.match(request.method, request.path.split(separator: "/")) {
+        case .found(let route, let parameters):
+            request.route = route
+            request.parameters = parameters
+            blueprints = route.blueprints
+            action = route.handler
+        case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
+            action = { _ in Response(status: .noContent, headers: ["allow": allowed.joined(separator: ", ")]) }
+        case .methodNotAllowed(let allowed):
+            action = { request in
+                throw HTTPError(
+                    .methodNotAllowed,
+                    "\(request.method.rawValue) is not allowed for \(request.path); allowed: \(allowed.joined(separator: ", ")).",
+                    headers: ["allow": allowed.joined(separator: ", ")]
+                )
+            }
+        case .notFound:
+            action = { request in throw HTTPError(.notFound, "No route for \(request.path).") }
+        }
+
+        var failure: (any Error)?
+        var response: Response
+        do {
+            if let early = try await Self.runBeforeHooks(blueprints, request) {
+                response = early
+            } else {
+                response = try await action(request)
+            }
+        } catch {
+            failure = error
+            response = await self.answer(error, to: request, blueprints: blueprints)
+        }
+        for blueprint in blueprints.reversed() {
+            for hook in blueprint.afterHooks.reversed() {
+                do {
+                    response = try await hook(request, response)
+                } catch {
+                    failure = failure ?? error
+                    response = await self.answer(error, to: request, blueprints: blueprints)
+                }
+            }
+        }
+        for blueprint in blueprints.reversed() {
+            for hook in blueprint.teardownHooks.reversed() {
+                await hook(request, failure)
+            }
+        }
+        return response
+    }
+
+    private static func runBeforeHooks(_ blueprints: [Blueprint], _ request: Request) async throws -> Response? {
+        for blueprint in blueprints {
+            for hook in blueprint.beforeHooks {
+                if let response = try await hook(request) { return response }
+            }
+        }
+        return nil
+    }
+
+    /// The response to `error`: from the innermost error handler that takes it, else the default.
+    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint]) async -> Response {
+        for blueprint in blueprints.reversed() {
+            for handler in blueprint.errorHandlers where handler.handles(error) {
+                do {
+                    return try await handler.handle(request, error)
+                } catch let failure {
+                    self.services.logger.error("error handler failed for \(request.method.rawValue) \(request.uri): \(failure) (handling: \(error))")
+                    return self.defaultResponse(to: failure, for: request)
+                }
+            }
+        }
+        return self.defaultResponse(to: error, for: request)
+    }
+
+    /// An error response in JSON for clients that prefer it, else in plain text.
+    private func defaultResponse(to error: any Error, for request: Request) -> Response {
+        var httpError = HTTPError(converting: error)
+        if !(error is HTTPError) {
+            self.services.logger.error("unhandled error in \(request.method.rawValue) \(request.uri): \(String(reflecting: error))")
+            if self.services.debug { httpError.message = "\(String(reflecting: error))" }
+        }
+        let accept = request.headers.first(name: "accept") ?? ""
+        var response: Response
+        if accept.contains("json") && !accept.contains("html") {
+            struct Body: Encodable { let error: String; let status: UInt }
+            response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code), status: httpError.status))
+                ?? Response(status: httpError.status)
+        } else {
+            response = Response(status: httpError.status, text: "\(httpError.status.code) \(httpError.status.reasonPhrase): \(httpError.message)\n")
+        }
+        for (name, value) in httpError.headers { response.headers.replaceOrAdd(name: name, value: value) }
+        return response
+    }
+}

@@ -1,0 +1,119 @@
+import CarafeHTTP
+import Foundation
+
+/// An incoming request, as a handler sees it.
+///
+/// A request belongs to the one task that handles it; its hooks and handler may add to
+/// `storage` (Flask's `g`) as they go.
+public final class Request: @unchecked Sendable {
+    public let method: HTTPMethod
+    /// The request target as sent: `/search?q=swift`.
+    public let uri: String
+    /// The path, percent-decoded: `/search`.
+    public let path: String
+    /// The raw query string after `?`, or "".
+    public let queryString: String
+    public let version: HTTPVersion
+    public let headers: HTTPHeaders
+    /// The request body, collected in full (up to the app's `maxBodySize`).
+    public var body: ByteBuffer
+    /// The client's address; nil under the test client unless it sets one.
+    public let remoteAddress: SocketAddress?
+    /// The parameters of the matched route's path (`:id`, `*path`).
+    public internal(set) var parameters = Parameters(kind: "path parameter")
+    /// The matched route; nil when none matched (404, 405).
+    public internal(set) var route: Route?
+    /// Values that hooks and handlers pass along for this request (Flask's `g`).
+    public var storage: [String: any Sendable] = [:]
+
+    /// The serving app's routes and thread pool.
+    let services: AppServices
+
+    init(_ request: HTTPServerRequest, services: AppServices) {
+        self.method = request.head.method
+        self.uri = request.head.uri
+        self.version = request.head.version
+        self.headers = request.head.headers
+        self.body = request.body
+        self.remoteAddress = request.remoteAddress
+        self.services = services
+        let target = request.head.uri
+        if let question = target.firstIndex(of: "?") {
+            let rawPath = target[..<question]
+            self.path = URLEncodedForm.percentDecode(rawPath, plusAsSpace: false) ?? String(rawPath)
+            self.queryString = String(target[target.index(after: question)...])
+        } else {
+            self.path = URLEncodedForm.percentDecode(target, plusAsSpace: false) ?? target
+            self.queryString = ""
+        }
+    }
+
+    /// The query string's parameters: `?page=2&tag=a&tag=b`.
+    public private(set) lazy var query = Parameters(kind: "query parameter", URLEncodedForm.parse(self.queryString))
+
+    /// Cookies the client sent, by name.
+    public private(set) lazy var cookies: [String: String] = {
+        self.headers[canonicalForm: "cookie"].reduce(into: [:]) { all, header in
+            all.merge(Cookie.parse(header: String(header))) { first, _ in first }
+        }
+    }()
+
+    /// The fields of an `application/x-www-form-urlencoded` body; empty for other content types.
+    public private(set) lazy var form: Parameters = {
+        guard self.mediaType == "application/x-www-form-urlencoded" else { return Parameters(kind: "form field") }
+        return Parameters(kind: "form field", URLEncodedForm.parse(self.bodyText))
+    }()
+
+    /// The body as UTF-8 text (invalid bytes replaced).
+    public var bodyText: String { String(decoding: self.body.readableBytesView, as: UTF8.self) }
+
+    /// The `Content-Type` without parameters, lowercased: `application/json`.
+    public var mediaType: String? {
+        self.headers.first(name: "content-type").map {
+            $0.split(separator: ";", maxSplits: 1).first.map { $0.trimmingSpaces.lowercased() } ?? ""
+        }
+    }
+
+    /// Decodes the body as `T`: JSON for `application/json` (and `+json` types), form fields for
+    /// `application/x-www-form-urlencoded`. A malformed body is a 400 naming the bad field; any
+    /// other content type is a 415.
+    public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        let mediaType = self.mediaType ?? ""
+        do {
+            if mediaType == "application/json" || mediaType.hasSuffix("+json") {
+                return try JSONDecoder().decode(T.self, from: Data(self.body.readableBytesView))
+            }
+            if mediaType == "application/x-www-form-urlencoded" {
+                return try URLEncodedFormDecoder().decode(T.self, from: Array(self.form))
+            }
+        } catch let error as DecodingError {
+            throw HTTPError(.badRequest, "Invalid request body: \(Self.explain(error))")
+        }
+        throw HTTPError(
+            .unsupportedMediaType,
+            "Expected a body of type application/json or application/x-www-form-urlencoded, got \(mediaType.isEmpty ? "none" : mediaType)."
+        )
+    }
+
+    /// The path of the route named `name` with `parameters` filled in, plus a query string
+    /// from `query` (Flask's `url_for`). Throws if no route has that name or a parameter is missing.
+    public func url(for name: String, _ parameters: [String: String] = [:], query: [(String, String)] = []) throws -> String {
+        try self.services.routes.url(for: name, parameters, query: query)
+    }
+
+    private static func explain(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "" : "'\(keys.joined(separator: "."))': "
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "\(path(DecodingError.Context(codingPath: context.codingPath + [key], debugDescription: "")))is required."
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let detail = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return "\(path(context))\(detail ?? context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/// A handler bound to a method and a path pattern.
+public struct Route: Sendable {
+    /// What every handler becomes once registered.
+    typealias Handler = @Sendable (Request) async throws -> Response
+
+    public let method: HTTPMethod
+    /// The full pattern, prefixes included: `/api/users/:id`.
+    public let pattern: RoutePattern
+    /// The full name, blueprint names included (`api.user`); nil for unnamed routes.
+    public let name: String?
+    let handler: Handler
+    /// The blueprints from the app's root down to the one that owns the route: whose hooks and
+    /// error handlers apply to it.
+    let blueprints: [Blueprint]
+}
+
+/// A parsed path pattern: `/users/:id/files/*path`.
+///
+/// Segments are literal text, `:name` (one segment, any text) or, last only, `*name` (one or
+/// more segments, joined with `/`). Empty segments are ignored, so `/users/` and `/users` are
+/// the same pattern and match the same paths.
+public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
+    public enum Segment: Sendable, Hashable {
+        case literal(String)
+        case parameter(String)
+        case catchAll(String)
+    }
+
+    public let segments: [Segment]
+
+    public init(_ path: String) {
+        var segments: [Segment] = []
+        let parts = path.split(separator: "/")
+        for (index, part) in parts.enumerated() {
+            if part.hasPrefix(":") {
+                precondition(part.count > 1, "route '\(path)': a parameter needs a name after ':'")
+                segments.append(.parameter(String(part.dropFirst())))
+            } else if part.hasPrefix("*") {
+                precondition(index == parts.count - 1, "route '\(path)': '\(part)' must be the last segment")
+                segments.append(.catchAll(part.count > 1 ? String(part.dropFirst()) : "*"))
+            } else {
+                segments.append(.literal(String(part)))
+            }
+        }
+        self.segments = segments
+    }
+
+    init(segments: [Segment]) {
+        self.segments = segments
+    }
+
+    /// This pattern under `prefix`: `/api` + `/users` = `/api/users`.
+    func prefixed(by prefix: RoutePattern) -> RoutePattern {
+        RoutePattern(segments: prefix.segments + self.segments)
+    }
+
+    /// The parameter names, in order.
+    var parameterNames: [String] {
+        self.segments.compactMap {
+            switch $0 {
+            case .literal: nil
+            case .parameter(let name), .catchAll(let name): name
+            }
+        }
+    }
+
+    public var description: String {
+        "/" + self.segments.map {
+            switch $0 {
+            case .literal(let text): text
+            case .parameter(let name): ":" + name
+            case .catchAll(let name): name == "*" ? "*" : "*" + name
+            }
+        }.joined(separator: "/")
+    }
+}

@@ -1,0 +1,120 @@
+/// The app's routes once it starts serving: a trie of path segments for matching, and the
+/// named routes for `url(for:)`. Immutable.
+final class RouteTable: Sendable {
+    enum Match {
+        case found(Route, Parameters)
+        /// The path exists, with other methods: these.
+        case methodNotAllowed([String])
+        case notFound
+    }
+
+    private final class Node: @unchecked Sendable {  // mutated only while the table is built
+        var literals: [String: Node] = [:]
+        var parameter: Node?
+        var catchAll: Node?
+        /// Routes ending here, by method.
+        var routes: [String: Route] = [:]
+    }
+
+    private let root = Node()
+    /// Every route in registration order, for the `routes` command.
+    let all: [Route]
+    private let named: [String: Route]
+
+    init(_ routes: [Route]) {
+        var named: [String: Route] = [:]
+        for route in routes {
+            var node = self.root
+            for segment in route.pattern.segments {
+                switch segment {
+                case .literal(let text):
+                    node = node.literals[text] ?? { let child = Node(); node.literals[text] = child; return child }()
+                case .parameter:
+                    node = node.parameter ?? { let child = Node(); node.parameter = child; return child }()
+                case .catchAll:
+                    node = node.catchAll ?? { let child = Node(); node.catchAll = child; return child }()
+                }
+            }
+            precondition(
+                node.routes[route.method.rawValue] == nil,
+                "two routes for \(route.method.rawValue) \(route.pattern): \(node.routes[route.method.rawValue]!.pattern) was registered first"
+            )
+            node.routes[route.method.rawValue] = route
+            if let name = route.name {
+                precondition(named[name] == nil, "two routes named '\(name)': \(route.pattern) and \(named[name]!.pattern)")
+                named[name] = route
+            }
+        }
+        self.all = routes
+        self.named = named
+    }
+
+    /// The route for `method` and the percent-decoded path segments, with its parameters.
+    /// `HEAD` falls back to `GET`.
+    func match(_ method: HTTPMethod, _ segments: [Substring]) -> Match {
+        var values: [String] = []
+        guard let node = Self.find(self.root, segments, 0, &values) else { return .notFound }
+        guard let route = node.routes[method.rawValue] ?? (method == .HEAD ? node.routes["GET"] : nil) else {
+            var allowed = Set(node.routes.keys)
+            if allowed.contains("GET") { allowed.insert("HEAD") }
+            allowed.insert("OPTIONS")
+            return .methodNotAllowed(allowed.sorted())
+        }
+        var parameters = Parameters(kind: "path parameter")
+        for (name, value) in zip(route.pattern.parameterNames, values) {
+            parameters.append(name, value)
+        }
+        return .found(route, parameters)
+    }
+
+    /// Depth-first: a literal beats a parameter, which beats a catch-all.
+    private static func find(_ node: Node, _ segments: [Substring], _ index: Int, _ values: inout [String]) -> Node? {
+        if index == segments.count {
+            return node.routes.isEmpty ? nil : node
+        }
+        let segment = segments[index]
+        if let child = node.literals[String(segment)], let found = find(child, segments, index + 1, &values) {
+            return found
+        }
+        if let child = node.parameter {
+            values.append(String(segment))
+            if let found = find(child, segments, index + 1, &values) { return found }
+            values.removeLast()
+        }
+        if let child = node.catchAll, !child.routes.isEmpty {
+            values.append(segments[index...].joined(separator: "/"))
+            return child
+        }
+        return nil
+    }
+
+    /// The path of the route named `name` (see `Request.url(for:)`). Parameters the pattern does
+    /// not use go to the query string.
+    func url(for name: String, _ parameters: [String: String], query: [(String, String)]) throws -> String {
+        guard let route = self.named[name] else {
+            throw URLBuildError(message: "no route is named '\(name)'")
+        }
+        var path = ""
+        var unused = parameters
+        for segment in route.pattern.segments {
+            switch segment {
+            case .literal(let text):
+                path += "/" + URLEncodedForm.escapePathSegment(text)
+            case .parameter(let key), .catchAll(let key):
+                guard let value = unused.removeValue(forKey: key) else {
+                    throw URLBuildError(message: "route '\(name)' (\(route.pattern)) needs the parameter '\(key)'")
+                }
+                let parts = segment == .parameter(key) ? [Substring(value)] : value.split(separator: "/")
+                path += parts.map { "/" + URLEncodedForm.escapePathSegment(String($0)) }.joined()
+            }
+        }
+        let pairs = unused.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) } + query.map { (name: $0.0, value: $0.1) }
+        return (path.isEmpty ? "/" : path) + (pairs.isEmpty ? "" : "?" + URLEncodedForm.serialize(pairs))
+    }
+}
+
+/// `url(for:)` was asked for a route that does not exist, or without a parameter it needs.
+public struct URLBuildError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { self.message }
+}

@@ -1,0 +1,42 @@
+import NIOCore
+import NIOHTTP1
+
+/// A complete request as the server received it: the parsed head and the collected body.
+public struct HTTPServerRequest: Sendable {
+    public var head: HTTPRequestHead
+    public var body: ByteBuffer
+    /// The peer's address; nil for requests that did not come over a socket (the test client).
+    public var remoteAddress: SocketAddress?
+
+    public init(head: HTTPRequestHead, body: ByteBuffer = ByteBuffer(), remoteAddress: SocketAddress? = nil) {
+        self.head = head
+        self.body = body
+        self.remoteAddress = remoteAddress
+    }
+}
+
+/// A complete response to write: status, headers and body.
+///
+/// The server adds `Content-Length`, `Date`, `Server` and, when the connection ends after it,
+/// `Connection: close`. A response to `HEAD` is sent without its body.
+public struct HTTPServerResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// What the server calls to answer each request.
+///
+/// Invariants the server keeps: `respond` runs as a task whose executor is the connection's
+/// event loop, so non-isolated code in it runs on that loop's thread; calls for one connection
+/// never overlap (responses go out in request order); the task is cancelled when the client
+/// disconnects. `respond` does not throw: turning errors into responses is the responder's job.
+public protocol HTTPResponder: Sendable {
+    func respond(to request: HTTPServerRequest) async -> HTTPServerResponse
+}

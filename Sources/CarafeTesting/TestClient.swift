@@ -1,0 +1,105 @@
+import Carafe
+import Foundation
+import NIOHTTP1
+
+extension App {
+    /// A client that sends requests straight to the app, without a socket (Flask's
+    /// `test_client`): routing, hooks, error handlers and the body limit work as when serving.
+    ///
+    ///     let response = try await app.test.get("/users/1")
+    ///     #expect(response.status == .ok)
+    public var test: TestClient { TestClient(app: self) }
+}
+
+/// Sends requests to an `App` in-process. See `App.test`.
+public struct TestClient: Sendable {
+    public let app: App
+    /// The client address handlers see.
+    public var remoteAddress: SocketAddress? = try? SocketAddress(ipAddress: "127.0.0.1", port: 40000)
+
+    public init(app: App) {
+        self.app = app
+    }
+
+    /// Sends a request and returns the response, as a server would write it.
+    public func request(_ method: HTTPMethod, _ uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) async -> TestResponse {
+        var headers = headers
+        if body.readableBytes > 0 && !headers.contains(name: "content-length") {
+            headers.add(name: "content-length", value: String(body.readableBytes))
+        }
+        guard body.readableBytes <= self.app.maxBodySize else {
+            return TestResponse(status: .payloadTooLarge, headers: [:], body: ByteBuffer(string: "Request body is larger than the limit of \(self.app.maxBodySize) bytes.\n"))
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)
+        let response = await self.app.respond(to: HTTPServerRequest(head: head, body: body, remoteAddress: self.remoteAddress))
+        return TestResponse(status: response.status, headers: response.headers, body: method == .HEAD ? ByteBuffer() : response.body)
+    }
+
+    public func get(_ uri: String, headers: HTTPHeaders = [:]) async -> TestResponse {
+        await self.request(.GET, uri, headers: headers)
+    }
+
+    public func head(_ uri: String, headers: HTTPHeaders = [:]) async -> TestResponse {
+        await self.request(.HEAD, uri, headers: headers)
+    }
+
+    public func options(_ uri: String, headers: HTTPHeaders = [:]) async -> TestResponse {
+        await self.request(.OPTIONS, uri, headers: headers)
+    }
+
+    public func delete(_ uri: String, headers: HTTPHeaders = [:]) async -> TestResponse {
+        await self.request(.DELETE, uri, headers: headers)
+    }
+
+    /// Sends `body` as text with `contentType`.
+    public func post(_ uri: String, _ body: String = "", contentType: String = "text/plain; charset=utf-8", headers: HTTPHeaders = [:]) async -> TestResponse {
+        await self.send(.POST, uri, body, contentType: contentType, headers: headers)
+    }
+
+    public func put(_ uri: String, _ body: String = "", contentType: String = "text/plain; charset=utf-8", headers: HTTPHeaders = [:]) async -> TestResponse {
+        await self.send(.PUT, uri, body, contentType: contentType, headers: headers)
+    }
+
+    public func patch(_ uri: String, _ body: String = "", contentType: String = "text/plain; charset=utf-8", headers: HTTPHeaders = [:]) async -> TestResponse {
+        await self.send(.PATCH, uri, body, contentType: contentType, headers: headers)
+    }
+
+    /// Sends `value` as a JSON body.
+    public func post(_ uri: String, json value: some Encodable, headers: HTTPHeaders = [:]) async throws -> TestResponse {
+        let data = try JSONEncoder().encode(value)
+        return await self.send(.POST, uri, String(decoding: data, as: UTF8.self), contentType: "application/json", headers: headers)
+    }
+
+    /// Sends `fields` as an `application/x-www-form-urlencoded` body, as a browser submits a form.
+    public func post(_ uri: String, form fields: KeyValuePairs<String, String>, headers: HTTPHeaders = [:]) async -> TestResponse {
+        let body = fields.map { "\(Self.formEscape($0.key))=\(Self.formEscape($0.value))" }.joined(separator: "&")
+        return await self.send(.POST, uri, body, contentType: "application/x-www-form-urlencoded", headers: headers)
+    }
+
+    private func send(_ method: HTTPMethod, _ uri: String, _ body: String, contentType: String, headers: HTTPHeaders) async -> TestResponse {
+        var headers = headers
+        if !headers.contains(name: "content-type") { headers.add(name: "content-type", value: contentType) }
+        return await self.request(method, uri, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    private static func formEscape(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~ ")
+        return (text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text).replacingOccurrences(of: " ", with: "+")
+    }
+}
+
+/// A response the test client received.
+public struct TestResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    /// The body as UTF-8 text.
+    public var text: String { String(decoding: self.body.readableBytesView, as: UTF8.self) }
+
+    /// The body decoded from JSON.
+    public func json<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(self.body.readableBytesView))
+    }
+}
