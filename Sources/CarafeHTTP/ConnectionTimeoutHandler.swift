@@ -7,6 +7,9 @@ import NIOCore
 /// It sits first in the pipeline and sees raw bytes. The request handler tells it when a
 /// request head is complete and when a response has been written, as outbound user events
 /// (`RequestLifecycle`).
+///
+/// Moving a deadline costs a clock read, not a timer: one timer per connection fires at the
+/// earliest deadline it was armed for and, if the deadline has moved on since, re-arms itself.
 final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -32,8 +35,11 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
 
     private let keepAliveTimeout: TimeAmount
     private let requestHeaderTimeout: TimeAmount
-    private var state = State.idle
-    private var timer: Scheduled<Void>?
+    private var state = State.busy
+    /// When the connection times out in its current state; nil while busy.
+    private var deadline: NIODeadline?
+    /// The one pending timer and when it fires: never later than `deadline`.
+    private var timer: (task: Scheduled<Void>, at: NIODeadline)?
 
     init(keepAliveTimeout: TimeAmount, requestHeaderTimeout: TimeAmount) {
         self.keepAliveTimeout = keepAliveTimeout
@@ -41,12 +47,12 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.enterIdle(context: context)
+        self.enter(.idle, context: context)
         context.fireChannelActive()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { self.enterIdle(context: context) }
+        if context.channel.isActive { self.enter(.idle, context: context) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -60,14 +66,7 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .idle = self.state {
-            self.state = .readingHead
-            self.schedule(context: context, after: self.requestHeaderTimeout) { context in
-                // The head never completed: say so, then hang up.
-                var answer = context.channel.allocator.buffer(capacity: 96)
-                answer.writeString("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-                let channel = context.channel
-                context.writeAndFlush(NIOAny(answer)).whenComplete { _ in channel.close(promise: nil) }
-            }
+            self.enter(.readingHead, context: context)
         }
         context.fireChannelRead(data)
     }
@@ -75,40 +74,56 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         switch event {
         case RequestLifecycle.headReceived:
-            self.cancelTimer()
-            self.state = .busy
+            self.enter(.busy, context: context)
             promise?.succeed()
         case RequestLifecycle.responseSent:
-            self.enterIdle(context: context)
+            self.enter(.idle, context: context)
             promise?.succeed()
         default:
             context.triggerUserOutboundEvent(event, promise: promise)
         }
     }
 
-    private func enterIdle(context: ChannelHandlerContext) {
-        self.state = .idle
-        self.schedule(context: context, after: self.keepAliveTimeout) { context in
-            context.close(promise: nil)
+    private func enter(_ state: State, context: ChannelHandlerContext) {
+        self.state = state
+        switch state {
+        case .idle: self.deadline = .now() + self.keepAliveTimeout
+        case .readingHead: self.deadline = .now() + self.requestHeaderTimeout
+        case .busy: self.deadline = nil
+        }
+        if let deadline = self.deadline, deadline < self.timer?.at ?? .distantFuture {
+            self.timer?.task.cancel()
+            self.armTimer(at: deadline, context: context)
         }
     }
 
-    private func schedule(
-        context: ChannelHandlerContext,
-        after delay: TimeAmount,
-        _ expire: @escaping (ChannelHandlerContext) -> Void
-    ) {
-        self.cancelTimer()
-        let bound = NIOLoopBound((self, context, expire), eventLoop: context.eventLoop)
-        self.timer = context.eventLoop.scheduleTask(in: delay) {
-            let (handler, context, expire) = bound.value
+    private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let task = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
             handler.timer = nil
-            expire(context)
+            handler.timerFired(context: context)
+        }
+        self.timer = (task, deadline)
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        guard let deadline = self.deadline else { return }  // busy: re-armed on the next state change
+        guard deadline <= .now() else { return self.armTimer(at: deadline, context: context) }
+        switch self.state {
+        case .idle, .busy:
+            context.close(promise: nil)
+        case .readingHead:
+            // The head never completed: say so, then hang up.
+            let answer = context.channel.allocator.buffer(string: "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            let channel = context.channel
+            context.writeAndFlush(NIOAny(answer)).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 
     private func cancelTimer() {
-        self.timer?.cancel()
+        self.timer?.task.cancel()
         self.timer = nil
+        self.deadline = nil
     }
 }

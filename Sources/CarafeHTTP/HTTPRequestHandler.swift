@@ -30,7 +30,10 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     private let loop: EventLoopResources
     private let server: HTTPServer.SharedState
     private var state = State.idle
+    /// The task answering the current request, to cancel if the client goes away.
     private var task: Task<Void, Never>?
+    /// Requests dispatched on this connection so far.
+    private var requestCount = 0
     /// The client half-closed its side: close once the current response is out.
     private var closeAfterResponse = false
 
@@ -119,15 +122,23 @@ final class HTTPRequestHandler: ChannelInboundHandler {
 
     private func dispatch(_ request: HTTPServerRequest, context: ChannelHandlerContext) {
         self.state = .responding(request.head)
+        self.requestCount &+= 1
+        let number = self.requestCount
         let responder = self.responder
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.task = Task(executorPreference: self.loop.executor) {
+        // The task starts at once on this thread and runs until its first suspension; a handler
+        // that never suspends is answered without any job being scheduled. After a suspension
+        // it resumes on this loop, its executor.
+        let task = Task.immediateDetached(executorPreference: self.loop.executor) {
             let response = await responder.respond(to: request)
-            // The task runs on the loop already unless the responder left it for good.
             bound.eventLoop.executeInline {
                 let (handler, context) = bound.value
                 handler.write(response, context: context)
             }
+        }
+        // Unless it has already answered (and maybe started the next pipelined request).
+        if number == self.requestCount, case .responding = self.state {
+            self.task = task
         }
     }
 

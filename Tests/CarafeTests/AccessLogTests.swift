@@ -1,0 +1,92 @@
+import CarafeTesting
+import Foundation
+import NIOHTTP1
+import Testing
+@testable import Carafe
+
+@Suite struct AccessLogTests {
+    /// 14/Nov/2023:22:13:20 +0000
+    private let now = 1_700_000_000
+
+    /// The access log line for a request as the server would have received it, and `response`.
+    private func line(
+        _ uri: String,
+        method: HTTPMethod = .GET,
+        version: HTTPVersion = .http1_1,
+        headers: HTTPHeaders = [:],
+        from address: String? = "192.0.2.7",
+        response: Response = Response(status: .ok, text: "Hello, World!")
+    ) throws -> String {
+        let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: headers)
+        let remote = try address.map { try SocketAddress(ipAddress: $0, port: 50000) }
+        let request = Request(HTTPServerRequest(head: head, remoteAddress: remote), services: App().services)
+        return AccessLog.line(request, response, now: self.now)
+    }
+
+    // MARK: Format
+
+    @Test func aLineIsInApacheCombinedFormat() throws {
+        let line = try self.line("/users/1?x=1", headers: ["referer": "https://example.com/", "user-agent": "curl/8.0"])
+        #expect(line == #"192.0.2.7 - - [14/Nov/2023:22:13:20 +0000] "GET /users/1?x=1 HTTP/1.1" 200 13 "https://example.com/" "curl/8.0""# + "\n")
+    }
+
+    @Test func absentValuesAreDashes() throws {
+        let line = try self.line("/form", method: .POST, version: .http1_0, from: nil, response: Response(status: .noContent))
+        #expect(line == #"- - - [14/Nov/2023:22:13:20 +0000] "POST /form HTTP/1.0" 204 - "-" "-""# + "\n")
+    }
+
+    // MARK: Escaping
+
+    @Test func quotesAndBackslashesAreEscaped() throws {
+        let line = try self.line("/a\"b", headers: ["user-agent": #"say "hi" \ bye"#])
+        #expect(line == #"192.0.2.7 - - [14/Nov/2023:22:13:20 +0000] "GET /a\"b HTTP/1.1" 200 13 "-" "say \"hi\" \\ bye""# + "\n")
+    }
+
+    @Test func aClientCannotForgeALine() throws {
+        let forged = "x\" 200 1 \"-\" \"-\"\n10.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /admin HTTP/1.1\" 200 1 \"-\" \"x"
+        let line = try self.line("/", headers: ["user-agent": forged, "referer": "r\r\nfake"])
+        #expect(line.filter(\.isNewline).count == 1)
+        #expect(line.hasSuffix(#""r\x0d\x0afake" "x\" 200 1 \"-\" \"-\"\x0a10.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /admin HTTP/1.1\" 200 1 \"-\" \"x""# + "\n"))
+    }
+
+    @Test func controlCharactersAreEscaped() throws {
+        let line = try self.line("/", headers: ["user-agent": "a\u{1B}[31mred\u{7F}\tb"])
+        #expect(line.hasSuffix(#" "a\x1b[31mred\x7f\x09b""# + "\n"))
+    }
+
+    @Test func c1ControlCharactersAreEscapedToo() throws {
+        // U+0085 (NEL) ends a line for many log tools (Python's splitlines, for one).
+        let line = try self.line("/", headers: ["user-agent": "a\u{85}b\u{9B}c"])
+        let controls = line.dropLast().unicodeScalars.filter { $0.properties.generalCategory == .control }
+        #expect(controls.isEmpty, "unescaped: \(controls.map { String($0.value, radix: 16) })")
+    }
+
+    @Test func textBeyondASCIIIsKept() throws {
+        let line = try self.line("/caf%C3%A9", headers: ["user-agent": "Navigateur é ✓"])
+        #expect(line.hasSuffix(#""GET /caf%C3%A9 HTTP/1.1" 200 13 "-" "Navigateur é ✓""# + "\n"))
+    }
+
+    // MARK: Writing
+
+    @Test func theAppWritesOneLinePerRequestToTheFile() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("carafe-access-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let app = App()
+        app.accessLog = try AccessLog(path: path)
+        app.get("/hello") { _ in "hello" }
+
+        _ = await app.test.get("/hello?x=1", headers: ["user-agent": "tester"])
+        _ = await app.test.get("/missing")
+
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 3)  // two lines, each ending with "\n"
+        #expect(lines.first?.hasPrefix("127.0.0.1 - - [") == true)
+        #expect(lines.first?.hasSuffix(#"] "GET /hello?x=1 HTTP/1.1" 200 5 "-" "tester""#) == true)
+        #expect(lines.dropFirst().first?.hasSuffix(#"] "GET /missing HTTP/1.1" 404 38 "-" "-""#) == true)
+    }
+
+    @Test func anUnwritablePathIsAnError() {
+        let error = #expect(throws: AccessLogError.self) { try AccessLog(path: "/nonexistent-dir/access.log") }
+        #expect(error?.description == "cannot open access log '/nonexistent-dir/access.log': No such file or directory")
+    }
+}
