@@ -39,5 +39,7 @@ let package = Package(
         .executableTarget(name: "Hello", dependencies: ["Carafe"], path: "Examples/Hello"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
+        // Runs the built `hello` executable as a user would: its command line, signals, access log.
+        .testTarget(name: "HelloTests", dependencies: ["Hello"]),
     ]
 )

@@ -21,7 +21,7 @@ public final class App: RouteBuilder, @unchecked Sendable {
     /// The largest request body collected for a handler; larger is answered with 413.
     public var maxBodySize = 1 << 20
     /// Threads of the pool that runs blocking routes (`blocking: true`).
-    public var blockingThreads = max(2, System.coreCount)
+    public var blockingThreads = max(2, usableCores())
     public var logger = Logger(label: "carafe")
     /// Where one line per request goes (Apache combined format); nil logs none.
     public var accessLog: AccessLog?

@@ -98,7 +98,10 @@ struct AppResponder: HTTPResponder {
     /// An error response in JSON for clients that prefer it, else in plain text.
     private func defaultResponse(to error: any Error, for request: Request) -> Response {
         var httpError = HTTPError(converting: error)
-        if !(error is HTTPError) {
+        if Task.isCancelled {
+            // The client went away; nobody will read this response.
+            self.services.logger.debug("\(request.method.rawValue) \(request.uri) cancelled: \(error)")
+        } else if !(error is HTTPError) {
             self.services.logger.error("unhandled error in \(request.method.rawValue) \(request.uri): \(String(reflecting: error))")
             if self.services.debug { httpError.message = "\(String(reflecting: error))" }
         }

@@ -38,14 +38,16 @@ public final class Request: @unchecked Sendable {
         self.remoteAddress = request.remoteAddress
         self.services = services
         let target = request.head.uri
+        let rawPath: Substring
         if let question = target.firstIndex(of: "?") {
-            let rawPath = target[..<question]
-            self.path = URLEncodedForm.percentDecode(rawPath, plusAsSpace: false) ?? String(rawPath)
+            rawPath = target[..<question]
             self.queryString = String(target[target.index(after: question)...])
         } else {
-            self.path = URLEncodedForm.percentDecode(target, plusAsSpace: false) ?? target
+            rawPath = target[...]
             self.queryString = ""
         }
+        // An invalid escape leaves the path as sent; matching then simply finds no route.
+        self.path = rawPath.contains("%") ? URLEncodedForm.percentDecode(rawPath, plusAsSpace: false) ?? String(rawPath) : String(rawPath)
     }
 
     /// The query string's parameters: `?page=2&tag=a&tag=b`.

@@ -23,7 +23,7 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxBodySize: Int
     /// Value of the `Server` response header; nil sends none.
     public var serverName: String?
-    /// Number of event loops (threads serving connections). Defaults to the usable cores.
+    /// Number of event loops (threads serving connections). Defaults to `usableCores()`.
     public var eventLoops: Int
 
     public init(
@@ -36,7 +36,7 @@ public struct HTTPServerConfiguration: Sendable {
         maxHeaderFieldSize: Int = 8190,
         maxBodySize: Int = 1 << 20,
         serverName: String? = "Carafe",
-        eventLoops: Int = System.coreCount
+        eventLoops: Int = usableCores()
     ) {
         self.bind = bind
         self.keepAliveTimeout = keepAliveTimeout
