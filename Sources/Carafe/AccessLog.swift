@@ -50,7 +50,7 @@ public final class AccessLog: Sendable {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value):  // C0, DEL, C1 (NEL)
                 out += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
             default: out.unicodeScalars.append(scalar)
             }

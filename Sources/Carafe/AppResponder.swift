@@ -21,7 +21,7 @@ struct AppResponder: HTTPResponder {
     func respond(to request: Request) async -> Response {
         var blueprints = [self.services.root]
         let action: Route.Handler
-        switch self.services.routes.match(request.method, request.path.split(separator: "/")) {
+        switch self.services.routes.match(request.method, request.pathSegments) {
         case .found(let route, let parameters):
             request.route = route
             request.parameters = parameters
@@ -85,7 +85,12 @@ struct AppResponder: HTTPResponder {
         for blueprint in blueprints.reversed() {
             for handler in blueprint.errorHandlers where handler.handles(error) {
                 do {
-                    return try await handler.handle(request, error)
+                    var response = try await handler.handle(request, error)
+                    // `Allow` on a 405, `WWW-Authenticate` on a 401: the status needs them.
+                    for (name, value) in HTTPError(converting: error).headers where !response.headers.contains(name: name) {
+                        response.headers.add(name: name, value: value)
+                    }
+                    return response
                 } catch let failure {
                     self.services.logger.error("error handler failed for \(request.method.rawValue) \(request.uri): \(failure) (handling: \(error))")
                     return self.defaultResponse(to: failure, for: request)
@@ -112,7 +117,7 @@ struct AppResponder: HTTPResponder {
             response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code), status: httpError.status))
                 ?? Response(status: httpError.status)
         } else {
-            response = Response(status: httpError.status, text: "\(httpError.status.code) \(httpError.status.reasonPhrase): \(httpError.message)\n")
+            response = Response(status: httpError.status, text: HTTPServerResponse.errorText(httpError.status, httpError.message))
         }
         for (name, value) in httpError.headers { response.headers.replaceOrAdd(name: name, value: value) }
         return response

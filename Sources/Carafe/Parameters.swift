@@ -56,6 +56,6 @@ public struct Parameters: Sendable, Sequence {
 
     private static func describe(_ type: Any.Type) -> String {
         let name = String(describing: type)
-        return (name.first.map { "AEIOU".contains($0) } ?? false ? "an " : "a ") + name
+        return (name.first.map { "AEIO".contains($0) } ?? false ? "an " : "a ") + name  // a UInt8, an Int
     }
 }

@@ -26,6 +26,8 @@ public final class Request: @unchecked Sendable {
     /// Values that hooks and handlers pass along for this request (Flask's `g`).
     public var storage: [String: any Sendable] = [:]
 
+    /// The path's segments, each percent-decoded: what routes match.
+    let pathSegments: [String]
     /// The serving app's routes and thread pool.
     let services: AppServices
 
@@ -46,8 +48,17 @@ public final class Request: @unchecked Sendable {
             rawPath = target[...]
             self.queryString = ""
         }
-        // An invalid escape leaves the path as sent; matching then simply finds no route.
-        self.path = rawPath.contains("%") ? URLEncodedForm.percentDecode(rawPath, plusAsSpace: false) ?? String(rawPath) : String(rawPath)
+        // Split first, then decode each segment, so that an escaped `/` (%2F) stays inside its
+        // segment. An invalid escape leaves the text as sent; matching then finds no route.
+        if rawPath.contains("%") {
+            self.path = URLEncodedForm.percentDecode(rawPath, plusAsSpace: false) ?? String(rawPath)
+            self.pathSegments = rawPath.split(separator: "/").map {
+                URLEncodedForm.percentDecode($0, plusAsSpace: false) ?? String($0)
+            }
+        } else {
+            self.path = String(rawPath)
+            self.pathSegments = rawPath.split(separator: "/").map(String.init)
+        }
     }
 
     /// The query string's parameters: `?page=2&tag=a&tag=b`.
@@ -55,8 +66,9 @@ public final class Request: @unchecked Sendable {
 
     /// Cookies the client sent, by name.
     public private(set) lazy var cookies: [String: String] = {
-        self.headers[canonicalForm: "cookie"].reduce(into: [:]) { all, header in
-            all.merge(Cookie.parse(header: String(header))) { first, _ in first }
+        // Not `canonicalForm`: that splits on commas, which cookie values may contain.
+        self.headers["cookie"].reduce(into: [:]) { all, header in
+            all.merge(Cookie.parse(header: header)) { first, _ in first }
         }
     }()
 
@@ -104,13 +116,18 @@ public final class Request: @unchecked Sendable {
     }
 
     private static func explain(_ error: DecodingError) -> String {
+        /// `items[0].name` for a coding path.
+        func field(_ path: [any CodingKey]) -> String {
+            path.enumerated().map { index, key in
+                key.intValue.map { "[\($0)]" } ?? (index == 0 ? key.stringValue : "." + key.stringValue)
+            }.joined()
+        }
         func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return keys.isEmpty ? "" : "'\(keys.joined(separator: "."))': "
+            context.codingPath.isEmpty ? "" : "'\(field(context.codingPath))': "
         }
         switch error {
         case .keyNotFound(let key, let context):
-            return "\(path(DecodingError.Context(codingPath: context.codingPath + [key], debugDescription: "")))is required."
+            return "'\(field(context.codingPath + [key]))' is required."
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             let detail = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
             return "\(path(context))\(detail ?? context.debugDescription)"

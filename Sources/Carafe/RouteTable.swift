@@ -50,38 +50,48 @@ final class RouteTable: Sendable {
     }
 
     /// The route for `method` and the percent-decoded path segments, with its parameters.
-    /// `HEAD` falls back to `GET`.
-    func match(_ method: HTTPMethod, _ segments: [Substring]) -> Match {
+    /// `HEAD` falls back to `GET`. A path that matches a route of another method only is a
+    /// 405, unless a less specific pattern has a route for this method.
+    func match(_ method: HTTPMethod, _ segments: [String]) -> Match {
         var values: [String] = []
-        guard let node = Self.find(self.root, segments, 0, &values) else { return .notFound }
-        guard let route = node.routes[method.rawValue] ?? (method == .HEAD ? node.routes["GET"] : nil) else {
-            var allowed = Set(node.routes.keys)
-            if allowed.contains("GET") { allowed.insert("HEAD") }
-            allowed.insert("OPTIONS")
-            return .methodNotAllowed(allowed.sorted())
+        let route = { (node: Node) in node.routes[method.rawValue] ?? (method == .HEAD ? node.routes["GET"] : nil) }
+        if let node = Self.find(self.root, segments, 0, &values, where: { route($0) != nil }), let found = route(node) {
+            var parameters = Parameters(kind: "path parameter")
+            for (name, value) in zip(found.pattern.parameterNames, values) {
+                parameters.append(name, value)
+            }
+            return .found(found, parameters)
         }
-        var parameters = Parameters(kind: "path parameter")
-        for (name, value) in zip(route.pattern.parameterNames, values) {
-            parameters.append(name, value)
-        }
-        return .found(route, parameters)
+        values.removeAll()
+        guard let node = Self.find(self.root, segments, 0, &values, where: { !$0.routes.isEmpty }) else { return .notFound }
+        var allowed = Set(node.routes.keys)
+        if allowed.contains("GET") { allowed.insert("HEAD") }
+        allowed.insert("OPTIONS")
+        return .methodNotAllowed(allowed.sorted())
     }
 
-    /// Depth-first: a literal beats a parameter, which beats a catch-all.
-    private static func find(_ node: Node, _ segments: [Substring], _ index: Int, _ values: inout [String]) -> Node? {
+    /// Depth-first, the first node that `accepts` and matches every segment: a literal beats a
+    /// parameter, which beats a catch-all.
+    private static func find(
+        _ node: Node,
+        _ segments: [String],
+        _ index: Int,
+        _ values: inout [String],
+        where accepts: (Node) -> Bool
+    ) -> Node? {
         if index == segments.count {
-            return node.routes.isEmpty ? nil : node
+            return accepts(node) ? node : nil
         }
         let segment = segments[index]
-        if let child = node.literals[String(segment)], let found = find(child, segments, index + 1, &values) {
+        if let child = node.literals[segment], let found = find(child, segments, index + 1, &values, where: accepts) {
             return found
         }
         if let child = node.parameter {
-            values.append(String(segment))
-            if let found = find(child, segments, index + 1, &values) { return found }
+            values.append(segment)
+            if let found = find(child, segments, index + 1, &values, where: accepts) { return found }
             values.removeLast()
         }
-        if let child = node.catchAll, !child.routes.isEmpty {
+        if let child = node.catchAll, accepts(child) {
             values.append(segments[index...].joined(separator: "/"))
             return child
         }

@@ -56,7 +56,7 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             self.receive(head, context: context)
         case (.body(let chunk), .collecting(let head, var body)):
             guard body.readableBytes + chunk.readableBytes <= self.configuration.maxBodySize else {
-                return self.reject(.payloadTooLarge, self.bodyTooLarge, version: head.version, context: context)
+                return self.reject(.bodyTooLarge(limit: self.configuration.maxBodySize), version: head.version, context: context)
             }
             self.state = .idle  // let `body` be uniquely referenced while it grows
             var chunk = chunk
@@ -74,17 +74,13 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         }
     }
 
-    private var bodyTooLarge: String {
-        "Request body is larger than the limit of \(self.configuration.maxBodySize) bytes."
-    }
-
     private func receive(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         if let (status, message) = self.violatedLimit(head) {
-            return self.reject(status, message, version: head.version, context: context)
+            return self.reject(.rejection(status, message), version: head.version, context: context)
         }
         let declaredLength = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
         if declaredLength > self.configuration.maxBodySize {
-            return self.reject(.payloadTooLarge, self.bodyTooLarge, version: head.version, context: context)
+            return self.reject(.bodyTooLarge(limit: self.configuration.maxBodySize), version: head.version, context: context)
         }
         if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
             context.writeAndFlush(
@@ -183,14 +179,13 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     }
 
     /// Answers with an error and closes the connection: what follows on it cannot be trusted.
-    private func reject(_ status: HTTPResponseStatus, _ message: String, version: HTTPVersion, context: ChannelHandlerContext) {
+    private func reject(_ response: HTTPServerResponse, version: HTTPVersion, context: ChannelHandlerContext) {
         self.state = .closing
         self.task?.cancel()
-        var headers: HTTPHeaders = ["content-type": "text/plain; charset=utf-8", "connection": "close"]
-        let body = context.channel.allocator.buffer(string: "\(status.code) \(status.reasonPhrase): \(message)\n")
-        self.completeHeaders(&headers, status: status, bodyLength: body.readableBytes)
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        var headers = response.headers
+        self.completeHeaders(&headers, status: response.status, bodyLength: response.body.readableBytes)
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
@@ -207,13 +202,15 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         if parserError == .headerOverflow {
             let c = self.configuration
             self.reject(
-                .requestHeaderFieldsTooLarge,
-                "Request head is too large (limits: \(c.maxHeaderFields) header fields of \(c.maxHeaderFieldSize) bytes).",
+                .rejection(
+                    .requestHeaderFieldsTooLarge,
+                    "Request head is too large (limits: \(c.maxHeaderFields) header fields of \(c.maxHeaderFieldSize) bytes)."
+                ),
                 version: .http1_1,
                 context: context
             )
         } else {
-            self.reject(.badRequest, "Malformed HTTP request (\(parserError)).", version: .http1_1, context: context)
+            self.reject(.rejection(.badRequest, "Malformed HTTP request (\(parserError))."), version: .http1_1, context: context)
         }
     }
 

@@ -40,3 +40,25 @@ public struct HTTPServerResponse: Sendable {
 public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPServerRequest) async -> HTTPServerResponse
 }
+
+extension HTTPServerResponse {
+    /// A plain-text error that ends the connection, as the server sends for a request it will
+    /// not hand to the responder (a broken limit, a malformed request).
+    public static func rejection(_ status: HTTPResponseStatus, _ message: String) -> HTTPServerResponse {
+        HTTPServerResponse(
+            status: status,
+            headers: ["content-type": "text/plain; charset=utf-8", "connection": "close"],
+            body: ByteBuffer(string: errorText(status, message))
+        )
+    }
+
+    /// The 413 for a request body over `limit` bytes.
+    public static func bodyTooLarge(limit: Int) -> HTTPServerResponse {
+        .rejection(.payloadTooLarge, "Request body is larger than the limit of \(limit) bytes.")
+    }
+
+    /// An error body: `404 Not Found: No route for /x.` and a newline.
+    public static func errorText(_ status: HTTPResponseStatus, _ message: String) -> String {
+        "\(status.code) \(status.reasonPhrase): \(message)\n"
+    }
+}

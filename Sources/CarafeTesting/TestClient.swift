@@ -28,7 +28,8 @@ public struct TestClient: Sendable {
             headers.add(name: "content-length", value: String(body.readableBytes))
         }
         guard body.readableBytes <= self.app.maxBodySize else {
-            return TestResponse(status: .payloadTooLarge, headers: [:], body: ByteBuffer(string: "Request body is larger than the limit of \(self.app.maxBodySize) bytes.\n"))
+            let rejection = HTTPServerResponse.bodyTooLarge(limit: self.app.maxBodySize)
+            return TestResponse(status: rejection.status, headers: rejection.headers, body: rejection.body)
         }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)
         let response = await self.app.respond(to: HTTPServerRequest(head: head, body: body, remoteAddress: self.remoteAddress))

@@ -77,9 +77,9 @@ import Testing
         let app = echo { req in req.cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|") }
 
         let response = await app.test.get("/echo", headers: [
-            "cookie": #"session=abc123; theme="dark"; name=Jos%C3%A9%20M; novalue; =anonymous"#,
+            "cookie": #"session=abc123; theme="dark"; name=Jos%C3%A9%20M; novalue; =anonymous; b64=YWJj=="#,
         ])
-        #expect(response.text == "name=José M|session=abc123|theme=dark")
+        #expect(response.text == "b64=YWJj==|name=José M|session=abc123|theme=dark")
     }
 
     @Test func theFirstCookieOfANameWins() async {
@@ -91,7 +91,8 @@ import Testing
     @Test func aCookieValueMayContainACommaAsBrowsersSendIt() async {
         // Browsers send cookie values as set (by JavaScript, other servers): `,` is not a separator in `Cookie`.
         let app = echo { "\($0.cookies["prefs"] ?? "-") \($0.cookies["other"] ?? "-")" }
-        #expect(await app.test.get("/echo", headers: ["cookie": "prefs=a,b; other=1"]).text == "a,b 1")
+        let response = await app.test.get("/echo", headers: ["cookie": "prefs=a,b; other=1"])
+        #expect(response.text == "a,b 1")
     }
 
     // MARK: Body
@@ -162,7 +163,7 @@ import Testing
 
         let missing = await app.test.post("/people", #"{"age":36}"#, contentType: "application/json")
         #expect(missing.status == .badRequest)
-        #expect(missing.text == "400 Bad Request: Invalid request body: 'name': is required.\n")
+        #expect(missing.text == "400 Bad Request: Invalid request body: 'name' is required.\n")
 
         let notJSON = await app.test.post("/people", "{name", contentType: "application/json")
         #expect(notJSON.status == .badRequest)
@@ -170,7 +171,7 @@ import Testing
 
         let badForm = await app.test.post("/people", form: ["name": "Ada", "age": "abc"])
         #expect(badForm.status == .badRequest)
-        #expect(badForm.text == "400 Bad Request: Invalid request body: 'age': expected an Int, got 'abc'.\n")
+        #expect(badForm.text == "400 Bad Request: Invalid request body: 'age': expected an Int, got 'abc'\n")
     }
 
     // MARK: Body limit

@@ -1,5 +1,6 @@
 import CarafeTesting
 import Foundation
+import NIOHTTP1
 import Testing
 @testable import Carafe
 
@@ -32,6 +33,18 @@ import Testing
         #expect(await app.test.get("/p/1/z").text == "x=p y=1")
         #expect(await app.test.get("/docs/intro/edit").text == "edit")
         #expect(await app.test.get("/docs/intro/view").text == "doc intro/view")
+    }
+
+    @Test func aRouteForTheRequestsMethodWinsOverAMoreSpecificPathForAnotherMethod() async {
+        let app = App()
+        app.get("/users/new") { _ in "form" }
+        app.post("/users/:id") { req in "update \(req.parameters["id"] ?? "?")" }
+
+        #expect(await app.test.get("/users/new").text == "form")
+        #expect(await app.test.post("/users/new").text == "update new")
+        let put = await app.test.request(.PUT, "/users/new")
+        #expect(put.status == .methodNotAllowed)
+        #expect(put.headers["allow"] == ["GET, HEAD, OPTIONS"])
     }
 
     @Test func rootAndTrailingSlashes() async {
@@ -146,6 +159,11 @@ import Testing
         #expect(response.body.readableBytes == 0)
         #expect(response.header("content-type") == "text/html; charset=utf-8")
         #expect(calls.all == ["HEAD"])
+
+        // The responder keeps the GET body: the server sets Content-Length from it, then NIO drops it.
+        let served = await app.respond(to: HTTPServerRequest(head: HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/page")))
+        #expect(served.status == .ok)
+        #expect(served.body.readableBytes == "<p>hello</p>".utf8.count)
     }
 
     @Test func anExplicitHeadRouteWinsOverTheGetFallback() async {
