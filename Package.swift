@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Carafe", targets: ["Carafe"]),
         .library(name: "CarafeHTTP", targets: ["CarafeHTTP"]),
         .library(name: "CarafeTesting", targets: ["CarafeTesting"]),
+        .library(name: "CarafeSupervisor", targets: ["CarafeSupervisor"]),
         .executable(name: "hello", targets: ["Hello"]),
     ],
     dependencies: [
@@ -26,20 +27,37 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The application server: a master process that binds the sockets and supervises
+        // worker processes (heartbeats, timeouts, reload, signals), as Gunicorn's arbiter does.
+        .target(
+            name: "CarafeSupervisor",
+            dependencies: [
+                "CarafeHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The framework: App, routing, requests, responses, hooks, errors, command line.
         .target(
             name: "Carafe",
             dependencies: [
                 "CarafeHTTP",
+                "CarafeSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
         .executableTarget(name: "Hello", dependencies: ["Carafe"], path: "Examples/Hello"),
+        // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
+        .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
+        // Starting and talking to the example executables, shared by the process-level tests.
+        .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
-        .testTarget(name: "HelloTests", dependencies: ["Hello"]),
+        .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
+        // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.
+        .testTarget(name: "CarafeSupervisorTests", dependencies: ["CarafeHTTP", "Hello", "SupervisorProbe", "ProcessTestSupport"]),
     ]
 )

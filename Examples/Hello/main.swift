@@ -19,4 +19,27 @@ app.get("/io") { req in
     return "ok"
 }
 
+// Exactly `bytes` bytes of "x", written 64 KiB at a time; each write waits for a slow client.
+app.get("/stream") { req in
+    let bytes = try req.query.get("bytes", as: Int.self) ?? 1 << 20
+    guard bytes >= 0 else { try abort(.badRequest, "bytes must not be negative.") }
+    let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
+    return Response.stream(length: bytes) { writer in
+        var left = bytes
+        while left > 0 {
+            try await writer.write(chunk.getSlice(at: chunk.readerIndex, length: min(left, chunk.readableBytes))!)
+            left -= min(left, chunk.readableBytes)
+        }
+    }
+}
+
+// Reads the body chunk by chunk as it arrives (never whole) and answers its length.
+app.post("/upload", body: .stream) { req in
+    var length = 0
+    for try await chunk in req.bodyStream {
+        length += chunk.readableBytes
+    }
+    return String(length)
+}
+
 try await app.run()

@@ -28,15 +28,14 @@ public final class AccessLog: Sendable {
         if self.descriptor != STDOUT_FILENO { close(self.descriptor) }
     }
 
-    func log(_ request: Request, _ response: Response) {
-        var line = Self.line(request, response)
+    func log(_ request: Request, _ response: Response, bytes: Int) {
+        var line = Self.line(request, response, bytes: bytes)
         line.withUTF8 { bytes in _ = write(self.descriptor, bytes.baseAddress, bytes.count) }
     }
 
     /// The combined-format line for a request and its response, newline included.
-    static func line(_ request: Request, _ response: Response, now: Int = Int(time(nil))) -> String {
+    static func line(_ request: Request, _ response: Response, bytes size: Int, now: Int = Int(time(nil))) -> String {
         let host = request.remoteAddress?.ipAddress ?? "-"
-        let size = response.body.readableBytes
         let version = "HTTP/\(request.version.major).\(request.version.minor)"
         return "\(host) - - [\(HTTPDate.formatCommonLog(now))] \"\(request.method.rawValue) \(quoted(request.uri)) \(version)\" "
             + "\(response.status.code) \(size == 0 ? "-" : String(size)) "

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CarafeHTTP
+import CarafeSupervisor
 import Dispatch
 import Foundation
 
@@ -7,7 +8,12 @@ extension App {
     /// Runs the command line: `serve` (the default) or `routes`. See `--help`.
     ///
     ///     $ hello serve --bind 0.0.0.0:8000 --access-logfile -
+    ///     $ hello serve --workers 4 --bind 0.0.0.0:8000 --timeout 30
     ///     $ hello routes
+    ///
+    /// With `--workers`, this process becomes the supervising master (`Arbiter`) and re-executes
+    /// itself as the workers; a worker (it finds `CARAFE_WORKER` in its environment) serves on
+    /// the sockets the master handed it.
     public func run(arguments: [String] = Array(CommandLine.arguments.dropFirst())) async throws {
         let command: any ParsableCommand
         do {
@@ -17,17 +23,42 @@ extension App {
         }
         switch command {
         case let serve as ServeCommand:
-            do {
-                try await self.serve(serve.options.configuration(), accessLogPath: serve.options.accessLogfile, logLevel: serve.options.logLevel, debug: serve.options.debug)
-            } catch {
-                self.logger.critical("\(error)")
-                CarafeCommand.exit(withError: ExitCode.failure)
+            let options = serve.options
+            if let threads = options.threads { self.blockingThreads = max(1, threads) }
+            if let worker = WorkerContext.fromEnvironment() {
+                do {
+                    try await self.serve(options.workerConfiguration(worker), accessLogPath: options.accessLogfile, logLevel: options.logLevel, debug: options.debug, worker: worker)
+                } catch {
+                    self.logger.critical("worker \(worker.number) (pid \(getpid())) failed to boot: \(error)")
+                    exit(3)  // a boot error: the master stops instead of respawning
+                }
+            } else if options.workers != nil || options.reload {
+                self.logger.logLevel = options.logLevel
+                do {
+                    let status = Arbiter(configuration: try options.arbiterConfiguration(), logger: self.logger).run()
+                    exit(status)
+                } catch {
+                    self.logger.critical("\(error)")
+                    CarafeCommand.exit(withError: ExitCode.failure)
+                }
+            } else {
+                do {
+                    try await self.serve(options.configuration(), accessLogPath: options.accessLogfile, logLevel: options.logLevel, debug: options.debug, umask: options.umaskValue(), worker: nil)
+                } catch {
+                    self.logger.critical("\(error)")
+                    CarafeCommand.exit(withError: ExitCode.failure)
+                }
             }
         case is RoutesCommand:
             print(self.routeTable, terminator: "")
         default:
-            var command = command
-            try command.run()
+            // `--help` and `help`: ArgumentParser's help command "fails" with the help text.
+            do {
+                var command = command
+                try command.run()
+            } catch {
+                CarafeCommand.exit(withError: error)
+            }
         }
     }
 
@@ -39,14 +70,35 @@ extension App {
         logLevel: Logger.Level? = nil,
         debug: Bool? = nil
     ) async throws {
+        try await self.serve(configuration, accessLogPath: accessLogPath, logLevel: logLevel, debug: debug, worker: nil)
+    }
+
+    /// `serve`, as a single process or as a master's worker: a worker labels its log lines,
+    /// heartbeats to the master once it accepts, stops gracefully on TERM and at once on INT
+    /// or QUIT, and shuts down if its master is gone.
+    func serve(
+        _ configuration: HTTPServerConfiguration,
+        accessLogPath: String?,
+        logLevel: Logger.Level?,
+        debug: Bool?,
+        umask mask: mode_t? = nil,
+        worker: WorkerContext?
+    ) async throws {
         if let logLevel { self.logger.logLevel = logLevel }
+        if let worker { self.logger[metadataKey: "worker"] = "\(worker.number)" }
         if let debug { self.debug = debug }
         if let accessLogPath { self.accessLog = try AccessLog(path: accessLogPath) }
-        var configuration = configuration
-        configuration.maxBodySize = self.maxBodySize
         let server = HTTPServer(configuration: configuration, responder: AppResponder(services: self.services), logger: self.logger)
-        try await server.start()
-        let signals = [SIGINT, SIGTERM].map { signo in
+        let previousMask = mask.map { umask($0) }  // for the files of Unix sockets
+        do {
+            try await server.start()
+        } catch {
+            previousMask.map { _ = umask($0) }
+            throw error
+        }
+        previousMask.map { _ = umask($0) }
+        let graceful = worker == nil ? [SIGINT, SIGTERM] : [SIGTERM]
+        var signals = graceful.map { signo in
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo)
             source.setEventHandler { [logger] in
@@ -56,10 +108,29 @@ extension App {
             source.resume()
             return source
         }
-        for address in server.localAddresses {
-            self.logger.notice("Carafe serving on \(Self.url(of: address)) (pid \(getpid()), \(configuration.eventLoops) event loops)")
+        var heartbeat: WorkerHeartbeat?
+        if let worker {
+            // A master's quick stop: exit now, as Gunicorn's workers do on INT and QUIT.
+            signals += [SIGINT, SIGQUIT].map { signo in
+                signal(signo, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signo)
+                source.setEventHandler { _exit(0) }
+                source.resume()
+                return source
+            }
+            heartbeat = WorkerHeartbeat(context: worker, group: server.eventLoopGroup, logger: self.logger) {
+                Task { await server.shutdown() }
+            }
+            heartbeat?.start()
+            server.beforeEventLoopsStop { [heartbeat] in heartbeat?.stop() }
+            self.logger.info("worker \(worker.number) (pid \(getpid())) serving on \(server.localAddresses.map { Self.url(of: $0) }.joined(separator: ", "))")
+        } else {
+            for address in server.localAddresses {
+                self.logger.notice("Carafe serving on \(Self.url(of: address)) (pid \(getpid()), \(configuration.eventLoops) event loops)")
+            }
         }
         await server.waitUntilStopped()
+        heartbeat?.stop()
         signals.forEach { $0.cancel() }
         self.logger.info("stopped")
     }
@@ -107,7 +178,7 @@ struct RoutesCommand: ParsableCommand {
 
 /// Options of `serve`, named as Gunicorn names them where it has them.
 struct ServeOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "Where to listen: HOST:PORT, [IPv6]:PORT or unix:PATH; repeatable. (default: 127.0.0.1:8000)")
+    @Option(name: [.short, .long], help: "Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N; repeatable. (default: systemd's LISTEN_FDS if set, else 127.0.0.1:8000)")
     var bind: [String] = []
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -125,16 +196,83 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Seconds in-flight requests may take to finish at shutdown.")
     var gracefulTimeout: Int = 30
 
-    @Option(help: "Event loops (threads serving connections). (default: the usable cores)")
+    @Option(help: "Event loops (threads serving connections) per process. (default: the usable cores)")
     var eventLoops: Int?
+
+    @Option(help: "Threads per process for blocking routes. (default: the usable cores, at least 2)")
+    var threads: Int?
+
+    @Option(name: [.short, .long], help: "Run a master and this many worker processes. (default: one process, no master)")
+    var workers: Int?
+
+    @Option(help: "With --workers: seconds a worker may go without a heartbeat before it is killed and replaced; 0 never.")
+    var timeout: Int = 30
+
+    @Option(help: "With --workers: a worker is replaced after about this many requests; 0 never.")
+    var maxRequests: Int = 0
+
+    @Option(help: "With --workers: add a random 0...J to --max-requests per worker, so they do not all restart at once.")
+    var maxRequestsJitter: Int = 0
+
+    @Option(help: "Most connections a process serves at once; past it, it stops accepting until one closes. (default: 1000 with --workers, else no limit)")
+    var workerConnections: Int?
+
+    @Flag(help: "Development: run a master (with one worker unless --workers says more) that reloads when the executable changes.")
+    var reload = false
+
+    @Option(name: .customLong("pid"), help: ArgumentHelp("With --workers: write the master's pid to this file.", valueName: "file"))
+    var pidFile: String?
+
+    @Option(help: ArgumentHelp("Umask (octal) for Unix socket files, e.g. 007.", valueName: "octal"))
+    var umask: String?
 
     func configuration() throws -> HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration()
-        if !self.bind.isEmpty { configuration.bind = try self.bind.map(BindAddress.init(parsing:)) }
+        configuration.bind = try self.bindAddresses()
         configuration.keepAliveTimeout = .seconds(Int64(self.keepAlive))
         configuration.gracefulTimeout = .seconds(Int64(self.gracefulTimeout))
         if let eventLoops = self.eventLoops { configuration.eventLoops = eventLoops }
+        configuration.maxConnections = self.workerConnections
         return configuration
+    }
+
+    /// `--bind`, else the sockets systemd passed (socket activation), else 127.0.0.1:8000.
+    func bindAddresses() throws -> [BindAddress] {
+        if !self.bind.isEmpty { return try self.bind.map(BindAddress.init(parsing:)) }
+        if let inherited = ListeningSocket.systemdDescriptors() { return inherited.map(BindAddress.fileDescriptor) }
+        return HTTPServerConfiguration().bind
+    }
+
+    /// A worker's server: the master's sockets, and the per-worker limits.
+    func workerConfiguration(_ worker: WorkerContext) throws -> HTTPServerConfiguration {
+        var configuration = try self.configuration()
+        configuration.bind = worker.bindAddresses
+        configuration.maxConnections = self.workerConnections ?? 1000
+        if self.maxRequests > 0 {
+            configuration.maxRequests = self.maxRequests + Int.random(in: 0...max(0, self.maxRequestsJitter))
+        }
+        return configuration
+    }
+
+    func arbiterConfiguration() throws -> ArbiterConfiguration {
+        let workers = self.workers ?? 1
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        return ArbiterConfiguration(
+            workers: workers,
+            bind: try self.bindAddresses(),
+            timeout: self.timeout > 0 ? .seconds(self.timeout) : nil,
+            gracefulTimeout: .seconds(self.gracefulTimeout),
+            pidFile: self.pidFile,
+            umask: try self.umaskValue(),
+            reloadOnChange: self.reload
+        )
+    }
+
+    func umaskValue() throws -> mode_t? {
+        guard let text = self.umask else { return nil }
+        let digits = text.hasPrefix("0o") ? String(text.dropFirst(2)) : text
+        guard let value = mode_t(digits, radix: 8), value <= 0o777 else { throw ValidationError("--umask must be octal, e.g. 007") }
+        return value
     }
 }
 

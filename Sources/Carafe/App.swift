@@ -18,7 +18,8 @@ public final class App: RouteBuilder, @unchecked Sendable {
     public let blueprint = Blueprint("")
     /// Show errors' details in 500 responses. Never in production: it shows internals.
     public var debug = false
-    /// The largest request body collected for a handler; larger is answered with 413.
+    /// The largest request body collected for a handler; larger is answered with 413 (routes
+    /// that stream their body, `body: .stream`, have no limit).
     public var maxBodySize = 1 << 20
     /// Threads of the pool that runs blocking routes (`blocking: true`).
     public var blockingThreads = max(2, usableCores())
@@ -40,6 +41,7 @@ public final class App: RouteBuilder, @unchecked Sendable {
                 debug: self.debug,
                 logger: self.logger,
                 accessLog: self.accessLog,
+                maxBodySize: self.maxBodySize,
                 blockingThreads: self.blockingThreads
             )
             services = made
@@ -63,14 +65,16 @@ final class AppServices: Sendable {
     let debug: Bool
     let logger: Logger
     let accessLog: AccessLog?
+    let maxBodySize: Int
     let blockingPool: NIOThreadPool
 
-    init(routes: RouteTable, root: Blueprint, debug: Bool, logger: Logger, accessLog: AccessLog?, blockingThreads: Int) {
+    init(routes: RouteTable, root: Blueprint, debug: Bool, logger: Logger, accessLog: AccessLog?, maxBodySize: Int, blockingThreads: Int) {
         self.routes = routes
         self.root = root
         self.debug = debug
         self.logger = logger
         self.accessLog = accessLog
+        self.maxBodySize = maxBodySize
         self.blockingPool = NIOThreadPool(numberOfThreads: blockingThreads)
         self.blockingPool.start()
     }

@@ -1,5 +1,6 @@
 import CarafeHTTP
 import Foundation
+import Synchronization
 
 /// Answers requests for an app: matches the route, runs hooks, the handler and error
 /// handlers in Flask's order, and writes the access log.
@@ -13,19 +14,35 @@ struct AppResponder: HTTPResponder {
 
     func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
         let request = Request(request, services: self.services)
-        let response = await self.respond(to: request)
-        self.services.accessLog?.log(request, response)
+        var response = await self.respond(to: request)
+        if let accessLog = self.services.accessLog {
+            switch response.body {
+            case .stream(let length, let produce) where request.method != .HEAD:
+                // Log once the stream ends, with the bytes it really wrote.
+                response.body = .stream(length: length) { [response] writer in
+                    let counting = CountingBodyWriter(writer)
+                    defer { accessLog.log(request, response, bytes: counting.bytes) }
+                    try await produce(counting)
+                }
+            case .stream:
+                accessLog.log(request, response, bytes: 0)
+            case .buffer(let buffer):
+                accessLog.log(request, response, bytes: buffer.readableBytes)
+            }
+        }
         return HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)
     }
 
     func respond(to request: Request) async -> Response {
         var blueprints = [self.services.root]
+        var collectsBody = false
         let action: Route.Handler
         switch self.services.routes.match(request.method, request.pathSegments) {
         case .found(let route, let parameters):
             request.route = route
             request.parameters = parameters
             blueprints = route.blueprints
+            collectsBody = route.body == .collect
             action = route.handler
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
             action = { _ in Response(status: .noContent, headers: ["allow": allowed.joined(separator: ", ")]) }
@@ -44,6 +61,9 @@ struct AppResponder: HTTPResponder {
         var failure: (any Error)?
         var response: Response
         do {
+            if collectsBody {
+                try await request.collectBody(upTo: self.services.maxBodySize)
+            }
             if let early = try await Self.runBeforeHooks(blueprints, request) {
                 response = early
             } else {
@@ -121,5 +141,22 @@ struct AppResponder: HTTPResponder {
         }
         for (name, value) in httpError.headers { response.headers.replaceOrAdd(name: name, value: value) }
         return response
+    }
+}
+
+/// Passes chunks on and counts their bytes, for the access log.
+private final class CountingBodyWriter: ResponseBodyWriter {
+    private let next: any ResponseBodyWriter
+    private let count = Mutex(0)
+
+    init(_ next: any ResponseBodyWriter) {
+        self.next = next
+    }
+
+    var bytes: Int { self.count.withLock { $0 } }
+
+    func write(_ chunk: ByteBuffer) async throws {
+        try await self.next.write(chunk)
+        self.count.withLock { $0 += chunk.readableBytes }
     }
 }

@@ -25,6 +25,7 @@ public final class Blueprint: RouteBuilder, @unchecked Sendable {
         let method: HTTPMethod
         let pattern: RoutePattern
         let name: String?
+        let body: RequestBodyStrategy
         let handler: Route.Handler
     }
 
@@ -58,6 +59,7 @@ public final class Blueprint: RouteBuilder, @unchecked Sendable {
                 method: local.method,
                 pattern: local.pattern.prefixed(by: prefix),
                 name: local.name.map { namePrefix.isEmpty ? $0 : "\(namePrefix).\($0)" },
+                body: local.body,
                 handler: local.handler,
                 blueprints: chain
             )
@@ -74,16 +76,18 @@ public protocol RouteBuilder {
 
 extension RouteBuilder {
     /// Registers `handler` for `method` and `path`. `path` may hold `:name` parameters and a
-    /// trailing `*name` catch-all; `name` makes the route reachable by `url(for:)`.
+    /// trailing `*name` catch-all; `name` makes the route reachable by `url(for:)`; `body` says
+    /// whether the request body is collected first (the default) or streamed to the handler.
     @discardableResult
     public func on<R: ResponseEncodable>(
         _ method: HTTPMethod,
         _ path: String,
         name: String? = nil,
+        body: RequestBodyStrategy = .collect,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
         self.blueprint.routes.append(
-            Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name) { request in
+            Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body) { request in
                 try await handler(request).makeResponse(for: request)
             }
         )
@@ -118,8 +122,13 @@ extension RouteBuilder {
     }
 
     @discardableResult
-    public func post<R: ResponseEncodable>(_ path: String, name: String? = nil, _ handler: @escaping @Sendable (Request) async throws -> R) -> Self {
-        self.on(.POST, path, name: name, handler)
+    public func post<R: ResponseEncodable>(
+        _ path: String,
+        name: String? = nil,
+        body: RequestBodyStrategy = .collect,
+        _ handler: @escaping @Sendable (Request) async throws -> R
+    ) -> Self {
+        self.on(.POST, path, name: name, body: body, handler)
     }
 
     @discardableResult
@@ -128,13 +137,23 @@ extension RouteBuilder {
     }
 
     @discardableResult
-    public func put<R: ResponseEncodable>(_ path: String, name: String? = nil, _ handler: @escaping @Sendable (Request) async throws -> R) -> Self {
-        self.on(.PUT, path, name: name, handler)
+    public func put<R: ResponseEncodable>(
+        _ path: String,
+        name: String? = nil,
+        body: RequestBodyStrategy = .collect,
+        _ handler: @escaping @Sendable (Request) async throws -> R
+    ) -> Self {
+        self.on(.PUT, path, name: name, body: body, handler)
     }
 
     @discardableResult
-    public func patch<R: ResponseEncodable>(_ path: String, name: String? = nil, _ handler: @escaping @Sendable (Request) async throws -> R) -> Self {
-        self.on(.PATCH, path, name: name, handler)
+    public func patch<R: ResponseEncodable>(
+        _ path: String,
+        name: String? = nil,
+        body: RequestBodyStrategy = .collect,
+        _ handler: @escaping @Sendable (Request) async throws -> R
+    ) -> Self {
+        self.on(.PATCH, path, name: name, body: body, handler)
     }
 
     @discardableResult

@@ -15,8 +15,13 @@ public final class Request: @unchecked Sendable {
     public let queryString: String
     public let version: HTTPVersion
     public let headers: HTTPHeaders
-    /// The request body, collected in full (up to the app's `maxBodySize`).
-    public var body: ByteBuffer
+    /// The request body, collected in full before the hooks run (at most `App.maxBodySize`);
+    /// empty on routes that stream it (`body: .stream`).
+    public var body = ByteBuffer()
+    /// The request body as it arrives, on routes registered with `body: .stream`: iterate it
+    /// once, chunk by chunk; the client is read only as fast as the handler consumes. On other
+    /// routes it holds the collected body.
+    public internal(set) var bodyStream: RequestBody
     /// The client's address; nil under the test client unless it sets one.
     public let remoteAddress: SocketAddress?
     /// The parameters of the matched route's path (`:id`, `*path`).
@@ -36,7 +41,7 @@ public final class Request: @unchecked Sendable {
         self.uri = request.head.uri
         self.version = request.head.version
         self.headers = request.head.headers
-        self.body = request.body
+        self.bodyStream = request.body
         self.remoteAddress = request.remoteAddress
         self.services = services
         let target = request.head.uri
@@ -58,6 +63,21 @@ public final class Request: @unchecked Sendable {
         } else {
             self.path = String(rawPath)
             self.pathSegments = rawPath.split(separator: "/").map(String.init)
+        }
+    }
+
+    /// Collects the body for a `.collect` route: a 413 (closing the connection) past `limit`,
+    /// said before reading anything when `Content-Length` already tells.
+    func collectBody(upTo limit: Int) async throws {
+        let tooLarge = HTTPError(.payloadTooLarge, HTTPBodyError.tooLarge(limit: limit).description, headers: ["connection": "close"])
+        if let declared = self.headers.first(name: "content-length").flatMap(Int.init), declared > limit {
+            throw tooLarge
+        }
+        do {
+            self.body = try await self.bodyStream.collect(upTo: limit)
+            self.bodyStream = RequestBody(self.body)
+        } catch HTTPBodyError.tooLarge {
+            throw tooLarge
         }
     }
 

@@ -7,12 +7,33 @@ import Foundation
 public struct Response: Sendable {
     public var status: HTTPStatus
     public var headers: HTTPHeaders
-    public var body: ByteBuffer
+    /// Bytes in memory, or a stream written with backpressure (see `Response.stream`).
+    public var body: ResponseBody
 
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.init(status: status, headers: headers, body: .buffer(body))
+    }
+
+    public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: ResponseBody) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// A response whose body `produce` writes chunk by chunk; each `write` waits while the client
+    /// is slow to read, so memory stays flat whatever the size. Give `length` when it is known
+    /// (it becomes `Content-Length`); otherwise the body is sent chunked.
+    ///
+    ///     return Response.stream(contentType: "text/csv") { writer in
+    ///         for try await row in rows { try await writer.write(ByteBuffer(string: row.csvLine)) }
+    ///     }
+    public static func stream(
+        status: HTTPStatus = .ok,
+        contentType: String = "application/octet-stream",
+        length: Int? = nil,
+        _ produce: @escaping @Sendable (any ResponseBodyWriter) async throws -> Void
+    ) -> Response {
+        Response(status: status, headers: ["content-type": contentType], body: .stream(length: length, produce))
     }
 
     /// A response whose body is `text` sent as `contentType`.
@@ -24,7 +45,7 @@ public struct Response: Sendable {
     /// A JSON response encoding `value`.
     public static func json(_ value: some Encodable, status: HTTPStatus = .ok, encoder: JSONEncoder = JSONEncoder()) throws -> Response {
         var response = Response(status: status, headers: ["content-type": "application/json"])
-        response.body = ByteBuffer(bytes: try encoder.encode(value))
+        response.body = .buffer(ByteBuffer(bytes: try encoder.encode(value)))
         return response
     }
 

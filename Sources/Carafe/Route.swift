@@ -8,10 +8,22 @@ public struct Route: Sendable {
     public let pattern: RoutePattern
     /// The full name, blueprint names included (`api.user`); nil for unnamed routes.
     public let name: String?
+    /// Whether the body is collected before the hooks and handler run, or streamed to the handler.
+    public let body: RequestBodyStrategy
     let handler: Handler
     /// The blueprints from the app's root down to the one that owns the route: whose hooks and
     /// error handlers apply to it.
     let blueprints: [Blueprint]
+}
+
+/// What a route does with the request body.
+public enum RequestBodyStrategy: Sendable {
+    /// Read it whole (at most `App.maxBodySize`, else 413) before the hooks and the handler run,
+    /// into `Request.body`. The default.
+    case collect
+    /// Hand it to the handler as it arrives, as `Request.bodyStream`, with backpressure: for
+    /// uploads of any size in flat memory. `App.maxBodySize` does not apply.
+    case stream
 }
 
 /// A parsed path pattern: `/users/:id/files/*path`.

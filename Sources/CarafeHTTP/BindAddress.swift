@@ -1,14 +1,24 @@
 import NIOCore
 
 /// A listening address as written on the command line: `HOST:PORT`, `[IPv6]:PORT`, `:PORT`,
-/// or `unix:/path/to.sock`.
+/// `unix:/path/to.sock`, or `fd://N`.
 public enum BindAddress: Sendable, Hashable, CustomStringConvertible {
     case hostPort(host: String, port: Int)
     case unixDomainSocket(path: String)
+    /// A socket that is already bound and listening, inherited as descriptor N (from a
+    /// supervising master, systemd's socket activation, or any parent process).
+    case fileDescriptor(Int32)
 
     /// Parses `127.0.0.1:8000`, `[::1]:8000`, `localhost:80`, `:8000` (all IPv4 interfaces),
-    /// `8000`, or `unix:/run/app.sock`.
+    /// `8000`, `unix:/run/app.sock`, or `fd://3`.
     public init(parsing text: String) throws {
+        if text.hasPrefix("fd://") {
+            guard let fd = Int32(text.dropFirst(5)), fd >= 0 else {
+                throw BindAddressError(text: text, reason: "'\(text.dropFirst(5))' is not a file descriptor number")
+            }
+            self = .fileDescriptor(fd)
+            return
+        }
         if text.hasPrefix("unix:") {
             let path = String(text.dropFirst(5))
             guard !path.isEmpty else { throw BindAddressError(text: text, reason: "the socket path is empty") }
@@ -22,6 +32,7 @@ public enum BindAddress: Sendable, Hashable, CustomStringConvertible {
                 throw BindAddressError(text: text, reason: "an IPv6 address needs a closing ']'")
             }
             host = String(text[text.index(after: text.startIndex)..<close])
+            guard !host.isEmpty else { throw BindAddressError(text: text, reason: "the brackets hold no IPv6 address") }
             let rest = text[text.index(after: close)...]
             guard rest.hasPrefix(":") else { throw BindAddressError(text: text, reason: "expected ':PORT' after ']'") }
             portText = rest.dropFirst()
@@ -40,6 +51,7 @@ public enum BindAddress: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .hostPort(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .unixDomainSocket(let path): "unix:\(path)"
+        case .fileDescriptor(let fd): "fd://\(fd)"
         }
     }
 }

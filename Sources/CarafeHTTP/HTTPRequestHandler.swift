@@ -1,27 +1,32 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
-/// Turns a connection's request parts into complete requests for an `HTTPResponder`, and
-/// writes its responses back in order.
+/// Hands each request on a connection to an `HTTPResponder` as soon as its head arrives, streams
+/// the body to it with backpressure, and writes its response back, streamed or not.
 ///
-/// It enforces the limits of `HTTPServerConfiguration` (414, 431, 413, each followed by a
-/// close), answers `Expect: 100-continue`, answers parser errors with 400 and a close, runs
-/// each request as a task on the connection's event loop, and cancels that task when the
-/// client goes away. NIO's `HTTPServerPipelineHandler` before it holds back pipelined
-/// requests until the previous response is written, so at most one request is in flight.
-final class HTTPRequestHandler: ChannelInboundHandler {
+/// It enforces the request-line and header limits of `HTTPServerConfiguration` (414, 431,
+/// each followed by a close), answers parser errors with 400 and a close, sends
+/// `100 Continue` when the responder first reads a body that the client holds back, runs each
+/// request as a task on the connection's event loop, and cancels that task when the client
+/// goes away. NIO's `HTTPServerPipelineHandler` before it holds back pipelined requests until
+/// the previous response is written, so at most one request is in flight.
+///
+/// Backpressure, both ways: while the body's consumer does not ask for more, `read()` is held
+/// back, so the socket is not read; while the socket's send queue is above its high-water mark,
+/// a streamed response's `write` suspends.
+final class HTTPRequestHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
         /// Waiting for a request head.
         case idle
-        /// Collecting the body of `head`.
-        case collecting(HTTPRequestHead, ByteBuffer)
-        /// The responder is working on `head`.
-        case responding(HTTPRequestHead)
-        /// An error response went out and the connection is closing: ignore everything.
+        /// The responder is working on `head`; the body may still be arriving.
+        case active(head: HTTPRequestHead, responseStarted: Bool)
+        /// The connection is closing: ignore everything.
         case closing
     }
 
@@ -32,8 +37,21 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     private var state = State.idle
     /// The task answering the current request, to cancel if the client goes away.
     private var task: Task<Void, Never>?
-    /// Requests dispatched on this connection so far.
+    /// Requests dispatched on this connection so far: tells a late callback whether its request
+    /// is still the current one.
     private var requestCount = 0
+    /// Where the current request's body goes while it arrives; nil once it has ended.
+    private var bodySource: RequestBody.Producer.Source?
+    /// The current request's body has been read to its end.
+    private var requestEnded = false
+    /// The current request's `.end` part has not come through yet.
+    private var endPending = false
+    /// The body's consumer has enough for now: hold back `read()` until it asks for more.
+    private var readPaused = false
+    /// A `read()` was held back while paused.
+    private var readPending = false
+    /// Streamed-response writes waiting for the socket to drain below its high-water mark.
+    private var writabilityWaiters: [EventLoopPromise<Void>] = []
     /// The client half-closed its side: close once the current response is out.
     private var closeAfterResponse = false
 
@@ -49,46 +67,51 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         self.server = server
     }
 
+    // MARK: Reading requests
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (self.unwrapInboundIn(data), self.state) {
         case (.head(let head), .idle):
-            context.triggerUserOutboundEvent(ConnectionTimeoutHandler.RequestLifecycle.headReceived, promise: nil)
-            self.receive(head, context: context)
-        case (.body(let chunk), .collecting(let head, var body)):
-            guard body.readableBytes + chunk.readableBytes <= self.configuration.maxBodySize else {
-                return self.reject(.bodyTooLarge(limit: self.configuration.maxBodySize), version: head.version, context: context)
+            context.triggerUserOutboundEvent(ConnectionGuardHandler.RequestLifecycle.headReceived, promise: nil)
+            if let (status, message) = self.violatedLimit(head) {
+                return self.reject(.rejection(status, message), version: head.version, context: context)
             }
-            self.state = .idle  // let `body` be uniquely referenced while it grows
-            var chunk = chunk
-            body.writeBuffer(&chunk)
-            self.state = .collecting(head, body)
-        case (.end, .collecting(let head, let body)):
-            self.dispatch(HTTPServerRequest(head: head, body: body, remoteAddress: context.channel.remoteAddress), context: context)
+            self.dispatch(head, context: context)
+        case (.body(let chunk), .active):
+            if self.bodySource?.yield(chunk) == .stopProducing {
+                self.readPaused = true
+            }
+        case (.end, .active):
+            self.bodySource?.finish()
+            self.bodySource = nil
+            self.requestEnded = true
+            self.endPending = false
+        case (.end, .idle) where self.endPending:
+            // A request without a body was answered before its `.end` came through.
+            self.endPending = false
         case (_, .closing):
             break
         default:
             // NIO's pipeline handler and decoder never deliver parts out of order.
             self.server.logger.error("unexpected request part in state \(self.state); closing the connection")
-            self.state = .closing
-            context.close(promise: nil)
+            self.close(context: context)
         }
     }
 
-    private func receive(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        if let (status, message) = self.violatedLimit(head) {
-            return self.reject(.rejection(status, message), version: head.version, context: context)
+    func read(context: ChannelHandlerContext) {
+        if self.readPaused {
+            self.readPending = true
+        } else {
+            context.read()
         }
-        let declaredLength = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
-        if declaredLength > self.configuration.maxBodySize {
-            return self.reject(.bodyTooLarge(limit: self.configuration.maxBodySize), version: head.version, context: context)
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        self.readPaused = false
+        if self.readPending {
+            self.readPending = false
+            context.read()
         }
-        if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-            context.writeAndFlush(
-                self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
-                promise: nil
-            )
-        }
-        self.state = .collecting(head, context.channel.allocator.buffer(capacity: declaredLength))
     }
 
     /// The limit on the request line or header fields that `head` breaks, if any.
@@ -116,60 +139,185 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         return nil
     }
 
-    private func dispatch(_ request: HTTPServerRequest, context: ChannelHandlerContext) {
-        self.state = .responding(request.head)
+    // MARK: Running the responder
+
+    private func dispatch(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        self.state = .active(head: head, responseStarted: false)
+        self.endPending = true
         self.requestCount &+= 1
         let number = self.requestCount
-        let responder = self.responder
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let body: RequestBody
+        let hasBody = head.headers.contains(name: "transfer-encoding")
+            || (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
+        if hasBody {
+            self.requestEnded = false
+            let delegate = RequestBodyDelegate(
+                eventLoop: context.eventLoop,
+                produceMoreOnLoop: {
+                    let (handler, context) = bound.value
+                    if handler.requestCount == number { handler.resumeReading(context: context) }
+                },
+                terminatedOnLoop: {
+                    // The consumer is gone: read on, and drop what comes.
+                    let (handler, context) = bound.value
+                    if handler.requestCount == number { handler.resumeReading(context: context) }
+                }
+            )
+            let producer = RequestBody.Producer.makeSequence(
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
+                finishOnDeinit: false,
+                delegate: delegate
+            )
+            self.bodySource = producer.source
+            var expectContinue: (@Sendable () -> Void)?
+            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                expectContinue = {
+                    bound.eventLoop.executeInline {
+                        let (handler, context) = bound.value
+                        handler.sendContinue(number: number, context: context)
+                    }
+                }
+            }
+            body = RequestBody(producer.sequence, expectContinue: expectContinue)
+        } else {
+            // The `.end` that follows carries nothing: the request is complete now.
+            self.requestEnded = true
+            body = RequestBody()
+        }
+        let request = HTTPServerRequest(head: head, body: body, remoteAddress: context.channel.remoteAddress)
+        let responder = self.responder
+        let logger = self.server.logger
         // The task starts at once on this thread and runs until its first suspension; a handler
         // that never suspends is answered without any job being scheduled. After a suspension
         // it resumes on this loop, its executor.
         let task = Task.immediateDetached(executorPreference: self.loop.executor) {
             let response = await responder.respond(to: request)
-            bound.eventLoop.executeInline {
-                let (handler, context) = bound.value
-                handler.write(response, context: context)
-            }
+            await HTTPRequestHandler.send(response, number: number, bound: bound, logger: logger)
         }
         // Unless it has already answered (and maybe started the next pipelined request).
-        if number == self.requestCount, case .responding = self.state {
+        if number == self.requestCount, case .active = self.state {
             self.task = task
         }
     }
 
-    private func write(_ response: HTTPServerResponse, context: ChannelHandlerContext) {
-        guard case .responding(let request) = self.state else { return }  // the connection was closed meanwhile
+    private func sendContinue(number: Int, context: ChannelHandlerContext) {
+        guard number == self.requestCount, case .active(let head, false) = self.state, !self.requestEnded else { return }
+        context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+    }
+
+    // MARK: Writing responses
+
+    /// Writes `response` for request `number`, streaming its body if it has a producer.
+    private static func send(
+        _ response: HTTPServerResponse,
+        number: Int,
+        bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>,
+        logger: Logger
+    ) async {
+        let loop = bound.eventLoop
+        switch response.body {
+        case .buffer(let buffer):
+            loop.executeInline {
+                let (handler, context) = bound.value
+                guard let head = handler.startResponse(response, number: number, context: context) else { return }
+                if buffer.readableBytes > 0 && head.method != .HEAD {
+                    context.write(handler.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                }
+                handler.endResponse(context: context, complete: true)
+            }
+        case .stream(let length, let produce):
+            let start: @Sendable () -> HTTPRequestHead? = {
+                let (handler, context) = bound.value
+                return handler.startResponse(response, number: number, context: context)
+            }
+            // The task is on the loop unless the responder left it for good.
+            guard let head = loop.inEventLoop ? start() : try? await loop.submit(start).get() else { return }
+            if head.method == .HEAD {
+                return loop.executeInline { bound.value.0.endResponse(context: bound.value.1, complete: true) }
+            }
+            let writer = ChannelBodyWriter(bound: bound, number: number)
+            var complete = true
+            do {
+                try await produce(writer)
+            } catch {
+                logger.debug("response body for \(head.method.rawValue) \(head.uri) failed: \(error)")
+                complete = false
+            }
+            let written = writer.bytesWritten
+            let completed = complete
+            loop.executeInline {
+                let (handler, context) = bound.value
+                guard handler.requestCount == number, case .active = handler.state else { return }
+                handler.endResponse(context: context, complete: completed && (length == nil || length == written.value))
+            }
+        }
+    }
+
+    /// Writes the response head; returns the request's head, or nil if the request is no
+    /// longer current (the connection closed meanwhile).
+    private func startResponse(_ response: HTTPServerResponse, number: Int, context: ChannelHandlerContext) -> HTTPRequestHead? {
+        guard number == self.requestCount, case .active(let request, false) = self.state else { return nil }
+        self.state = .active(head: request, responseStarted: true)
         self.task = nil
         var headers = response.headers
         let close =
-            !request.isKeepAlive || self.closeAfterResponse || self.server.isDraining
+            !request.isKeepAlive || self.closeAfterResponse || self.server.isDraining || !self.requestEnded
             || headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
-        self.completeHeaders(&headers, status: response.status, bodyLength: response.body.readableBytes)
+        self.completeHeaders(&headers, status: response.status, bodyLength: response.body.knownLength)
         if close {
             headers.replaceOrAdd(name: "connection", value: "close")
+            self.closeAfterResponse = true
         } else if request.version.minor == 0 {
             headers.replaceOrAdd(name: "connection", value: "keep-alive")
         }
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers))), promise: nil)
-        if response.body.readableBytes > 0 {
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-        }
-        if close {
+        let head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        return request
+    }
+
+    /// Ends the current response. An incomplete one (a producer that failed or wrote the wrong
+    /// length) cannot be framed: the connection closes without the final chunk.
+    private func endResponse(context: ChannelHandlerContext, complete: Bool) {
+        guard complete else { return self.close(context: context) }
+        if self.closeAfterResponse || !self.requestEnded {
             self.state = .closing
             let channel = context.channel
             context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         } else {
             // Become idle before `.end`: writing it may deliver the next pipelined request at once.
             self.state = .idle
-            context.triggerUserOutboundEvent(ConnectionTimeoutHandler.RequestLifecycle.responseSent, promise: nil)
+            self.task = nil
+            context.triggerUserOutboundEvent(ConnectionGuardHandler.RequestLifecycle.responseSent, promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 
+    /// Writes one chunk of a streamed body; `promise` succeeds once the socket can take more.
+    fileprivate func writeChunk(_ chunk: ByteBuffer, number: Int, context: ChannelHandlerContext, promise: EventLoopPromise<Void>) {
+        guard number == self.requestCount, case .active(_, true) = self.state, context.channel.isActive else {
+            return promise.fail(HTTPBodyError.connectionClosed)
+        }
+        context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+        if context.channel.isWritable {
+            promise.succeed()
+        } else {
+            self.writabilityWaiters.append(promise)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            let waiters = self.writabilityWaiters
+            self.writabilityWaiters = []
+            waiters.forEach { $0.succeed() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     /// Adds the headers every response carries: framing, `Date` and `Server`.
-    private func completeHeaders(_ headers: inout HTTPHeaders, status: HTTPResponseStatus, bodyLength: Int) {
-        if status.code >= 200 && status != .noContent && status != .notModified {
+    private func completeHeaders(_ headers: inout HTTPHeaders, status: HTTPResponseStatus, bodyLength: Int?) {
+        if let bodyLength, status.code >= 200 && status != .noContent && status != .notModified {
             headers.replaceOrAdd(name: "content-length", value: String(bodyLength))
         }
         headers.add(name: "date", value: self.loop.dateCache.now)
@@ -178,14 +326,18 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         }
     }
 
+    // MARK: Errors and the end of the connection
+
     /// Answers with an error and closes the connection: what follows on it cannot be trusted.
     private func reject(_ response: HTTPServerResponse, version: HTTPVersion, context: ChannelHandlerContext) {
         self.state = .closing
         self.task?.cancel()
         var headers = response.headers
-        self.completeHeaders(&headers, status: response.status, bodyLength: response.body.readableBytes)
+        self.completeHeaders(&headers, status: response.status, bodyLength: response.body.knownLength)
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        if case .buffer(let body) = response.body {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
@@ -193,11 +345,19 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else {
             self.server.logger.debug("connection error: \(error)")
-            self.state = .closing
-            context.close(promise: nil)
-            return
+            return self.close(context: context)
         }
-        if case .closing = self.state { return }
+        switch self.state {
+        case .closing:
+            return
+        case .active(_, let responseStarted):
+            // A malformed body: the responder's stream fails; no second response can be framed.
+            self.bodySource?.finish(parserError)
+            self.bodySource = nil
+            if responseStarted { return self.close(context: context) }
+        case .idle:
+            break
+        }
         self.server.logger.debug("malformed request from \(context.channel.remoteAddress?.description ?? "?"): \(parserError)")
         if parserError == .headerOverflow {
             let c = self.configuration
@@ -216,22 +376,62 @@ final class HTTPRequestHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
-            // The client sent all it will send. Finish the response in hand, if any, then close.
-            if case .responding = self.state {
+            // The client sent all it will send: it either closed (a tab closed, a client gave
+            // up) or only half-closed. A FIN cannot tell the two apart, so the handler's task is
+            // cancelled, as for a closed connection, and whatever response it still makes is
+            // written before the server closes its side.
+            if case .active = self.state {
                 self.closeAfterResponse = true
+                self.task?.cancel()
+                self.bodySource?.finish(HTTPBodyError.connectionClosed)
+                self.bodySource = nil
             } else {
-                self.state = .closing
-                context.close(promise: nil)
+                self.close(context: context)
             }
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    private func close(context: ChannelHandlerContext) {
+        self.state = .closing
+        context.close(promise: nil)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         self.state = .closing
         self.task?.cancel()
         self.task = nil
+        self.bodySource?.finish(HTTPBodyError.connectionClosed)
+        self.bodySource = nil
+        let waiters = self.writabilityWaiters
+        self.writabilityWaiters = []
+        waiters.forEach { $0.fail(HTTPBodyError.connectionClosed) }
         context.fireChannelInactive()
     }
+}
+
+/// Writes a streamed response's chunks to the connection, suspending while it is full.
+private struct ChannelBodyWriter: ResponseBodyWriter {
+    let bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>
+    let number: Int
+    let bytesWritten = ByteCounter()
+
+    func write(_ chunk: ByteBuffer) async throws {
+        guard chunk.readableBytes > 0 else { return }
+        let promise = self.bound.eventLoop.makePromise(of: Void.self)
+        self.bytesWritten.add(chunk.readableBytes)
+        self.bound.eventLoop.executeInline { [bound, number] in
+            let (handler, context) = bound.value
+            handler.writeChunk(chunk, number: number, context: context, promise: promise)
+        }
+        try await promise.futureResult.get()
+    }
+}
+
+/// Counts the bytes a streamed response has written.
+final class ByteCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { self.count.load(ordering: .relaxed) }
+    func add(_ bytes: Int) { self.count.add(bytes, ordering: .relaxed) }
 }

@@ -4,11 +4,18 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An HTTP/1.1 server on SwiftNIO that hands complete requests to an `HTTPResponder`.
 ///
 /// Lifecycle: `start()` binds every address of the configuration; `shutdown()` stops
 /// accepting, closes idle keep-alive connections, lets in-flight requests finish (each gets
 /// `Connection: close`) for up to `gracefulTimeout`, then stops the event loops.
+///
+/// With `maxRequests` set, the server shuts itself down gracefully after that many requests;
+/// with `maxConnections` set, it stops accepting while that many connections are open.
 public final class HTTPServer: Sendable {
     /// State shared by all connections of one server.
     final class SharedState: Sendable {
@@ -29,12 +36,21 @@ public final class HTTPServer: Sendable {
     private let shared: SharedState
     private let connections = ConnectionRegistry()
     private let listeners = Mutex<[any Channel]>([])
+    /// Inherited sockets (`fd://N`), which other processes may accept on too.
+    private let acceptors = Mutex<[SharedSocketAcceptor]>([])
+    /// Open connections, and whether accepting is paused because of `maxConnections`.
+    private let admission = Mutex<(open: Int, paused: Bool)>((0, false))
+    private let requestCounter: RequestCounter
+    private let shutdownStarted = Atomic<Bool>(false)
+    private let loopsStopping = Mutex<[@Sendable () -> Void]>([])
     /// Whether `shutdown()` has finished, and who waits for it to.
     private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
-        self.responder = responder
+        let counter = RequestCounter(limit: configuration.maxRequests)
+        self.requestCounter = counter
+        self.responder = configuration.maxRequests == nil ? responder : CountingResponder(inner: responder, counter: counter)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
         var loops: [ObjectIdentifier: EventLoopResources] = [:]
         for loop in self.group.makeIterator() {
@@ -42,11 +58,30 @@ public final class HTTPServer: Sendable {
         }
         self.loops = loops
         self.shared = SharedState(logger: logger)
+        counter.onLimit = { [weak self] count in
+            guard let self else { return }
+            // At once, so that this very response already closes its connection.
+            self.shared.beginDraining()
+            self.shared.logger.notice("served \(count) requests (the max-requests limit); shutting down gracefully")
+            Task { await self.shutdown() }
+        }
     }
+
+    /// The event loops that serve connections (a supervisor's heartbeat visits each of them).
+    public var eventLoopGroup: any EventLoopGroup { self.group }
+
+    /// Runs `body` during `shutdown()`, after the connections have closed and just before the
+    /// event loops stop: the last moment to stop work scheduled on them.
+    public func beforeEventLoopsStop(_ body: @escaping @Sendable () -> Void) {
+        self.loopsStopping.withLock { $0.append(body) }
+    }
+
+    /// Requests handed to the responder so far (counted only when `maxRequests` is set).
+    public var requestsServed: Int { self.requestCounter.count }
 
     /// The addresses the server listens on, with real port numbers where the configuration said 0.
     public var localAddresses: [SocketAddress] {
-        self.listeners.withLock { $0.compactMap(\.localAddress) }
+        self.listeners.withLock { $0.compactMap(\.localAddress) } + self.acceptors.withLock { $0.compactMap(\.localAddress) }
     }
 
     /// Binds every configured address and starts accepting connections.
@@ -67,6 +102,29 @@ public final class HTTPServer: Sendable {
                 channel = try await bootstrap.bind(host: host, port: port).get()
             case .unixDomainSocket(let path):
                 channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            case .fileDescriptor(let fd):
+                // Make sure it listens (a no-op if it already does), then accept on a thread of
+                // its own: the socket may be shared with other processes (see SharedSocketAcceptor).
+                guard listen(fd, 1024) == 0 else {
+                    throw IOError(errnoCode: errno, reason: "listen() on inherited descriptor \(fd)")
+                }
+                let connections = ClientBootstrap(group: self.group)
+                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .channelOption(.allowRemoteHalfClosure, value: true)
+                    .channelOption(.maxMessagesPerRead, value: 16)
+                    .channelInitializer { [self] channel in
+                        channel.eventLoop.makeCompletedFuture { try self.configure(channel) }
+                    }
+                let logger = self.shared.logger
+                let configured = ConfiguredBootstrap(bootstrap: connections)
+                let acceptor = try SharedSocketAcceptor(descriptor: fd, loop: self.group.next(), logger: logger) { socket in
+                    configured.bootstrap.withConnectedSocket(socket).whenFailure { error in
+                        logger.debug("could not set up an accepted connection: \(error)")
+                    }
+                }
+                self.acceptors.withLock { $0.append(acceptor) }
+                self.shared.logger.info("listening on \(address) (\(acceptor.localAddress?.description ?? "?"))")
+                continue
             }
             self.listeners.withLock { $0.append(channel) }
             self.shared.logger.info("listening on \(address) (\(channel.localAddress?.description ?? "?"))")
@@ -84,12 +142,12 @@ public final class HTTPServer: Sendable {
         limits.maxHeaderFieldSize = max(self.configuration.maxHeaderFieldSize, self.configuration.maxRequestLine) * 8
         limits.maxHeaderListSize = max(80 * 1024, limits.maxHeaderFieldSize)
         self.connections.add(channel)
+        if let limit = self.configuration.maxConnections {
+            self.admit(channel, limit: limit)
+        }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(
-            ConnectionTimeoutHandler(
-                keepAliveTimeout: self.configuration.keepAliveTimeout,
-                requestHeaderTimeout: self.configuration.requestHeaderTimeout
-            )
+            ConnectionGuardHandler(configuration: self.configuration, loop: loop)
         )
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: true,
@@ -103,12 +161,54 @@ public final class HTTPServer: Sendable {
         )
     }
 
+    /// Counts `channel` against `limit`: pauses accepting when it is reached, resumes when a
+    /// connection closes below it.
+    private func admit(_ channel: any Channel, limit: Int) {
+        let pause = self.admission.withLock { state -> Bool in
+            state.open += 1
+            guard state.open >= limit, !state.paused else { return false }
+            state.paused = true
+            return true
+        }
+        if pause {
+            self.shared.logger.info("\(limit) connections open (the worker-connections limit); pausing accepting")
+            self.setAccepting(false)
+        }
+        channel.closeFuture.whenComplete { _ in
+            let resume = self.admission.withLock { state -> Bool in
+                state.open -= 1
+                guard state.paused, state.open < limit else { return false }
+                state.paused = false
+                return true
+            }
+            if resume, !self.shared.isDraining {
+                self.shared.logger.debug("below the worker-connections limit; accepting again")
+                self.setAccepting(true)
+            }
+        }
+    }
+
+    private func setAccepting(_ accepting: Bool) {
+        self.acceptors.withLock { $0 }.forEach { $0.setAccepting(accepting) }
+        for listener in self.listeners.withLock({ $0 }) {
+            listener.setOption(.autoRead, value: accepting).whenFailure { _ in }
+            if accepting { listener.read() }
+        }
+    }
+
     /// Shuts down gracefully: see the type's description. Returns once every connection has
-    /// closed or `gracefulTimeout` has passed, and the event loops have stopped.
+    /// closed or `gracefulTimeout` has passed, and the event loops have stopped. A second call
+    /// only waits for the first to finish.
     public func shutdown() async {
+        guard !self.shutdownStarted.exchange(true, ordering: .acquiringAndReleasing) else {
+            return await self.waitUntilStopped()
+        }
         self.shared.beginDraining()
         for listener in self.listeners.withLock({ $0 }) {
             try? await listener.close()
+        }
+        for acceptor in self.acceptors.withLock({ $0 }) {
+            await acceptor.close()
         }
         let stragglers = await self.connections.drain(timeout: self.configuration.gracefulTimeout, on: self.group.next())
         if !stragglers.isEmpty {
@@ -117,6 +217,7 @@ public final class HTTPServer: Sendable {
                 try? await channel.close()
             }
         }
+        self.loopsStopping.withLock { $0 }.forEach { $0() }
         try? await self.group.shutdownGracefully()
         let waiters = self.stopped.withLock { stopped in
             stopped.done = true
@@ -136,4 +237,43 @@ public final class HTTPServer: Sendable {
             if done { continuation.resume() }
         }
     }
+}
+
+/// Counts requests toward `HTTPServerConfiguration.maxRequests` and calls `onLimit` once when
+/// the count reaches the limit.
+final class RequestCounter: Sendable {
+    let limit: Int?
+    private let served = Atomic<Int>(0)
+    private let callback = Mutex<(@Sendable (Int) -> Void)?>(nil)
+
+    init(limit: Int?) { self.limit = limit }
+
+    var count: Int { self.served.load(ordering: .relaxed) }
+
+    var onLimit: (@Sendable (Int) -> Void)? {
+        get { self.callback.withLock { $0 } }
+        set { self.callback.withLock { $0 = newValue } }
+    }
+
+    func increment() {
+        let count = self.served.add(1, ordering: .relaxed).newValue
+        if let limit, count == limit { self.onLimit?(count) }
+    }
+}
+
+/// Counts each request, then lets `inner` answer it.
+struct CountingResponder: HTTPResponder {
+    let inner: any HTTPResponder
+    let counter: RequestCounter
+
+    func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
+        self.counter.increment()
+        return await self.inner.respond(to: request)
+    }
+}
+
+/// A `ClientBootstrap` that is only read once configured (`withConnectedSocket` does not
+/// change it), so sharing it with the acceptor's thread is safe.
+struct ConfiguredBootstrap: @unchecked Sendable {
+    let bootstrap: ClientBootstrap
 }

@@ -3,7 +3,8 @@ import NIOCore
 /// Limits and timeouts of the HTTP/1.1 server.
 ///
 /// The defaults follow Gunicorn's: a request line of at most 4094 bytes, at most 100 header
-/// fields of at most 8190 bytes each, a 5 s keep-alive, and a 1 MiB request body.
+/// fields of at most 8190 bytes each, and a 5 s keep-alive. Body sizes are the responder's to
+/// limit (`RequestBody.collect(upTo:)`).
 public struct HTTPServerConfiguration: Sendable {
     /// Where to listen.
     public var bind: [BindAddress]
@@ -19,12 +20,16 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxHeaderFields: Int
     /// Longest single header field (name, colon, value); longer gets 431.
     public var maxHeaderFieldSize: Int
-    /// Largest request body collected for a handler; larger gets 413.
-    public var maxBodySize: Int
     /// Value of the `Server` response header; nil sends none.
     public var serverName: String?
     /// Number of event loops (threads serving connections). Defaults to `usableCores()`.
     public var eventLoops: Int
+    /// After this many requests the server stops accepting and shuts down gracefully, so that a
+    /// supervisor can replace the process (Gunicorn's `max_requests`). Nil: no limit.
+    public var maxRequests: Int?
+    /// Most connections open at once. At the limit the server stops accepting (new connections
+    /// wait in the listen backlog) until one closes (Gunicorn's `worker_connections`). Nil: no limit.
+    public var maxConnections: Int?
 
     public init(
         bind: [BindAddress] = [.hostPort(host: "127.0.0.1", port: 8000)],
@@ -34,9 +39,10 @@ public struct HTTPServerConfiguration: Sendable {
         maxRequestLine: Int = 4094,
         maxHeaderFields: Int = 100,
         maxHeaderFieldSize: Int = 8190,
-        maxBodySize: Int = 1 << 20,
         serverName: String? = "Carafe",
-        eventLoops: Int = usableCores()
+        eventLoops: Int = usableCores(),
+        maxRequests: Int? = nil,
+        maxConnections: Int? = nil
     ) {
         self.bind = bind
         self.keepAliveTimeout = keepAliveTimeout
@@ -45,8 +51,9 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxRequestLine = maxRequestLine
         self.maxHeaderFields = maxHeaderFields
         self.maxHeaderFieldSize = maxHeaderFieldSize
-        self.maxBodySize = maxBodySize
         self.serverName = serverName
         self.eventLoops = eventLoops
+        self.maxRequests = maxRequests
+        self.maxConnections = maxConnections
     }
 }

@@ -1,30 +1,32 @@
 import NIOCore
 import NIOHTTP1
 
-/// A complete request as the server received it: the parsed head and the collected body.
+/// A request as the server hands it over, as soon as its head is read: the parsed head and the
+/// body, which may still be arriving.
 public struct HTTPServerRequest: Sendable {
     public var head: HTTPRequestHead
-    public var body: ByteBuffer
+    public var body: RequestBody
     /// The peer's address; nil for requests that did not come over a socket (the test client).
     public var remoteAddress: SocketAddress?
 
-    public init(head: HTTPRequestHead, body: ByteBuffer = ByteBuffer(), remoteAddress: SocketAddress? = nil) {
+    public init(head: HTTPRequestHead, body: RequestBody = RequestBody(), remoteAddress: SocketAddress? = nil) {
         self.head = head
         self.body = body
         self.remoteAddress = remoteAddress
     }
 }
 
-/// A complete response to write: status, headers and body.
+/// A response to write: status, headers and a body in memory or streamed.
 ///
-/// The server adds `Content-Length`, `Date`, `Server` and, when the connection ends after it,
-/// `Connection: close`. A response to `HEAD` is sent without its body.
+/// The server adds `Content-Length` (when the length is known), `Date`, `Server` and, when the
+/// connection ends after it, `Connection: close`. A response to `HEAD` is sent without its body
+/// (a streamed body's producer is not run).
 public struct HTTPServerResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
-    public var body: ByteBuffer
+    public var body: ResponseBody
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ResponseBody = .buffer(ByteBuffer())) {
         self.status = status
         self.headers = headers
         self.body = body
@@ -33,10 +35,12 @@ public struct HTTPServerResponse: Sendable {
 
 /// What the server calls to answer each request.
 ///
-/// Invariants the server keeps: `respond` runs as a task whose executor is the connection's
-/// event loop, so non-isolated code in it runs on that loop's thread; calls for one connection
-/// never overlap (responses go out in request order); the task is cancelled when the client
-/// disconnects. `respond` does not throw: turning errors into responses is the responder's job.
+/// Invariants the server keeps: `respond` is called once the request head is read, as a task
+/// whose executor is the connection's event loop, so non-isolated code in it runs on that
+/// loop's thread; calls for one connection never overlap (responses go out in request order);
+/// the task is cancelled when the client disconnects. If the response is complete before the
+/// request body was read to its end, the connection closes after it. `respond` does not throw:
+/// turning errors into responses is the responder's job.
 public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPServerRequest) async -> HTTPServerResponse
 }
@@ -48,7 +52,7 @@ extension HTTPServerResponse {
         HTTPServerResponse(
             status: status,
             headers: ["content-type": "text/plain; charset=utf-8", "connection": "close"],
-            body: ByteBuffer(string: errorText(status, message))
+            body: .buffer(ByteBuffer(string: errorText(status, message)))
         )
     }
 

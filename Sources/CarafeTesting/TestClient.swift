@@ -1,6 +1,7 @@
 import Carafe
 import Foundation
 import NIOHTTP1
+import Synchronization
 
 extension App {
     /// A client that sends requests straight to the app, without a socket (Flask's
@@ -27,13 +28,20 @@ public struct TestClient: Sendable {
         if body.readableBytes > 0 && !headers.contains(name: "content-length") {
             headers.add(name: "content-length", value: String(body.readableBytes))
         }
-        guard body.readableBytes <= self.app.maxBodySize else {
-            let rejection = HTTPServerResponse.bodyTooLarge(limit: self.app.maxBodySize)
-            return TestResponse(status: rejection.status, headers: rejection.headers, body: rejection.body)
-        }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)
-        let response = await self.app.respond(to: HTTPServerRequest(head: head, body: body, remoteAddress: self.remoteAddress))
-        return TestResponse(status: response.status, headers: response.headers, body: method == .HEAD ? ByteBuffer() : response.body)
+        let response = await self.app.respond(to: HTTPServerRequest(head: head, body: RequestBody(body), remoteAddress: self.remoteAddress))
+        var received = ByteBuffer()
+        switch response.body {
+        case .buffer(let buffer):
+            received = buffer
+        case .stream(_, let produce) where method != .HEAD:
+            let writer = CollectingBodyWriter()
+            try? await produce(writer)
+            received = writer.collected
+        case .stream:
+            break
+        }
+        return TestResponse(status: response.status, headers: response.headers, body: method == .HEAD ? ByteBuffer() : received)
     }
 
     public func get(_ uri: String, headers: HTTPHeaders = [:]) async -> TestResponse {
@@ -102,5 +110,19 @@ public struct TestResponse: Sendable {
     /// The body decoded from JSON.
     public func json<T: Decodable>(_ type: T.Type = T.self) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(self.body.readableBytesView))
+    }
+}
+
+/// Collects a streamed response body in memory.
+private final class CollectingBodyWriter: ResponseBodyWriter {
+    private let buffer = Mutex(ByteBuffer())
+
+    var collected: ByteBuffer { self.buffer.withLock { $0 } }
+
+    func write(_ chunk: ByteBuffer) async throws {
+        self.buffer.withLock { buffer in
+            var chunk = chunk
+            buffer.writeBuffer(&chunk)
+        }
     }
 }

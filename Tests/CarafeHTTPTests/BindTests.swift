@@ -86,6 +86,7 @@ import Glibc
         ("127.0.0.1:65535", .hostPort(host: "127.0.0.1", port: 65535)),
         ("unix:/run/app.sock", .unixDomainSocket(path: "/run/app.sock")),
         ("unix:relative.sock", .unixDomainSocket(path: "relative.sock")),
+        ("fd://3", .fileDescriptor(3)),
     ])
     func parsesValidBindAddresses(text: String, expected: BindAddress) throws {
         #expect(try BindAddress(parsing: text) == expected)
@@ -103,6 +104,9 @@ import Glibc
         ("", "is not a port number"),
         ("localhost", "'localhost' is not a port number"),
         ("[::1]:port", "'port' is not a port number"),
+        ("fd://", "is not a file descriptor number"),
+        ("fd://three", "'three' is not a file descriptor number"),
+        ("fd://-1", "'-1' is not a file descriptor number"),
     ])
     func rejectsBadBindAddressesWithAClearReason(text: String, reason: String) {
         do {
@@ -123,7 +127,7 @@ import Glibc
         }
     }
 
-    @Test(arguments: ["127.0.0.1:8000", "[::1]:8080", "unix:/run/app.sock", "localhost:0"])
+    @Test(arguments: ["127.0.0.1:8000", "[::1]:8080", "unix:/run/app.sock", "localhost:0", "fd://3"])
     func descriptionRoundTrips(text: String) throws {
         let address = try BindAddress(parsing: text)
         #expect(address.description == text)

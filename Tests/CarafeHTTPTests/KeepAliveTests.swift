@@ -79,8 +79,9 @@ import Testing
                 default: .zero
                 }
             try? await Task.sleep(for: delay)
+            let body = await collectText(request).text ?? "?"
             inFlight.update { $0 -= 1 }
-            return .text("answer to \(request.head.uri)")
+            return .text("answer to \(request.head.uri)\(body.isEmpty ? "" : " with \(body)")")
         }
         try await withTestServer(responder: responder) { server in
             let connection = try await server.connect()
@@ -92,7 +93,7 @@ import Testing
                 #expect(response.status == 200)
                 bodies.append(response.bodyText)
             }
-            #expect(bodies == ["answer to /1", "answer to /2", "answer to /3"])
+            #expect(bodies == ["answer to /1", "answer to /2", "answer to /3 with x"])
             #expect(maxInFlight.value == 1, "calls for one connection must not overlap")
             #expect(try await connection.waitForClose(timeout: 0.2) == false)
         }

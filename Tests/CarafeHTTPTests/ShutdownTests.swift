@@ -34,7 +34,7 @@ import Glibc
         let finished = Box(false)
         let responder = ClosureResponder { _ in
             started.value = true
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: .seconds(3))
             finished.value = true
             return .text("finished")
         }

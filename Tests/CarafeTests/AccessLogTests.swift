@@ -20,7 +20,7 @@ import Testing
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: headers)
         let remote = try address.map { try SocketAddress(ipAddress: $0, port: 50000) }
         let request = Request(HTTPServerRequest(head: head, remoteAddress: remote), services: App().services)
-        return AccessLog.line(request, response, now: self.now)
+        return AccessLog.line(request, response, bytes: response.body.knownLength ?? 0, now: self.now)
     }
 
     // MARK: Format

@@ -163,7 +163,7 @@ import Testing
         // The responder keeps the GET body: the server sets Content-Length from it, then NIO drops it.
         let served = await app.respond(to: HTTPServerRequest(head: HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/page")))
         #expect(served.status == .ok)
-        #expect(served.body.readableBytes == "<p>hello</p>".utf8.count)
+        #expect(served.body.knownLength == "<p>hello</p>".utf8.count)
     }
 
     @Test func anExplicitHeadRouteWinsOverTheGetFallback() async {

@@ -38,13 +38,26 @@ extension HTTPServerResponse {
     static func text(_ text: String, status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:]) -> HTTPServerResponse {
         var headers = headers
         headers.replaceOrAdd(name: "content-type", value: "text/plain; charset=utf-8")
-        return HTTPServerResponse(status: status, headers: headers, body: ByteBuffer(string: text))
+        return HTTPServerResponse(status: status, headers: headers, body: .buffer(ByteBuffer(string: text)))
     }
 }
 
-/// Answers `METHOD URI` and, after a newline, the request body.
+/// The whole body of `request` as text, or nil (with the reason in `error`) if it could not be read.
+func collectText(_ request: HTTPServerRequest, upTo limit: Int = 1 << 20) async -> (text: String?, error: (any Error)?) {
+    do {
+        return (String(buffer: try await request.body.collect(upTo: limit)), nil)
+    } catch {
+        return (nil, error)
+    }
+}
+
+/// Answers `METHOD URI` and, after a newline, the request body (read in full).
 let echoResponder = ClosureResponder { request in
-    .text("\(request.head.method.rawValue) \(request.head.uri)\n" + String(buffer: request.body))
+    let body = await collectText(request)
+    guard let text = body.text else {
+        return .text("could not read the body: \(body.error.map { "\($0)" } ?? "?")", status: .badRequest)
+    }
+    return .text("\(request.head.method.rawValue) \(request.head.uri)\n" + text)
 }
 
 // MARK: - Small concurrency helpers
@@ -221,9 +234,13 @@ let ipv6LoopbackAvailable: Bool = {
     return result == 0
 }()
 
-/// The name of the current thread (`NIO-ELT-…` on an event loop).
+/// The name of the current thread (`NIO-ELT-…` on an event loop), from `/proc/thread-self/comm`.
 func currentThreadName() -> String {
-    var buffer = [CChar](repeating: 0, count: 64)
-    _ = pthread_getname_np(pthread_self(), &buffer, buffer.count)
-    return String(cString: buffer)
+    let fd = open("/proc/thread-self/comm", O_RDONLY)
+    guard fd >= 0 else { return "?" }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard count > 0 else { return "?" }
+    return String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }

@@ -1,8 +1,10 @@
 import NIOCore
 
-/// Closes connections that hold a slot without doing work: one idle between requests for
-/// longer than the keep-alive timeout, and one that takes longer than the request-header
-/// timeout to send a request head (a slow-loris client), which first gets a 408.
+/// Guards a connection's slot against clients that hold it without doing work: it closes one
+/// idle between requests for longer than the keep-alive timeout, answers 408 to one that takes
+/// longer than the request-header timeout to send a request head (a slow-loris client), and
+/// 414 to a request line longer than the limit, as soon as that many bytes came without a line
+/// end (so the answer is 414 whatever the line's length, not the parser's generic overflow).
 ///
 /// It sits first in the pipeline and sees raw bytes. The request handler tells it when a
 /// request head is complete and when a response has been written, as outbound user events
@@ -10,7 +12,7 @@ import NIOCore
 ///
 /// Moving a deadline costs a clock read, not a timer: one timer per connection fires at the
 /// earliest deadline it was armed for and, if the deadline has moved on since, re-arms itself.
-final class ConnectionTimeoutHandler: ChannelDuplexHandler {
+final class ConnectionGuardHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -35,15 +37,24 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
 
     private let keepAliveTimeout: TimeAmount
     private let requestHeaderTimeout: TimeAmount
+    private let maxRequestLine: Int
+    /// For the `Date` of the answers it writes itself.
+    private let loop: EventLoopResources
+    private let serverName: String?
     private var state = State.busy
+    /// Bytes of the current request line so far, until its line end arrives.
+    private var requestLineBytes: Int?
     /// When the connection times out in its current state; nil while busy.
     private var deadline: NIODeadline?
     /// The one pending timer and when it fires: never later than `deadline`.
     private var timer: (task: Scheduled<Void>, at: NIODeadline)?
 
-    init(keepAliveTimeout: TimeAmount, requestHeaderTimeout: TimeAmount) {
-        self.keepAliveTimeout = keepAliveTimeout
-        self.requestHeaderTimeout = requestHeaderTimeout
+    init(configuration: HTTPServerConfiguration, loop: EventLoopResources) {
+        self.keepAliveTimeout = configuration.keepAliveTimeout
+        self.requestHeaderTimeout = configuration.requestHeaderTimeout
+        self.maxRequestLine = configuration.maxRequestLine
+        self.serverName = configuration.serverName
+        self.loop = loop
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -67,8 +78,38 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .idle = self.state {
             self.enter(.readingHead, context: context)
+            self.requestLineBytes = 0
+        }
+        if let soFar = self.requestLineBytes {
+            let bytes = self.unwrapInboundIn(data)
+            if let lineEnd = bytes.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                self.requestLineBytes = nil
+                if soFar + lineEnd - bytes.readerIndex > self.maxRequestLine + 1 { return self.rejectLongRequestLine(context: context) }
+            } else {
+                self.requestLineBytes = soFar + bytes.readableBytes
+                if soFar + bytes.readableBytes > self.maxRequestLine + 1 { return self.rejectLongRequestLine(context: context) }
+            }
         }
         context.fireChannelRead(data)
+    }
+
+    private func rejectLongRequestLine(context: ChannelHandlerContext) {
+        self.requestLineBytes = nil
+        self.enter(.busy, context: context)
+        self.answerAndClose(.rejection(.uriTooLong, "Request line is longer than the limit of \(self.maxRequestLine) bytes."), context: context)
+    }
+
+    /// Writes `response` as raw bytes (the HTTP encoder is above this handler), then closes.
+    private func answerAndClose(_ response: HTTPServerResponse, context: ChannelHandlerContext) {
+        guard case .buffer(let body) = response.body else { return context.close(promise: nil) }
+        var head = "HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\n"
+        for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
+        head += "content-length: \(body.readableBytes)\r\ndate: \(self.loop.dateCache.now)\r\n"
+        if let serverName = self.serverName { head += "server: \(serverName)\r\n" }
+        var answer = context.channel.allocator.buffer(string: head + "\r\n")
+        answer.writeImmutableBuffer(body)
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(answer)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
@@ -115,9 +156,7 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
             context.close(promise: nil)
         case .readingHead:
             // The head never completed: say so, then hang up.
-            let answer = context.channel.allocator.buffer(string: "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-            let channel = context.channel
-            context.writeAndFlush(NIOAny(answer)).whenComplete { _ in channel.close(promise: nil) }
+            self.answerAndClose(.rejection(.requestTimeout, "The request head did not arrive within \(self.requestHeaderTimeout)."), context: context)
         }
     }
 

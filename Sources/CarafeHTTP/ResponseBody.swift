@@ -1,0 +1,34 @@
+import NIOCore
+
+/// A response body: bytes in memory, or a stream that a producer writes with backpressure.
+///
+///     .buffer(ByteBuffer(string: "Hello"))
+///     .stream(length: nil) { writer in
+///         for try await row in rows { try await writer.write(ByteBuffer(string: row)) }
+///     }
+///
+/// A stream of unknown length goes out with chunked transfer encoding (HTTP/1.1) or is ended
+/// by closing the connection (HTTP/1.0). `length`, when given, becomes the `Content-Length`
+/// and the producer must write exactly that many bytes, or the connection is closed.
+public enum ResponseBody: Sendable {
+    case buffer(ByteBuffer)
+    case stream(length: Int?, @Sendable (any ResponseBodyWriter) async throws -> Void)
+
+    /// The length, when known before the body is sent.
+    public var knownLength: Int? {
+        switch self {
+        case .buffer(let buffer): buffer.readableBytes
+        case .stream(let length, _): length
+        }
+    }
+}
+
+/// Where a streamed response's producer writes its chunks.
+///
+/// Invariant: `write` returns once the chunk is queued on the socket *and* the socket's send
+/// queue is below its high-water mark; while the client reads slowly, `write` suspends (the
+/// Node.js writable-stream contract), so a server never buffers more than the mark per
+/// connection. It throws `HTTPBodyError.connectionClosed` once the client has gone.
+public protocol ResponseBodyWriter: Sendable {
+    func write(_ chunk: ByteBuffer) async throws
+}

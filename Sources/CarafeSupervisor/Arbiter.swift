@@ -1,0 +1,392 @@
+import CarafeHTTP
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The supervising master, modelled on Gunicorn's arbiter. It binds the listening sockets,
+/// starts the workers (re-executions of this program that serve on those sockets), and keeps
+/// `workers` of them running:
+///
+/// - a worker that exits or crashes is replaced at once (a SIGCHLD wakes the loop);
+/// - a worker silent for `timeout` (no heartbeat: an event loop is blocked) gets SIGABRT, then
+///   SIGKILL a second later, and is replaced;
+/// - workers that die before they are ready back off exponentially, and after
+///   `maxBootFailures` in a row the master stops with an error instead of spinning.
+///
+/// Signals to the master:
+///
+/// | signal | action |
+/// |---|---|
+/// | TERM | graceful stop: workers finish in-flight requests within `gracefulTimeout`; exit 0 |
+/// | INT, QUIT | quick stop: workers exit at once |
+/// | HUP | reload: start new workers from the executable on disk; once all are serving, stop the old ones gracefully |
+/// | TTIN, TTOU | one worker more, one fewer |
+/// | USR2 | binary upgrade: start a new master (and its workers) from the executable on disk, on the same sockets; the pid file becomes `FILE.oldbin`; TERM the old master once the new one serves |
+/// | USR1 | ignored (reopening log files is not implemented) |
+///
+/// With `reloadOnChange`, a change of the executable's modification time reloads as HUP does.
+public final class Arbiter {
+    private enum State {
+        case running
+        case stopping(deadline: ContinuousClock.Instant)
+    }
+
+    private let configuration: ArbiterConfiguration
+    private let logger: Logger
+    private var listeners: [ListeningSocket] = []
+    private var workers: [WorkerProcess] = []
+    private var target: Int
+    private var state = State.running
+    private var nextNumber = 1
+    private var generation = 0
+    private var reloadStartedAt: ContinuousClock.Instant?
+    private var bootFailures = 0
+    private var nextSpawn = ContinuousClock.now
+    private var failure: SupervisorError?
+    /// Where this master's pid is written: `--pid`, or `--pid` + `.oldbin` after a USR2.
+    private var pidFile: String?
+    /// The master started by USR2, while it runs.
+    private var upgradedMaster: pid_t?
+    /// The executable's modification time as last seen, and since when a new one has been
+    /// stable (`reloadOnChange`): a build being written is not started half-way.
+    private var executableVersion: timespec?
+    private var changedVersion: (version: timespec, since: ContinuousClock.Instant)?
+
+    static let handledSignals = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGCHLD, SIGUSR1, SIGUSR2]
+    /// Set for a master started by USR2: the sockets it inherits, as descriptor numbers.
+    static let upgradeVariable = "CARAFE_UPGRADE_FDS"
+
+    /// A master that runs `configuration`'s workers and logs to `logger`. Nothing starts before `run()`.
+    public init(configuration: ArbiterConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.target = max(1, configuration.workers)
+    }
+
+    /// Binds, starts the workers and supervises them until stopped. Returns the exit status:
+    /// 0 after a stop by signal, 1 if the sockets could not be bound or workers kept failing.
+    public func run() -> Int32 {
+        let signals: SignalQueue
+        do {
+            signals = try SignalQueue(signals: Self.handledSignals)
+            if let inherited = getenv(Self.upgradeVariable).map({ String(cString: $0) }) {
+                unsetenv(Self.upgradeVariable)
+                for fd in inherited.split(separator: ",").compactMap({ Int32($0) }) {
+                    self.listeners.append(try ListeningSocket.adopt(fd, ownsFile: true))
+                }
+                self.logger.notice("binary upgrade: took over \(self.listeners.count) sockets from the old master (pid \(getppid()))")
+            } else {
+                for address in self.configuration.bind {
+                    self.listeners.append(try ListeningSocket.bind(address, umask: self.configuration.umask))
+                }
+            }
+            self.pidFile = self.configuration.pidFile
+            if let pidFile = self.pidFile { try Self.write("\(getpid())\n", to: pidFile) }
+        } catch {
+            self.logger.critical("\(error)")
+            self.cleanUp()
+            return 1
+        }
+        self.executableVersion = Self.modificationTime(of: self.configuration.executable)
+        for listener in self.listeners {
+            self.logger.notice("Carafe serving on \(listener.url) (master pid \(getpid()), \(self.target) workers)")
+        }
+        while true {
+            var descriptors = [pollfd(fd: signals.descriptor, events: Int16(POLLIN), revents: 0)]
+            descriptors += self.workers.filter { $0.heartbeat >= 0 }.map { pollfd(fd: $0.heartbeat, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&descriptors, nfds_t(descriptors.count), 200)
+            for worker in self.workers where worker.readBeats() {
+                self.heard(from: worker)
+            }
+            for signo in signals.take() {
+                self.handle(signo)
+            }
+            self.reap()
+            switch self.state {
+            case .running:
+                if self.configuration.reloadOnChange { self.checkExecutable() }
+                self.checkTimeouts()
+                if let failure = self.failure {
+                    self.logger.critical("\(failure); stopping")
+                    self.stop(graceful: false)
+                } else {
+                    self.manageWorkers()
+                }
+            case .stopping(let deadline):
+                if self.workers.isEmpty {
+                    self.cleanUp()
+                    SignalQueue.restoreDefaults(Self.handledSignals)
+                    self.logger.notice(self.failure == nil ? "master stopped" : "master stopped after an error")
+                    return self.failure == nil ? 0 : 1
+                }
+                if ContinuousClock.now > deadline {
+                    for worker in self.workers where !worker.killed {
+                        self.logger.warning("\(worker.name) still running after the graceful timeout; killing it")
+                        worker.signal(SIGKILL, because: "the stop deadline")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Events
+
+    private func heard(from worker: WorkerProcess) {
+        worker.lastBeat = .now
+        guard !worker.booted else { return }
+        worker.booted = true
+        self.bootFailures = 0
+        self.logger.info("\(worker.name) is serving")
+    }
+
+    private func handle(_ signo: Int32) {
+        switch signo {
+        case SIGCHLD:
+            break  // reaped below, on every turn of the loop
+        case SIGTERM:
+            self.logger.notice("received TERM: stopping gracefully (workers get up to the graceful timeout)")
+            self.stop(graceful: true)
+        case SIGINT, SIGQUIT:
+            self.logger.notice("received \(signo == SIGINT ? "INT" : "QUIT"): quick stop")
+            self.stop(graceful: false)
+        case SIGHUP:
+            guard case .running = self.state else { return }
+            self.generation += 1
+            self.reloadStartedAt = .now
+            self.logger.notice("received HUP: reloading: starting \(self.target) new workers from \(self.configuration.executable)")
+        case SIGUSR2:
+            self.upgrade()
+        case SIGUSR1:
+            self.logger.notice("received USR1: reopening log files is not implemented; ignored")
+        case SIGTTIN:
+            self.target += 1
+            self.logger.notice("received TTIN: now \(self.target) workers")
+        case SIGTTOU:
+            guard self.target > 1 else { return self.logger.notice("received TTOU: keeping the last worker") }
+            self.target -= 1
+            self.logger.notice("received TTOU: now \(self.target) workers")
+        default:
+            break
+        }
+    }
+
+    /// Collects every exited worker and logs how it ended.
+    private func reap() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            guard pid > 0 else { return }
+            if pid == self.upgradedMaster {
+                self.logger.error("the new master (pid \(pid)) \(Self.describe(status)); this master (pid \(getpid())) keeps serving")
+                self.upgradedMaster = nil
+                if let pidFile = self.pidFile, let original = self.configuration.pidFile {
+                    rename(pidFile, original)
+                    self.pidFile = original
+                }
+                continue
+            }
+            guard let index = self.workers.firstIndex(where: { $0.pid == pid }) else { continue }
+            let worker = self.workers.remove(at: index)
+            worker.closeHeartbeat()
+            let how = Self.describe(status)
+            if let reason = worker.retiring, !worker.timedOut {
+                self.logger.info("\(worker.name) \(how) (stopped for \(reason))")
+                continue
+            }
+            if case .stopping = self.state { continue }
+            if worker.timedOut {
+                self.logger.error("\(worker.name) \(how) after its timeout; replacing it")
+            } else if how == "exited with status 0" {
+                self.logger.notice("\(worker.name) \(how) (max requests, or its app stopped); replacing it")
+            } else {
+                self.logger.error("\(worker.name) \(how); replacing it")
+            }
+            if !worker.booted { self.bootFailed(worker.name + " " + how, fatal: how == "exited with status 3") }
+        }
+    }
+
+    private func bootFailed(_ what: String, fatal: Bool) {
+        self.bootFailures += 1
+        if fatal || self.bootFailures >= self.configuration.maxBootFailures {
+            let reason = fatal ? "\(what) (a boot error: see its log above)" : "\(self.bootFailures) in a row; the last: \(what)"
+            if self.workers.contains(where: { $0.generation < self.generation && $0.retiring == nil }) {
+                // A reload whose new workers do not start: keep serving with the old ones.
+                self.logger.error("reload failed, new workers keep failing to boot (\(reason)); keeping the old workers")
+                for worker in self.workers where worker.generation == self.generation {
+                    worker.signal(SIGKILL, because: "a failed reload")
+                }
+                self.generation -= 1
+                self.reloadStartedAt = nil
+                self.bootFailures = 0
+            } else {
+                self.failure = .workersFailToBoot(reason)
+            }
+            return
+        }
+        let delay = Duration.milliseconds(100 << min(self.bootFailures - 1, 6))
+        self.nextSpawn = .now + delay
+        self.logger.warning("a worker failed to boot (\(self.bootFailures) in a row); next attempt in \(delay)")
+    }
+
+    // MARK: - Keeping the workers
+
+    private func checkTimeouts() {
+        let now = ContinuousClock.now
+        for worker in self.workers where !worker.killed {
+            if worker.timedOut || worker.retiring != nil {
+                let grace: Duration = worker.timedOut ? .seconds(1) : self.configuration.gracefulTimeout + .seconds(2)
+                if let at = worker.signalledAt, now - at > grace {
+                    self.logger.error("\(worker.name) did not exit \(worker.timedOut ? "on SIGABRT" : "within the graceful timeout"); sending SIGKILL")
+                    worker.signal(SIGKILL, because: worker.retiring ?? "a timeout")
+                }
+            } else if let timeout = self.configuration.timeout, now - worker.lastBeat > timeout {
+                let silence = now - worker.lastBeat
+                self.logger.error("\(worker.name) timed out: no heartbeat for \(silence.formatted) (timeout \(timeout.formatted))\(worker.booted ? "" : " while booting"); sending SIGABRT")
+                worker.timedOut = true
+                worker.signal(SIGABRT, because: "a timeout")
+            }
+        }
+    }
+
+    private func manageWorkers() {
+        let current = self.workers.filter { $0.generation == self.generation && $0.retiring == nil }
+        if current.count < self.target, ContinuousClock.now >= self.nextSpawn {
+            for _ in current.count..<self.target { self.spawnWorker() }
+        } else if current.count > self.target {
+            for worker in current.sorted(by: { $0.number < $1.number }).prefix(current.count - self.target) {
+                self.logger.info("stopping \(worker.name): fewer workers wanted")
+                worker.signal(SIGTERM, because: "fewer workers")
+            }
+        }
+        // A reload finishes once the new generation is serving in full: then the old one stops.
+        let old = self.workers.filter { $0.generation < self.generation && $0.retiring == nil }
+        let serving = current.filter(\.booted).count
+        if !old.isEmpty, serving >= self.target {
+            let took = self.reloadStartedAt.map { ContinuousClock.now - $0 }
+            self.logger.notice("reload: \(serving) new workers serving\(took.map { " \($0.formatted) after HUP" } ?? ""); stopping \(old.count) old workers gracefully")
+            for worker in old { worker.signal(SIGTERM, because: "a reload") }
+            self.reloadStartedAt = nil
+        }
+    }
+
+    private func spawnWorker() {
+        let number = self.nextNumber
+        self.nextNumber += 1
+        do {
+            let worker = try WorkerProcess.spawn(
+                number: number,
+                generation: self.generation,
+                executable: self.configuration.executable,
+                arguments: self.configuration.arguments,
+                listeners: self.listeners.map(\.descriptor),
+                heartbeatInterval: self.configuration.heartbeatInterval
+            )
+            self.workers.append(worker)
+            self.logger.info("booting \(worker.name)")
+        } catch {
+            self.logger.error("cannot start worker \(number): \(error)")
+            self.bootFailed("worker \(number): \(error)", fatal: false)
+        }
+    }
+
+    /// USR2: starts a new master from the executable on disk, handing it the sockets (at 3, 4, …
+    /// with `CARAFE_UPGRADE_FDS`). Both serve until this one is stopped, as in Gunicorn.
+    private func upgrade() {
+        guard case .running = self.state else { return }
+        if let running = self.upgradedMaster {
+            return self.logger.warning("received USR2, but the new master (pid \(running)) is still running; ignored")
+        }
+        if let pidFile = self.pidFile {
+            rename(pidFile, pidFile + ".oldbin")
+            self.pidFile = pidFile + ".oldbin"
+        }
+        do {
+            let numbers = self.listeners.indices.map { String(3 + $0) }.joined(separator: ",")
+            let pid = try ChildProcess.spawn(
+                executable: self.configuration.executable,
+                arguments: self.configuration.arguments,
+                descriptors: self.listeners.map(\.descriptor),
+                environment: ["\(Self.upgradeVariable)=\(numbers)"]
+            )
+            self.upgradedMaster = pid
+            self.logger.notice("received USR2: started a new master (pid \(pid)) from \(self.configuration.executable) on the same sockets; send TERM to this one (pid \(getpid())) once it serves")
+        } catch {
+            self.logger.error("received USR2, but cannot start a new master: \(error)")
+            if let pidFile = self.pidFile, let original = self.configuration.pidFile {
+                rename(pidFile, original)
+                self.pidFile = original
+            }
+        }
+    }
+
+    /// Stops listening and tells every worker to stop: TERM (finish in-flight requests) or,
+    /// for a quick stop, QUIT (exit now). A second, quick stop during a graceful one hurries it.
+    private func stop(graceful: Bool) {
+        if case .stopping = self.state, graceful { return }
+        self.listeners.forEach { $0.close(keepingFile: self.upgradedMaster != nil) }
+        self.listeners = []
+        for worker in self.workers where !worker.killed {
+            worker.signal(graceful ? SIGTERM : SIGQUIT, because: graceful ? "a graceful stop" : "a quick stop")
+        }
+        let grace: Duration = graceful ? self.configuration.gracefulTimeout + .seconds(2) : .seconds(2)
+        self.state = .stopping(deadline: .now + grace)
+    }
+
+    private func cleanUp() {
+        self.listeners.forEach { $0.close(keepingFile: self.upgradedMaster != nil) }
+        self.listeners = []
+        if let pidFile = self.pidFile { unlink(pidFile) }
+    }
+
+    /// Reloads once the executable has a new modification time that has not changed for a second.
+    private func checkExecutable() {
+        guard let now = Self.modificationTime(of: self.configuration.executable) else { return }
+        guard let known = self.executableVersion, !Self.same(now, known) else {
+            self.changedVersion = nil
+            return
+        }
+        guard let changed = self.changedVersion, Self.same(changed.version, now) else {
+            self.changedVersion = (now, .now)
+            return
+        }
+        guard ContinuousClock.now - changed.since >= .seconds(1) else { return }
+        self.executableVersion = now
+        self.changedVersion = nil
+        self.logger.notice("\(self.configuration.executable) changed; reloading")
+        self.handle(SIGHUP)
+    }
+
+    // MARK: - Helpers
+
+    static func modificationTime(of path: String) -> timespec? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_mtim : nil
+    }
+
+    static func same(_ a: timespec, _ b: timespec) -> Bool { a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec }
+
+    static func describe(_ status: Int32) -> String {
+        let signo = status & 0x7F
+        if signo == 0 { return "exited with status \((status >> 8) & 0xFF)" }
+        let name = strsignal(signo).map { String(cString: $0) } ?? "?"
+        return "was killed by signal \(signo) (\(name))"
+    }
+
+    private static func write(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SupervisorError.system("open(\(path))", errno) }
+        defer { close(fd) }
+        var text = text
+        _ = text.withUTF8 { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+}
+
+extension Duration {
+    /// `2.5 s`: seconds with at most three decimals.
+    var formatted: String {
+        let milliseconds = self.components.seconds * 1000 + self.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(Double(milliseconds) / 1000) s"
+    }
+}

@@ -1,0 +1,72 @@
+import CarafeHTTP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the master runs its workers. The names and defaults are Gunicorn's.
+public struct ArbiterConfiguration: Sendable {
+    /// Workers to keep running (`--workers`; TTIN and TTOU change it at run time).
+    public var workers: Int
+    /// Where to listen (`--bind`); the master binds these and hands them to every worker.
+    public var bind: [BindAddress]
+    /// A worker silent for this long is killed and replaced (`--timeout`); nil never.
+    public var timeout: Duration?
+    /// How long workers may finish in-flight requests at a graceful stop or reload
+    /// (`--graceful-timeout`). The master kills what is left after it.
+    public var gracefulTimeout: Duration
+    /// Where to write the master's pid (`--pid`); removed at exit.
+    public var pidFile: String?
+    /// The umask for Unix socket files (`--umask`).
+    public var umask: mode_t?
+    /// The program workers run: the path of this executable as it is on disk now, so that a
+    /// reload (HUP) runs a rebuilt binary.
+    public var executable: String
+    /// The workers' arguments, argv[0] included: by default the master's own.
+    public var arguments: [String]
+    /// Workers that die before they are ready, in a row, after which the master gives up.
+    public var maxBootFailures: Int
+    /// Reload (as on HUP) when the executable's modification time changes (`--reload`), for
+    /// development: rebuild, and the new build serves.
+    public var reloadOnChange: Bool
+
+    /// Gunicorn's defaults: a 30 s timeout and graceful timeout; this executable and its arguments.
+    public init(
+        workers: Int,
+        bind: [BindAddress],
+        timeout: Duration? = .seconds(30),
+        gracefulTimeout: Duration = .seconds(30),
+        pidFile: String? = nil,
+        umask: mode_t? = nil,
+        executable: String = ArbiterConfiguration.currentExecutable(),
+        arguments: [String] = CommandLine.arguments,
+        maxBootFailures: Int = 5,
+        reloadOnChange: Bool = false
+    ) {
+        self.workers = workers
+        self.bind = bind
+        self.timeout = timeout
+        self.gracefulTimeout = gracefulTimeout
+        self.pidFile = pidFile
+        self.umask = umask
+        self.executable = executable
+        self.arguments = arguments
+        self.maxBootFailures = maxBootFailures
+        self.reloadOnChange = reloadOnChange
+    }
+
+    /// How often workers beat: a quarter of the timeout, between 0.1 and 1 second.
+    var heartbeatInterval: Duration {
+        guard let timeout else { return .seconds(1) }
+        return min(.seconds(1), max(.milliseconds(100), timeout / 4))
+    }
+
+    /// The path `/proc/self/exe` points to, or `/proc/self/exe` itself if it cannot be read.
+    public static func currentExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return "/proc/self/exe" }
+        let path = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path.hasSuffix(" (deleted)") ? "/proc/self/exe" : path
+    }
+}

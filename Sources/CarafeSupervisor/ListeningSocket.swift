@@ -1,0 +1,153 @@
+import CarafeHTTP
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A socket the master binds (or inherits) and listens on, whose descriptor every worker
+/// gets a copy of. Workers accept on it; the kernel queues connections in its backlog while no
+/// worker accepts, so replacing workers refuses nothing.
+///
+/// The master keeps the descriptor at a high number (at least `firstHighDescriptor`) with
+/// close-on-exec set, so that it never collides with the fixed numbers (3, 4, …) a worker gets
+/// it under, and never leaks into other processes.
+public struct ListeningSocket: Sendable {
+    /// The master's descriptor.
+    public let descriptor: Int32
+    /// Where it listens, for the log: `http://127.0.0.1:8000`, `unix:/run/app.sock`.
+    public let url: String
+    /// The path to remove at shutdown, for a Unix socket the master created.
+    let ownedPath: String?
+
+    static let firstHighDescriptor: Int32 = 100
+    static let backlog: Int32 = 1024
+
+    /// Binds and listens on `address`. `umask` applies to the file of a Unix socket.
+    public static func bind(_ address: BindAddress, umask mask: mode_t? = nil) throws -> ListeningSocket {
+        switch address {
+        case .hostPort(let host, let port):
+            let socketAddress: SocketAddress
+            do {
+                socketAddress = try SocketAddress.makeAddressResolvingHost(host, port: port)
+            } catch {
+                throw SupervisorError.bind(address.description, "\(error)")
+            }
+            let fd = socket(socketAddress.protocol.rawValue, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw SupervisorError.bind(address.description, String(cString: strerror(errno))) }
+            var one: Int32 = 1
+            _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            let bound = socketAddress.withSockAddr { pointer, size in Glibc.bind(fd, pointer, socklen_t(size)) }
+            guard bound == 0, listen(fd, Self.backlog) == 0 else {
+                let reason = String(cString: strerror(errno))
+                _ = Glibc.close(fd)
+                throw SupervisorError.bind(address.description, reason)
+            }
+            let url = url(of: fd, host: host)
+            return ListeningSocket(descriptor: try moveHigh(fd), url: url, ownedPath: nil)
+        case .unixDomainSocket(let path):
+            let socketAddress: SocketAddress
+            do {
+                socketAddress = try SocketAddress(unixDomainSocketPath: path)
+            } catch {
+                throw SupervisorError.bind(address.description, "\(error)")
+            }
+            // A stale socket file from an earlier run; anything else at the path is an error.
+            var info = stat()
+            if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw SupervisorError.bind(address.description, String(cString: strerror(errno))) }
+            let previous = mask.map { umask($0) }
+            let bound = socketAddress.withSockAddr { pointer, size in Glibc.bind(fd, pointer, socklen_t(size)) }
+            let bindErrno = errno
+            if let previous { umask(previous) }
+            guard bound == 0, listen(fd, Self.backlog) == 0 else {
+                let reason = String(cString: strerror(bound == 0 ? errno : bindErrno))
+                _ = Glibc.close(fd)
+                throw SupervisorError.bind(address.description, reason)
+            }
+            return ListeningSocket(descriptor: try moveHigh(fd), url: "unix:\(path)", ownedPath: path)
+        case .fileDescriptor(let inherited):
+            return try adopt(inherited)
+        }
+    }
+
+    /// Takes over an inherited, bound socket (`fd://N`, systemd's `LISTEN_FDS`, or an old
+    /// master's after USR2). With `ownsFile`, a Unix socket's file is removed at `close()`.
+    public static func adopt(_ inherited: Int32, ownsFile: Bool = false) throws -> ListeningSocket {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(inherited, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue) else {
+            throw SupervisorError.bind("fd://\(inherited)", "descriptor \(inherited) is not an open stream socket")
+        }
+        guard listen(inherited, Self.backlog) == 0 else {
+            throw SupervisorError.bind("fd://\(inherited)", String(cString: strerror(errno)))
+        }
+        let url = url(of: inherited, host: nil)
+        let path = ownsFile && url.hasPrefix("unix:") ? String(url.dropFirst(5)) : nil
+        return ListeningSocket(descriptor: try moveHigh(inherited), url: url, ownedPath: path)
+    }
+
+    /// The descriptors systemd passed by socket activation (`LISTEN_PID` is this process,
+    /// `LISTEN_FDS` of them from 3), or nil. Unsets the variables so children do not see them.
+    public static func systemdDescriptors() -> [Int32]? {
+        defer {
+            unsetenv("LISTEN_PID")
+            unsetenv("LISTEN_FDS")
+            unsetenv("LISTEN_FDNAMES")
+        }
+        guard let pid = getenv("LISTEN_PID").flatMap({ pid_t(String(cString: $0)) }), pid == getpid(),
+            let count = getenv("LISTEN_FDS").flatMap({ Int32(String(cString: $0)) }), count > 0
+        else { return nil }
+        return Array(3..<(3 + count))
+    }
+
+    /// Stops listening in the master, and removes a Unix socket's file unless `keepingFile`
+    /// (another master serves on it).
+    public func close(keepingFile: Bool = false) {
+        _ = Glibc.close(self.descriptor)
+        if let path = self.ownedPath, !keepingFile { unlink(path) }
+    }
+
+    /// `fd` duplicated to a descriptor >= `firstHighDescriptor`, close-on-exec; `fd` is closed.
+    private static func moveHigh(_ fd: Int32) throws -> Int32 {
+        if fd >= Self.firstHighDescriptor {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            return fd
+        }
+        let high = fcntl(fd, F_DUPFD_CLOEXEC, Self.firstHighDescriptor)
+        guard high >= 0 else { throw SupervisorError.system("fcntl(F_DUPFD_CLOEXEC)", errno) }
+        _ = Glibc.close(fd)
+        return high
+    }
+
+    /// `http://HOST:PORT` or `unix:PATH` for a bound socket, read back from the kernel.
+    private static func url(of fd: Int32, host: String?) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let got = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard got == 0 else { return "fd://\(fd)" }
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            let address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }
+            return "http://\(host ?? withUnsafeBytes(of: address.sin_addr) { numeric($0, family: AF_INET) }):\(UInt16(bigEndian: address.sin_port))"
+        case AF_INET6:
+            let address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
+            return "http://[\(host ?? withUnsafeBytes(of: address.sin6_addr) { numeric($0, family: AF_INET6) })]:\(UInt16(bigEndian: address.sin6_port))"
+        case AF_UNIX:
+            let address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_un.self) }
+            let path = withUnsafeBytes(of: address.sun_path) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return "unix:\(path)"
+        default:
+            return "fd://\(fd)"
+        }
+    }
+
+    private static func numeric(_ address: UnsafeRawBufferPointer, family: Int32) -> String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(family, address.baseAddress, &text, socklen_t(text.count)) != nil else { return "?" }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One worker as the master sees it: its process, its heartbeat pipe, and what the master has
+/// done to it.
+final class WorkerProcess {
+    /// 1, 2, 3, … in order of spawning; a replacement gets a new number.
+    let number: Int
+    let pid: pid_t
+    /// Workers started by one reload share a generation; a HUP starts the next one.
+    let generation: Int
+    /// The master's (non-blocking) read end of the heartbeat pipe; -1 once closed.
+    private(set) var heartbeat: Int32
+    let spawnedAt: ContinuousClock.Instant
+    var lastBeat: ContinuousClock.Instant
+    /// Set by the first heartbeat: the worker is accepting.
+    var booted = false
+    /// Why the master is stopping it (it sent TERM, QUIT, ABRT or KILL), if it is.
+    var retiring: String?
+    /// The master killed it for missing heartbeats (not an orderly stop).
+    var timedOut = false
+    var signalledAt: ContinuousClock.Instant?
+    var killed = false
+
+    private init(number: Int, pid: pid_t, generation: Int, heartbeat: Int32) {
+        self.number = number
+        self.pid = pid
+        self.generation = generation
+        self.heartbeat = heartbeat
+        self.spawnedAt = .now
+        self.lastBeat = .now
+    }
+
+    var name: String { "worker \(self.number) (pid \(self.pid))" }
+
+    /// Starts `executable` with `arguments` (argv[0] included) as worker `number`, the
+    /// listening sockets at descriptors 3, 4, … and the heartbeat pipe after them (`ChildProcess`).
+    static func spawn(
+        number: Int,
+        generation: Int,
+        executable: String,
+        arguments: [String],
+        listeners: [Int32],
+        heartbeatInterval: Duration
+    ) throws -> WorkerProcess {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw SupervisorError.system("pipe", errno) }
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)  // only the master's loop spawns: no race with another spawn
+        // The write end must not sit on a number the file actions write to.
+        let writeEnd = fcntl(ends[1], F_DUPFD_CLOEXEC, ListeningSocket.firstHighDescriptor)
+        close(ends[1])
+        guard writeEnd >= 0 else {
+            close(ends[0])
+            throw SupervisorError.system("fcntl(F_DUPFD_CLOEXEC)", errno)
+        }
+        defer { close(writeEnd) }
+        _ = fcntl(ends[0], F_SETFL, O_NONBLOCK)
+
+        let childFDs = listeners.indices.map { Int32(3 + $0) }
+        let heartbeatTarget = Int32(3 + listeners.count)
+        let milliseconds = heartbeatInterval.components.seconds * 1000 + heartbeatInterval.components.attoseconds / 1_000_000_000_000_000
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(
+                executable: executable,
+                arguments: arguments,
+                descriptors: listeners + [writeEnd],
+                environment: [
+                    "CARAFE_WORKER=\(number)",
+                    "CARAFE_LISTEN_FDS=\(childFDs.map(String.init).joined(separator: ","))",
+                    "CARAFE_HEARTBEAT_FD=\(heartbeatTarget)",
+                    "CARAFE_HEARTBEAT_MS=\(milliseconds)",
+                    "CARAFE_MASTER_PID=\(getpid())",
+                ]
+            )
+        } catch {
+            close(ends[0])
+            throw error
+        }
+        return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends[0])
+    }
+
+    /// Reads every pending heartbeat byte; true if there was at least one.
+    func readBeats() -> Bool {
+        guard self.heartbeat >= 0 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var any = false
+        while true {
+            let count = read(self.heartbeat, &buffer, buffer.count)
+            if count > 0 {
+                any = true
+                continue
+            }
+            if count == 0 { self.closeHeartbeat() }  // the worker closed it: it is exiting
+            break
+        }
+        return any
+    }
+
+    func closeHeartbeat() {
+        if self.heartbeat >= 0 { close(self.heartbeat) }
+        self.heartbeat = -1
+    }
+
+    /// Sends `signo`, remembering why and when.
+    func signal(_ signo: Int32, because reason: String) {
+        if self.retiring == nil { self.retiring = reason }
+        self.signalledAt = .now
+        if signo == SIGKILL { self.killed = true }
+        kill(self.pid, signo)
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+/// An example executable (`hello`, `SupervisorProbe`) beside the test bundle in the build folder.
+public func builtExecutable(_ name: String) -> URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
+}
+
+/// A running server process. Its standard error is read all the time (so that the logs of a
+/// master and its workers never fill the pipe) and kept for assertions; the port comes from its
+/// own `serving on http://127.0.0.1:PORT` line.
+public final class ServerProcess: @unchecked Sendable {
+    public let process = Process()
+    public private(set) var port = 0
+    private let stderr = Pipe()
+    private let lock = NSLock()
+    private var collected = ""
+
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
+        self.process.executableURL = executable
+        self.process.arguments = arguments
+        if let environment { self.process.environment = environment }
+        self.process.standardError = self.stderr
+        self.process.standardOutput = FileHandle.nullDevice
+        try self.process.run()
+        let reader = self.stderr.fileHandleForReading
+        Thread.detachNewThread { [weak self] in
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { return }
+                guard let self else { return }
+                self.lock.withLock { self.collected += String(decoding: chunk, as: UTF8.self) }
+            }
+        }
+        let pattern = #"serving on (http://127\.0\.0\.1:(\d+)|unix:)"#
+        guard self.waitForOutput(pattern, timeout: 20), let range = self.output.range(of: pattern, options: .regularExpression) else {
+            kill(self.process.processIdentifier, SIGKILL)
+            throw ServerDidNotStart(output: self.output)
+        }
+        self.port = Int(self.output[range].split(separator: ":").last ?? "") ?? 0
+    }
+
+    deinit {
+        let children = childPIDs(of: self.process.processIdentifier)
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        children.forEach { kill($0, SIGKILL) }
+    }
+
+    public var pid: Int32 { self.process.processIdentifier }
+
+    /// Everything the process wrote to standard error so far.
+    public var output: String { self.lock.withLock { self.collected } }
+
+    /// Waits until the output matches `pattern` (a regular expression); false after `timeout` seconds.
+    @discardableResult
+    public func waitForOutput(_ pattern: String, timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if self.output.range(of: pattern, options: .regularExpression) != nil { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Waits for the process to exit; false after `timeout` seconds.
+    public func waitForExit(timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while self.process.isRunning, Date() < deadline { usleep(20_000) }
+        if self.process.isRunning { return false }
+        self.process.waitUntilExit()
+        return true
+    }
+}
+
+public struct ServerDidNotStart: Error {
+    public let output: String
+    public init(output: String) { self.output = output }
+}
+
+/// Runs a command to the end and returns its exit status and output (standard output and error).
+public func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// `curl -s --max-time 10 ARGUMENTS`'s standard output.
+public func curl(_ arguments: [String]) throws -> String {
+    try runProcess("/usr/bin/curl", ["-s", "--max-time", "10"] + arguments).output
+}
+
+/// The live children of `pid`, from /proc (zombies excluded), sorted.
+public func childPIDs(of pid: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { child in
+        guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        // After "pid (comm)": state, ppid, …
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 && fields[0] != "Z" && Int32(fields[1]) == pid
+    }.sorted()
+}
