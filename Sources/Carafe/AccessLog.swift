@@ -2,44 +2,88 @@ import CarafeHTTP
 import Foundation
 import Synchronization
 
-/// Writes one line per request in Apache's combined format, as Gunicorn's access log does:
+/// Writes one line per request, as Gunicorn's access log does; by default in Apache's combined
+/// format (`AccessLogFormat.default`):
 ///
 ///     127.0.0.1 - - [23/Nov/2026:09:06:38 +0000] "GET /users/1 HTTP/1.1" 200 13 "-" "curl/8.0"
 ///
-/// Each line is one `write(2)` to a file opened for appending, so lines from several threads or
-/// processes never interleave.
+/// Each line is one `write(2)` to a file opened for appending (`LogFile`), so lines from several
+/// threads or processes never interleave. The values of atoms are escaped (quotes, backslashes,
+/// control characters), so a client cannot forge a line.
 public final class AccessLog: Sendable {
-    private let descriptor: Int32
+    private let file: LogFile
+    /// What each line says.
+    public let format: AccessLogFormat
 
-    /// Logs to `path`, or to standard output for "-".
-    public init(path: String) throws {
-        if path == "-" {
-            self.descriptor = STDOUT_FILENO
-        } else {
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                throw AccessLogError(path: path, reason: String(cString: strerror(errno)))
-            }
-            self.descriptor = fd
-        }
+    /// Logs to `path`, or to standard output for "-", in `format`.
+    public init(path: String, format: AccessLogFormat = .default) throws(LogFileError) {
+        self.file = try LogFile(path: path, kind: "access log")
+        self.format = format
     }
 
-    deinit {
-        if self.descriptor != STDOUT_FILENO { close(self.descriptor) }
+    /// Opens the file at its path again, after logrotate renamed it (USR1).
+    public func reopen() throws(LogFileError) {
+        try self.file.reopen()
     }
 
     func log(_ request: Request, _ response: Response, bytes: Int) {
-        var line = Self.line(request, response, bytes: bytes)
-        line.withUTF8 { bytes in _ = write(self.descriptor, bytes.baseAddress, bytes.count) }
+        self.file.write(Self.line(request, response, bytes: bytes, format: self.format))
     }
 
-    /// The combined-format line for a request and its response, newline included.
-    static func line(_ request: Request, _ response: Response, bytes size: Int, now: Int = Int(time(nil))) -> String {
-        let host = request.remoteAddress?.ipAddress ?? "-"
-        let version = "HTTP/\(request.version.major).\(request.version.minor)"
-        return "\(host) - - [\(HTTPDate.formatCommonLog(now))] \"\(request.method.rawValue) \(quoted(request.uri)) \(version)\" "
-            + "\(response.status.code) \(size == 0 ? "-" : String(size)) "
-            + "\"\(quoted(request.headers.first(name: "referer") ?? "-"))\" \"\(quoted(request.headers.first(name: "user-agent") ?? "-"))\"\n"
+    /// The line for a request and its response in `format`, newline included; the request time
+    /// runs from the request's arrival to `end`.
+    static func line(
+        _ request: Request,
+        _ response: Response,
+        bytes size: Int,
+        format: AccessLogFormat = .default,
+        now: Int = Int(time(nil)),
+        end: ContinuousClock.Instant = .now
+    ) -> String {
+        var line = ""
+        for segment in format.segments {
+            switch segment {
+            case .text(let text): line += text
+            case .atom(let atom): line += quoted(value(atom, request, response, size, now, end))
+            }
+        }
+        return line + "\n"
+    }
+
+    private static func value(
+        _ atom: AccessLogFormat.Atom,
+        _ request: Request,
+        _ response: Response,
+        _ size: Int,
+        _ now: Int,
+        _ end: ContinuousClock.Instant
+    ) -> String {
+        var version: String { "HTTP/\(request.version.major).\(request.version.minor)" }
+        var microseconds: Int64 {
+            let elapsed = (end - request.startedAt).components
+            return elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
+        }
+        return switch atom {
+        case .remoteAddress: request.remoteAddress?.ipAddress ?? "-"
+        case .ident, .user: "-"
+        case .time: "[\(HTTPDate.formatCommonLog(now))]"
+        case .requestLine: "\(request.method.rawValue) \(request.uri) \(version)"
+        case .method: request.method.rawValue
+        case .path: request.path
+        case .query: request.queryString
+        case .protocolVersion: version
+        case .status: String(response.status.code)
+        case .bytes: String(size)
+        case .bytesOrDash: size == 0 ? "-" : String(size)
+        case .referer: request.headers.first(name: "referer") ?? "-"
+        case .userAgent: request.headers.first(name: "user-agent") ?? "-"
+        case .seconds: String(microseconds / 1_000_000)
+        case .milliseconds: String(microseconds / 1000)
+        case .microseconds: String(microseconds)
+        case .pid: "<\(getpid())>"
+        case .requestHeader(let name): request.headers.first(name: name) ?? "-"
+        case .responseHeader(let name): response.headers.first(name: name) ?? "-"
+        }
     }
 
     /// `text` with quotes, backslashes and control characters escaped, so a client cannot forge lines.
@@ -56,11 +100,4 @@ public final class AccessLog: Sendable {
         }
         return out
     }
-}
-
-/// The access log file could not be opened.
-public struct AccessLogError: Error, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-    public var description: String { "cannot open access log '\(self.path)': \(self.reason)" }
 }

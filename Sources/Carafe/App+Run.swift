@@ -27,7 +27,7 @@ extension App {
             if let threads = options.threads { self.blockingThreads = max(1, threads) }
             if let worker = WorkerContext.fromEnvironment() {
                 do {
-                    try await self.serve(options.workerConfiguration(worker), accessLogPath: options.accessLogfile, logLevel: options.logLevel, debug: options.debug, worker: worker)
+                    try await self.serve(options.workerConfiguration(worker), options, umask: nil, worker: worker)
                 } catch {
                     self.logger.critical("worker \(worker.number) (pid \(getpid())) failed to boot: \(error)")
                     exit(3)  // a boot error: the master stops instead of respawning
@@ -35,15 +35,16 @@ extension App {
             } else if options.workers != nil || options.reload {
                 self.logger.logLevel = options.logLevel
                 do {
-                    let status = Arbiter(configuration: try options.arbiterConfiguration(), logger: self.logger).run()
-                    exit(status)
+                    let errorLog = try self.logErrors(to: options.errorLogfile)
+                    let arbiter = Arbiter(configuration: try options.arbiterConfiguration(), logger: self.logger) { try errorLog?.reopen() }
+                    exit(arbiter.run())
                 } catch {
                     self.logger.critical("\(error)")
                     CarafeCommand.exit(withError: ExitCode.failure)
                 }
             } else {
                 do {
-                    try await self.serve(options.configuration(), accessLogPath: options.accessLogfile, logLevel: options.logLevel, debug: options.debug, umask: options.umaskValue(), worker: nil)
+                    try await self.serve(options.configuration(), options, umask: options.umaskValue(), worker: nil)
                 } catch {
                     self.logger.critical("\(error)")
                     CarafeCommand.exit(withError: ExitCode.failure)
@@ -63,31 +64,47 @@ extension App {
     }
 
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully: stops accepting, lets
-    /// requests in flight finish (up to the graceful timeout), and returns.
+    /// requests in flight finish (up to the graceful timeout), and returns. SIGUSR1 reopens the
+    /// access log file (for log rotation).
     public func serve(
         _ configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
         accessLogPath: String? = nil,
         logLevel: Logger.Level? = nil,
         debug: Bool? = nil
     ) async throws {
-        try await self.serve(configuration, accessLogPath: accessLogPath, logLevel: logLevel, debug: debug, worker: nil)
+        if let logLevel { self.logger.logLevel = logLevel }
+        if let debug { self.debug = debug }
+        if let accessLogPath { self.accessLog = try AccessLog(path: accessLogPath) }
+        try await self.serve(configuration, errorLog: nil, umask: nil, worker: nil)
+    }
+
+    /// `serve` with the command line's options: its logs and level, and `--debug`.
+    private func serve(_ configuration: HTTPServerConfiguration, _ options: ServeOptions, umask mask: mode_t?, worker: WorkerContext?) async throws {
+        self.logger.logLevel = options.logLevel
+        let errorLog = try self.logErrors(to: options.errorLogfile)
+        if let worker { self.logger[metadataKey: "worker"] = "\(worker.number)" }
+        self.debug = options.debug
+        if let path = options.accessLogfile {
+            self.accessLog = try AccessLog(path: path, format: options.accessLogformat ?? (worker == nil ? .default : .defaultWithPID))
+        }
+        try await self.serve(configuration, errorLog: errorLog, umask: mask, worker: worker)
+    }
+
+    /// Sends the app's log to `path` (`--error-logfile`) and returns the file; "-" keeps
+    /// standard error and returns nil.
+    private func logErrors(to path: String) throws -> LogFile? {
+        guard path != "-" else { return nil }
+        let file = try LogFile(path: path, kind: "error log")
+        let level = self.logger.logLevel
+        self.logger = Logger(label: self.logger.label) { FileLogHandler(label: $0, file: file) }
+        self.logger.logLevel = level
+        return file
     }
 
     /// `serve`, as a single process or as a master's worker: a worker labels its log lines,
     /// heartbeats to the master once it accepts, stops gracefully on TERM and at once on INT
-    /// or QUIT, and shuts down if its master is gone.
-    func serve(
-        _ configuration: HTTPServerConfiguration,
-        accessLogPath: String?,
-        logLevel: Logger.Level?,
-        debug: Bool?,
-        umask mask: mode_t? = nil,
-        worker: WorkerContext?
-    ) async throws {
-        if let logLevel { self.logger.logLevel = logLevel }
-        if let worker { self.logger[metadataKey: "worker"] = "\(worker.number)" }
-        if let debug { self.debug = debug }
-        if let accessLogPath { self.accessLog = try AccessLog(path: accessLogPath) }
+    /// or QUIT, and shuts down if its master is gone. USR1 reopens the log files.
+    private func serve(_ configuration: HTTPServerConfiguration, errorLog: LogFile?, umask mask: mode_t?, worker: WorkerContext?) async throws {
         let server = HTTPServer(configuration: configuration, responder: AppResponder(services: self.services), logger: self.logger)
         let previousMask = mask.map { umask($0) }  // for the files of Unix sockets
         do {
@@ -99,25 +116,25 @@ extension App {
         previousMask.map { _ = umask($0) }
         let graceful = worker == nil ? [SIGINT, SIGTERM] : [SIGTERM]
         var signals = graceful.map { signo in
-            signal(signo, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signo)
-            source.setEventHandler { [logger] in
+            Self.onSignal(signo) { [logger] in
                 logger.info("received signal \(signo); shutting down gracefully")
                 Task { await server.shutdown() }
             }
-            source.resume()
-            return source
         }
+        signals.append(
+            Self.onSignal(SIGUSR1) { [logger, accessLog = self.services.accessLog] in
+                do {
+                    try accessLog?.reopen()
+                    try errorLog?.reopen()
+                    logger.info("received USR1: reopened log files")
+                } catch {
+                    logger.error("received USR1: \(error)")
+                }
+            })
         var heartbeat: WorkerHeartbeat?
         if let worker {
             // A master's quick stop: exit now, as Gunicorn's workers do on INT and QUIT.
-            signals += [SIGINT, SIGQUIT].map { signo in
-                signal(signo, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signo)
-                source.setEventHandler { _exit(0) }
-                source.resume()
-                return source
-            }
+            signals += [SIGINT, SIGQUIT].map { Self.onSignal($0) { _exit(0) } }
             heartbeat = WorkerHeartbeat(context: worker, group: server.eventLoopGroup, logger: self.logger) {
                 Task { await server.shutdown() }
             }
@@ -145,6 +162,15 @@ extension App {
                 + b.padding(toLength: pathWidth, withPad: " ", startingAt: 0) + "  " + c
         }
         return ([row("METHOD", "PATH", "NAME")] + rows.map(row)).map { $0.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
+    }
+
+    /// Runs `handler` on a dispatch queue whenever the process receives `signo`.
+    private static func onSignal(_ signo: Int32, _ handler: @escaping @Sendable () -> Void) -> any DispatchSourceSignal {
+        signal(signo, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signo)
+        source.setEventHandler(handler: handler)
+        source.resume()
+        return source
     }
 
     private static func url(of address: SocketAddress) -> String {
@@ -186,6 +212,18 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: "Write an access log line per request to this file ('-' for standard output).")
     var accessLogfile: String?
+
+    @Option(
+        help: ArgumentHelp(
+            #"The access log's lines, in Gunicorn's atoms: %(h)s %(t)s "%(r)s" %(s)s %(D)s %({x-request-id}i)s … (default: Apache's combined format; with --workers, followed by %(p)s, the pid of the worker that served)"#,
+            valueName: "format"
+        ),
+        transform: { try AccessLogFormat($0) }
+    )
+    var accessLogformat: AccessLogFormat?
+
+    @Option(help: "Write the log (errors, startup, workers) to this file ('-' for standard error).")
+    var errorLogfile = "-"
 
     @Flag(help: "Show errors' details in 500 responses. Never in production.")
     var debug = false

@@ -31,6 +31,8 @@ public final class Request: @unchecked Sendable {
     /// Values that hooks and handlers pass along for this request (Flask's `g`).
     public var storage: [String: any Sendable] = [:]
 
+    /// When the request arrived, for the access log's request time.
+    let startedAt = ContinuousClock.now
     /// The path's segments, each percent-decoded: what routes match.
     let pathSegments: [String]
     /// The serving app's routes and thread pool.
@@ -46,16 +48,17 @@ public final class Request: @unchecked Sendable {
         self.services = services
         let target = request.head.uri
         let rawPath: Substring
-        if let question = target.firstIndex(of: "?") {
+        // Byte-wise: `?`, `%` and `/` are ASCII, and Character-wise search costs per request.
+        if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
             rawPath = target[..<question]
-            self.queryString = String(target[target.index(after: question)...])
+            self.queryString = String(target[target.utf8.index(after: question)...])
         } else {
             rawPath = target[...]
             self.queryString = ""
         }
         // Split first, then decode each segment, so that an escaped `/` (%2F) stays inside its
         // segment. An invalid escape leaves the text as sent; matching then finds no route.
-        if rawPath.contains("%") {
+        if rawPath.utf8.contains(UInt8(ascii: "%")) {
             self.path = URLEncodedForm.percentDecode(rawPath, plusAsSpace: false) ?? String(rawPath)
             self.pathSegments = rawPath.split(separator: "/").map {
                 URLEncodedForm.percentDecode($0, plusAsSpace: false) ?? String($0)

@@ -7,24 +7,15 @@ import NIOCore
 /// end (so the answer is 414 whatever the line's length, not the parser's generic overflow).
 ///
 /// It sits first in the pipeline and sees raw bytes. The request handler tells it when a
-/// request head is complete and when a response has been written, as outbound user events
-/// (`RequestLifecycle`).
+/// request head is complete and when a response has been written, by calling it directly
+/// (`requestHeadReceived()`, `responseSent()`): both live on the connection's loop.
 ///
 /// Moving a deadline costs a clock read, not a timer: one timer per connection fires at the
 /// earliest deadline it was armed for and, if the deadline has moved on since, re-arms itself.
-final class ConnectionGuardHandler: ChannelDuplexHandler {
+final class ConnectionGuardHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-
-    /// Where the connection stands, as the request handler reports it.
-    enum RequestLifecycle {
-        /// A request head was parsed: the handler owns the connection until it responds.
-        case headReceived
-        /// A response was written in full and the connection stays open for the next request.
-        case responseSent
-    }
 
     private enum State {
         /// Between requests: waiting at most the keep-alive timeout for a first byte.
@@ -42,6 +33,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     private let loop: EventLoopResources
     private let serverName: String?
     private var state = State.busy
+    /// Set while the handler is in the pipeline.
+    private var context: ChannelHandlerContext?
     /// Bytes of the current request line so far, until its line end arrives.
     private var requestLineBytes: Int?
     /// When the connection times out in its current state; nil while busy.
@@ -63,6 +56,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { self.enter(.idle, context: context) }
     }
 
@@ -73,6 +67,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.cancelTimer()
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -112,17 +107,14 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         context.writeAndFlush(self.wrapOutboundOut(answer)).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        switch event {
-        case RequestLifecycle.headReceived:
-            self.enter(.busy, context: context)
-            promise?.succeed()
-        case RequestLifecycle.responseSent:
-            self.enter(.idle, context: context)
-            promise?.succeed()
-        default:
-            context.triggerUserOutboundEvent(event, promise: promise)
-        }
+    /// A request head was parsed: the request handler owns the connection until it responds.
+    func requestHeadReceived() {
+        if let context = self.context { self.enter(.busy, context: context) }
+    }
+
+    /// A response was written in full, and the connection stays open for the next request.
+    func responseSent() {
+        if let context = self.context { self.enter(.idle, context: context) }
     }
 
     private func enter(_ state: State, context: ChannelHandlerContext) {

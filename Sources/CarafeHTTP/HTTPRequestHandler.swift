@@ -34,6 +34,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private let responder: any HTTPResponder
     private let loop: EventLoopResources
     private let server: HTTPServer.SharedState
+    /// The connection's timeouts, told when a request starts and ends.
+    private let connectionGuard: ConnectionGuardHandler
     private var state = State.idle
     /// The task answering the current request, to cancel if the client goes away.
     private var task: Task<Void, Never>?
@@ -59,12 +61,14 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         configuration: HTTPServerConfiguration,
         responder: any HTTPResponder,
         loop: EventLoopResources,
-        server: HTTPServer.SharedState
+        server: HTTPServer.SharedState,
+        connectionGuard: ConnectionGuardHandler
     ) {
         self.configuration = configuration
         self.responder = responder
         self.loop = loop
         self.server = server
+        self.connectionGuard = connectionGuard
     }
 
     // MARK: Reading requests
@@ -72,7 +76,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (self.unwrapInboundIn(data), self.state) {
         case (.head(let head), .idle):
-            context.triggerUserOutboundEvent(ConnectionGuardHandler.RequestLifecycle.headReceived, promise: nil)
+            self.connectionGuard.requestHeadReceived()
             if let (status, message) = self.violatedLimit(head) {
                 return self.reject(.rejection(status, message), version: head.version, context: context)
             }
@@ -288,7 +292,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             // Become idle before `.end`: writing it may deliver the next pipelined request at once.
             self.state = .idle
             self.task = nil
-            context.triggerUserOutboundEvent(ConnectionGuardHandler.RequestLifecycle.responseSent, promise: nil)
+            self.connectionGuard.responseSent()
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }
     }

@@ -146,9 +146,8 @@ public final class HTTPServer: Sendable {
             self.admit(channel, limit: limit)
         }
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(
-            ConnectionGuardHandler(configuration: self.configuration, loop: loop)
-        )
+        let connectionGuard = ConnectionGuardHandler(configuration: self.configuration, loop: loop)
+        try sync.addHandler(connectionGuard)
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: true,
             withErrorHandling: false,
@@ -157,7 +156,13 @@ public final class HTTPServer: Sendable {
             withDecoderLimitConfiguration: limits
         )
         try sync.addHandler(
-            HTTPRequestHandler(configuration: self.configuration, responder: self.responder, loop: loop, server: self.shared)
+            HTTPRequestHandler(
+                configuration: self.configuration,
+                responder: self.responder,
+                loop: loop,
+                server: self.shared,
+                connectionGuard: connectionGuard
+            )
         )
     }
 

@@ -24,7 +24,7 @@ import Glibc
 /// | HUP | reload: start new workers from the executable on disk; once all are serving, stop the old ones gracefully |
 /// | TTIN, TTOU | one worker more, one fewer |
 /// | USR2 | binary upgrade: start a new master (and its workers) from the executable on disk, on the same sockets; the pid file becomes `FILE.oldbin`; TERM the old master once the new one serves |
-/// | USR1 | ignored (reopening log files is not implemented) |
+/// | USR1 | reopen log files: the master's own (`reopenLogFiles`), then each worker's (the worker reopens them on USR1) |
 ///
 /// With `reloadOnChange`, a change of the executable's modification time reloads as HUP does.
 public final class Arbiter {
@@ -35,6 +35,7 @@ public final class Arbiter {
 
     private let configuration: ArbiterConfiguration
     private let logger: Logger
+    private let reopenLogFiles: () throws -> Void
     private var listeners: [ListeningSocket] = []
     private var workers: [WorkerProcess] = []
     private var target: Int
@@ -58,10 +59,12 @@ public final class Arbiter {
     /// Set for a master started by USR2: the sockets it inherits, as descriptor numbers.
     static let upgradeVariable = "CARAFE_UPGRADE_FDS"
 
-    /// A master that runs `configuration`'s workers and logs to `logger`. Nothing starts before `run()`.
-    public init(configuration: ArbiterConfiguration, logger: Logger) {
+    /// A master that runs `configuration`'s workers and logs to `logger`; on USR1 it calls
+    /// `reopenLogFiles` for the files `logger` writes to. Nothing starts before `run()`.
+    public init(configuration: ArbiterConfiguration, logger: Logger, reopenLogFiles: @escaping () throws -> Void = {}) {
         self.configuration = configuration
         self.logger = logger
+        self.reopenLogFiles = reopenLogFiles
         self.target = max(1, configuration.workers)
     }
 
@@ -139,6 +142,7 @@ public final class Arbiter {
         worker.booted = true
         self.bootFailures = 0
         self.logger.info("\(worker.name) is serving")
+        if worker.reopenLogsOnceBooted { kill(worker.pid, SIGUSR1) }
     }
 
     private func handle(_ signo: Int32) {
@@ -159,7 +163,7 @@ public final class Arbiter {
         case SIGUSR2:
             self.upgrade()
         case SIGUSR1:
-            self.logger.notice("received USR1: reopening log files is not implemented; ignored")
+            self.reopenLogs()
         case SIGTTIN:
             self.target += 1
             self.logger.notice("received TTIN: now \(self.target) workers")
@@ -288,6 +292,24 @@ public final class Arbiter {
         } catch {
             self.logger.error("cannot start worker \(number): \(error)")
             self.bootFailed("worker \(number): \(error)", fatal: false)
+        }
+    }
+
+    /// USR1: reopens the master's log files and has every worker reopen its own. A worker that
+    /// is still booting (its USR1 handler may not be installed yet) is told once it serves.
+    private func reopenLogs() {
+        do {
+            try self.reopenLogFiles()
+            self.logger.notice("received USR1: reopened log files; telling the workers to")
+        } catch {
+            self.logger.error("received USR1: \(error)")
+        }
+        for worker in self.workers where !worker.killed {
+            if worker.booted {
+                kill(worker.pid, SIGUSR1)
+            } else {
+                worker.reopenLogsOnceBooted = true
+            }
         }
     }
 

@@ -21,6 +21,8 @@ final class WorkerProcess {
     /// The master killed it for missing heartbeats (not an orderly stop).
     var timedOut = false
     var signalledAt: ContinuousClock.Instant?
+    /// A USR1 (reopen the log files) came while it was booting: it gets one once it serves.
+    var reopenLogsOnceBooted = false
     var killed = false
 
     private init(number: Int, pid: pid_t, generation: Int, heartbeat: Int32) {

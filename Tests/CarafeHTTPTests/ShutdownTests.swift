@@ -18,7 +18,8 @@ import Glibc
             do {
                 let probe = try await RawHTTPConnection.connect(to: address, timeout: 1)
                 probe.close()
-            } catch let error as RawHTTPError where error.errnoCode == ECONNREFUSED || error.errnoCode == ENOENT {
+            } catch let error as RawHTTPError where [ECONNREFUSED, ENOENT, ECONNRESET].contains(error.errnoCode ?? 0) {
+                // Refused; or reset: a connect that raced the listening socket's close.
                 return true
             } catch {
                 Issue.record("unexpected error while probing \(address): \(error)")

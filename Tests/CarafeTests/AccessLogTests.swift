@@ -15,12 +15,14 @@ import Testing
         version: HTTPVersion = .http1_1,
         headers: HTTPHeaders = [:],
         from address: String? = "192.0.2.7",
-        response: Response = Response(status: .ok, text: "Hello, World!")
+        response: Response = Response(status: .ok, text: "Hello, World!"),
+        format: AccessLogFormat = .default,
+        took elapsed: Duration = .zero
     ) throws -> String {
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: headers)
         let remote = try address.map { try SocketAddress(ipAddress: $0, port: 50000) }
         let request = Request(HTTPServerRequest(head: head, remoteAddress: remote), services: App().services)
-        return AccessLog.line(request, response, bytes: response.body.knownLength ?? 0, now: self.now)
+        return AccessLog.line(request, response, bytes: response.body.knownLength ?? 0, format: format, now: self.now, end: request.startedAt + elapsed)
     }
 
     // MARK: Format
@@ -33,6 +35,40 @@ import Testing
     @Test func absentValuesAreDashes() throws {
         let line = try self.line("/form", method: .POST, version: .http1_0, from: nil, response: Response(status: .noContent))
         #expect(line == #"- - - [14/Nov/2023:22:13:20 +0000] "POST /form HTTP/1.0" 204 - "-" "-""# + "\n")
+    }
+
+    // MARK: Atoms (--access-logformat)
+
+    /// Every atom, for a request that took 1.5023 s and has every value set.
+    @Test(arguments: [
+        ("%(h)s", "192.0.2.7"), ("%(l)s", "-"), ("%(u)s", "-"), ("%(t)s", "[14/Nov/2023:22:13:20 +0000]"),
+        ("%(r)s", "POST /caf%C3%A9/x?a=1&b=2 HTTP/1.0"), ("%(m)s", "POST"), ("%(U)s", "/café/x"), ("%(q)s", "a=1&b=2"),
+        ("%(H)s", "HTTP/1.0"), ("%(s)s", "201"), ("%(B)s", "7"), ("%(b)s", "7"), ("%(f)s", "https://example.com/"),
+        ("%(a)s", "curl/8.0"), ("%(T)s", "1"), ("%(M)s", "1502"), ("%(D)s", "1502300"), ("%(p)s", "<\(getpid())>"),
+        ("%({X-Request-ID}i)s", "r-42"), ("%({x-served-by}o)s", "w1"), ("%({x-absent}i)s", "-"), ("%({x-absent}o)s", "-"),
+        ("100%% [%(s)s]", "100% [201]"),
+    ])
+    func eachAtomSaysWhatGunicornsDoes(format: String, expected: String) throws {
+        let line = try self.line(
+            "/caf%C3%A9/x?a=1&b=2",
+            method: .POST,
+            version: .http1_0,
+            headers: ["referer": "https://example.com/", "user-agent": "curl/8.0", "x-request-id": "r-42"],
+            response: Response(status: .created, headers: ["x-served-by": "w1"], text: "created"),
+            format: try AccessLogFormat(format),
+            took: .microseconds(1_502_300)
+        )
+        #expect(line == expected + "\n")
+    }
+
+    @Test func anEmptyBodyIsZeroForBAndADashForLowercaseB() throws {
+        let line = try self.line("/", response: Response(status: .noContent), format: try AccessLogFormat("%(B)s %(b)s"))
+        #expect(line == "0 -\n")
+    }
+
+    @Test func workersAppendTheirPidToTheDefault() throws {
+        let line = try self.line("/", format: .defaultWithPID)
+        #expect(line == #"192.0.2.7 - - [14/Nov/2023:22:13:20 +0000] "GET / HTTP/1.1" 200 13 "-" "-" <\#(getpid())>"# + "\n")
     }
 
     // MARK: Escaping
@@ -61,6 +97,15 @@ import Testing
         #expect(unescaped.map { "U+" + String($0.value, radix: 16, uppercase: true) } == [])
     }
 
+    @Test func everyAtomIsEscapedButTheFormatsOwnTextIsNot() throws {
+        let line = try self.line(
+            "/a%0Ab?x=\"y",
+            headers: ["x-note": "say \"hi\"\r\n"],
+            format: try AccessLogFormat(#""%(U)s" "%(q)s" "%({x-note}i)s""#)
+        )
+        #expect(line == #""/a\x0ab" "x=\"y" "say \"hi\"\x0d\x0a""# + "\n")
+    }
+
     @Test func textBeyondASCIIIsKept() throws {
         let line = try self.line("/caf%C3%A9", headers: ["user-agent": "Navigateur é ✓"])
         #expect(line.hasSuffix(#""GET /caf%C3%A9 HTTP/1.1" 200 13 "-" "Navigateur é ✓""# + "\n"))
@@ -86,7 +131,7 @@ import Testing
     }
 
     @Test func anUnwritablePathIsAnError() {
-        let error = #expect(throws: AccessLogError.self) { try AccessLog(path: "/nonexistent-dir/access.log") }
+        let error = #expect(throws: LogFileError.self) { try AccessLog(path: "/nonexistent-dir/access.log") }
         #expect(error?.description == "cannot open access log '/nonexistent-dir/access.log': No such file or directory")
     }
 }

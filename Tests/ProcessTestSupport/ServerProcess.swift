@@ -6,16 +6,19 @@ public func builtExecutable(_ name: String) -> URL {
 }
 
 /// A running server process. Its standard error is read all the time (so that the logs of a
-/// master and its workers never fill the pipe) and kept for assertions; the port comes from its
-/// own `serving on http://127.0.0.1:PORT` line.
+/// master and its workers never fill the pipe) and kept for assertions, with its error log file
+/// if it writes one (`--error-logfile`); the port comes from its own
+/// `serving on http://127.0.0.1:PORT` line.
 public final class ServerProcess: @unchecked Sendable {
     public let process = Process()
     public private(set) var port = 0
     private let stderr = Pipe()
     private let lock = NSLock()
     private var collected = ""
+    private let errorLog: String?
 
-    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil, errorLog: String? = nil) throws {
+        self.errorLog = errorLog
         self.process.executableURL = executable
         self.process.arguments = arguments
         if let environment { self.process.environment = environment }
@@ -47,8 +50,10 @@ public final class ServerProcess: @unchecked Sendable {
 
     public var pid: Int32 { self.process.processIdentifier }
 
-    /// Everything the process wrote to standard error so far.
-    public var output: String { self.lock.withLock { self.collected } }
+    /// Everything the process wrote to standard error so far, then what its error log file holds.
+    public var output: String {
+        self.lock.withLock { self.collected } + (self.errorLog.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "")
+    }
 
     /// Waits until the output matches `pattern` (a regular expression); false after `timeout` seconds.
     @discardableResult
