@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "CarafeHTTP", targets: ["CarafeHTTP"]),
         .library(name: "CarafeTesting", targets: ["CarafeTesting"]),
         .library(name: "CarafeSupervisor", targets: ["CarafeSupervisor"]),
+        .library(name: "CarafeStreaming", targets: ["CarafeStreaming"]),
         .executable(name: "hello", targets: ["Hello"]),
     ],
     dependencies: [
@@ -46,14 +47,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Long-lived connections: Server-Sent Events, the broadcast hub, long-polling.
+        .target(name: "CarafeStreaming", dependencies: ["Carafe"]),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
-        .executableTarget(name: "Hello", dependencies: ["Carafe"], path: "Examples/Hello"),
+        .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
         // Starting and talking to the example executables, shared by the process-level tests.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
+        .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport"]),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),

@@ -1,5 +1,6 @@
 // The benchmark endpoints of ../shared/bench, served by Carafe.
 import Carafe
+import CarafeStreaming
 
 struct Message: Content {
     let message: String
@@ -40,6 +41,21 @@ app.post("/upload", body: .stream) { req in
         length += chunk.readableBytes
     }
     return String(length)
+}
+
+// Server-Sent Events: ": hello" at once, then each text POSTed to /publish, and ": ping" every 15 s.
+let hub = BroadcastHub()
+app.sse("/sse") { _, events in
+    try await events.comment("hello")
+    for await text in hub.subscribe("bench") {
+        try await events.send(data: text)
+    }
+}
+
+// Hands the body (UTF-8 text, at most 64 KiB) to every /sse subscriber; answers how many queued it.
+app.post("/publish") { req in
+    guard req.body.readableBytes <= 64 * 1024 else { try abort(.payloadTooLarge, "At most 64 KiB may be published.") }
+    return String(hub.publish(req.bodyText, on: "bench"))
 }
 
 try await app.run()

@@ -262,8 +262,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// longer current (the connection closed meanwhile).
     private func startResponse(_ response: HTTPServerResponse, number: Int, context: ChannelHandlerContext) -> HTTPRequestHead? {
         guard number == self.requestCount, case .active(let request, false) = self.state else { return nil }
+        // The task stays cancellable until the response ends: a streamed body's producer runs in it.
         self.state = .active(head: request, responseStarted: true)
-        self.task = nil
         var headers = response.headers
         let close =
             !request.isKeepAlive || self.closeAfterResponse || self.server.isDraining || !self.requestEnded

@@ -1,0 +1,83 @@
+import Carafe
+
+/// Where a Server-Sent Events handler sends its events (see `RouteBuilder.sse`).
+///
+/// Each `send` waits while the client reads slowly (the response body's backpressure) and
+/// throws once the client has gone. Sends from several tasks are written whole, one after the
+/// other.
+public struct EventStream: Sendable {
+    private let writer: any ResponseBodyWriter
+    /// The `Last-Event-ID` the browser sent when it reconnected, if any: resume after it.
+    public let lastEventID: String?
+
+    init(writer: any ResponseBodyWriter, lastEventID: String?) {
+        self.writer = writer
+        self.lastEventID = lastEventID
+    }
+
+    public func send(_ event: ServerSentEvent) async throws {
+        try await self.writer.write(ByteBuffer(string: event.encoded))
+    }
+
+    public func send(data: String, event: String? = nil, id: String? = nil, retry: Int? = nil) async throws {
+        try await self.send(ServerSentEvent(data: data, event: event, id: id, retry: retry))
+    }
+
+    /// A comment line (`: text`): ignored by browsers, it keeps proxies from closing an idle stream.
+    public func comment(_ text: String) async throws {
+        let lines = ServerSentEvent.lines(of: text).map { ": \($0)\n" }.joined()
+        try await self.writer.write(ByteBuffer(string: lines + "\n"))
+    }
+}
+
+extension RouteBuilder {
+    /// Registers a Server-Sent Events route: `GET path` answers `text/event-stream` and runs
+    /// `handler` with the stream for as long as it likes; the response ends when it returns.
+    ///
+    ///     app.sse("/clock") { req, events in
+    ///         while true {
+    ///             try await events.send(data: "\(Date())")
+    ///             try await Task.sleep(for: .seconds(1))
+    ///         }
+    ///     }
+    ///
+    /// The response carries `Cache-Control: no-cache` and `X-Accel-Buffering: no`, so nginx
+    /// passes each event on at once. Every `heartbeat` (default 15 s; nil for none) a comment
+    /// goes out, so proxies keep an idle stream open and a client that has gone is noticed.
+    /// When the client disconnects, the handler's task is cancelled.
+    @discardableResult
+    public func sse(
+        _ path: String,
+        name: String? = nil,
+        heartbeat: Duration? = .seconds(15),
+        _ handler: @escaping @Sendable (Request, EventStream) async throws -> Void
+    ) -> Self {
+        self.get(path, name: name) { request in
+            Response(
+                status: .ok,
+                headers: [
+                    "content-type": "text/event-stream; charset=utf-8",
+                    "cache-control": "no-cache",
+                    "x-accel-buffering": "no",
+                ],
+                body: .stream(length: nil) { writer in
+                    let events = EventStream(writer: writer, lastEventID: request.headers.first(name: "last-event-id"))
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await handler(request, events) }
+                        if let heartbeat {
+                            group.addTask {
+                                while true {
+                                    try await Task.sleep(for: heartbeat)
+                                    try await events.comment("ping")
+                                }
+                            }
+                        }
+                        // The handler returned (or either failed): the stream ends.
+                        try await group.next()
+                        group.cancelAll()
+                    }
+                }
+            )
+        }
+    }
+}
