@@ -8,27 +8,16 @@ import Testing
     /// `curl -N URL/sse` in the background, its output collected as it arrives.
     final class Subscriber: @unchecked Sendable {
         let process = Process()
-        private let output = Pipe()
-        private let lock = NSLock()
-        private var received = ""
+        private let output = PipeCollector()
 
         init(_ url: String) throws {
             self.process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
             self.process.arguments = ["-s", "-N", "--max-time", "30", url]
-            self.process.standardOutput = self.output
+            self.process.standardOutput = self.output.pipe
             try self.process.run()
-            let reader = self.output.fileHandleForReading
-            Thread.detachNewThread { [weak self] in
-                while true {
-                    let chunk = reader.availableData
-                    if chunk.isEmpty { return }
-                    guard let self else { return }
-                    self.lock.withLock { self.received += String(decoding: chunk, as: UTF8.self) }
-                }
-            }
         }
 
-        var text: String { self.lock.withLock { self.received } }
+        var text: String { self.output.text }
 
         deinit { if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) } }
     }

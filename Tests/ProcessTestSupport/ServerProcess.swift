@@ -12,9 +12,7 @@ public func builtExecutable(_ name: String) -> URL {
 public final class ServerProcess: @unchecked Sendable {
     public let process = Process()
     public private(set) var port = 0
-    private let stderr = Pipe()
-    private let lock = NSLock()
-    private var collected = ""
+    private let stderr = PipeCollector()
     private let errorLog: String?
 
     public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil, errorLog: String? = nil) throws {
@@ -22,18 +20,9 @@ public final class ServerProcess: @unchecked Sendable {
         self.process.executableURL = executable
         self.process.arguments = arguments
         if let environment { self.process.environment = environment }
-        self.process.standardError = self.stderr
+        self.process.standardError = self.stderr.pipe
         self.process.standardOutput = FileHandle.nullDevice
         try self.process.run()
-        let reader = self.stderr.fileHandleForReading
-        Thread.detachNewThread { [weak self] in
-            while true {
-                let chunk = reader.availableData
-                if chunk.isEmpty { return }
-                guard let self else { return }
-                self.lock.withLock { self.collected += String(decoding: chunk, as: UTF8.self) }
-            }
-        }
         let pattern = #"serving on (http://127\.0\.0\.1:(\d+)|unix:)"#
         guard self.waitForOutput(pattern, timeout: 20), let range = self.output.range(of: pattern, options: .regularExpression) else {
             kill(self.process.processIdentifier, SIGKILL)
@@ -52,7 +41,7 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Everything the process wrote to standard error so far, then what its error log file holds.
     public var output: String {
-        self.lock.withLock { self.collected } + (self.errorLog.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "")
+        self.stderr.text + (self.errorLog.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "")
     }
 
     /// Waits until the output matches `pattern` (a regular expression); false after `timeout` seconds.
