@@ -44,6 +44,25 @@ public enum HTTPDate {
             + "\(pad2(t.tm_hour)):\(pad2(t.tm_min)):\(pad2(t.tm_sec)) +0000"
     }
 
+    /// The seconds since 1970 of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); nil for
+    /// anything else (the obsolete RFC 850 and asctime forms are not accepted).
+    public static func parse(_ text: String) -> Int? {
+        let fields = text.split(separator: " ")
+        guard fields.count == 6, fields[0].hasSuffix(","), fields[5] == "GMT",
+            let day = Int32(fields[1]), let month = months.firstIndex(of: String(fields[2])), let year = Int32(fields[3])
+        else { return nil }
+        let clock = fields[4].split(separator: ":").compactMap { Int32($0) }
+        guard clock.count == 3 else { return nil }
+        var t = tm()
+        t.tm_year = year - 1900
+        t.tm_mon = Int32(month)
+        t.tm_mday = day
+        t.tm_hour = clock[0]
+        t.tm_min = clock[1]
+        t.tm_sec = clock[2]
+        return Int(timegm(&t))
+    }
+
     private static func brokenDown(_ seconds: Int) -> tm {
         var t = tm()
         var s = time_t(seconds)
