@@ -118,7 +118,7 @@ public final class Request: @unchecked Sendable {
         let mediaType = self.mediaType ?? ""
         do {
             if mediaType == "application/json" || mediaType.hasSuffix("+json") {
-                return try JSONDecoder().decode(T.self, from: Data(self.body.readableBytesView))
+                return try Self.jsonDecoder.decode(T.self, from: Data(self.body.readableBytesView))
             }
             if mediaType == "application/x-www-form-urlencoded" {
                 return try URLEncodedFormDecoder().decode(T.self, from: Array(self.form))
@@ -137,6 +137,9 @@ public final class Request: @unchecked Sendable {
     public func url(for name: String, _ parameters: [String: String] = [:], query: [(String, String)] = []) throws -> String {
         try self.services.routes.url(for: name, parameters, query: query)
     }
+
+    /// Made once: making a decoder per request costs more than the decoding of a small body.
+    private static let jsonDecoder = JSONDecoder()
 
     private static func explain(_ error: DecodingError) -> String {
         /// `items[0].name` for a coding path.

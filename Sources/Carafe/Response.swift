@@ -42,10 +42,13 @@ public struct Response: Sendable {
         self.headers.replaceOrAdd(name: "content-type", value: contentType)
     }
 
-    /// A JSON response encoding `value`.
-    public static func json(_ value: some Encodable, status: HTTPStatus = .ok, encoder: JSONEncoder = JSONEncoder()) throws -> Response {
+    /// The encoder `json` uses unless given another: made once, as making one per response costs.
+    static let jsonEncoder = JSONEncoder()
+
+    /// A JSON response encoding `value`, with `encoder` or a default `JSONEncoder()`.
+    public static func json(_ value: some Encodable, status: HTTPStatus = .ok, encoder: JSONEncoder? = nil) throws -> Response {
         var response = Response(status: status, headers: ["content-type": "application/json"])
-        response.body = .buffer(ByteBuffer(bytes: try encoder.encode(value)))
+        response.body = .buffer(ByteBuffer(bytes: try (encoder ?? Self.jsonEncoder).encode(value)))
         return response
     }
 
