@@ -11,25 +11,32 @@ import Synchronization
 ///     app.get("/") { _ in "Hello, World!" }
 ///     try await app.run()
 ///
-/// Configure the app (routes, settings, blueprints) before it serves; what is registered
-/// later is not seen by a running server.
+/// Configure the app (routes, settings, blueprints) before it serves; routes registered
+/// later are not seen by a running server. Changing a setting takes effect from the next
+/// request that starts serving anew (the next `serve`, or the test client's next request).
 public final class App: RouteBuilder, @unchecked Sendable {
     /// The app's own blueprint: routes registered on the app go here.
     public let blueprint = Blueprint("")
     /// Show errors' details in 500 responses. Never in production: it shows internals.
-    public var debug = false
+    public var debug = false { didSet { self.settingsChanged() } }
     /// The largest request body collected for a handler; larger is answered with 413 (routes
     /// that stream their body, `body: .stream`, have no limit).
-    public var maxBodySize = 1 << 20
+    public var maxBodySize = 1 << 20 { didSet { self.settingsChanged() } }
     /// Threads of the pool that runs blocking routes (`blocking: true`).
-    public var blockingThreads = max(2, usableCores())
-    public var logger = Logger(label: "carafe")
+    public var blockingThreads = max(2, usableCores()) { didSet { self.settingsChanged() } }
+    public var logger = Logger(label: "carafe") { didSet { self.settingsChanged() } }
     /// Where one line per request goes (Apache combined format); nil logs none.
-    public var accessLog: AccessLog?
+    public var accessLog: AccessLog? { didSet { self.settingsChanged() } }
 
     private let running = Mutex<AppServices?>(nil)
 
     public init() {}
+
+    /// Forgets the services made from the old settings; the next use makes them anew. A server
+    /// already running keeps the ones it started with.
+    private func settingsChanged() {
+        self.running.withLock { $0 = nil }
+    }
 
     /// What serving needs, made from the configuration on first use and kept from then on.
     var services: AppServices {

@@ -222,3 +222,16 @@ import Testing
         #expect(response.text == "404 Not Found: No route for /nowhere.\n")
     }
 }
+
+@Suite struct SettingsTests {
+    @Test func aSettingChangedAfterTheFirstRequestTakesEffect() async {
+        let app = App()
+        app.get("/boom") { _ -> String in throw Boom() }
+        #expect(!(await app.test.get("/boom").text.contains("password=hunter2")))
+        app.debug = true
+        #expect(await app.test.get("/boom").text.contains("password=hunter2"))
+        app.maxBodySize = 3
+        app.post("/late") { _ in "registered after the first request" }
+        #expect(await app.test.post("/late", "1234").status == .payloadTooLarge)
+    }
+}
