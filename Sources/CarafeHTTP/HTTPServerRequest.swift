@@ -56,11 +56,6 @@ extension HTTPServerResponse {
         )
     }
 
-    /// The 413 for a request body over `limit` bytes.
-    public static func bodyTooLarge(limit: Int) -> HTTPServerResponse {
-        .rejection(.payloadTooLarge, "Request body is larger than the limit of \(limit) bytes.")
-    }
-
     /// An error body: `404 Not Found: No route for /x.` and a newline.
     public static func errorText(_ status: HTTPResponseStatus, _ message: String) -> String {
         "\(status.code) \(status.reasonPhrase): \(message)\n"
