@@ -18,13 +18,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
-        // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown.
+        // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
         .target(
             name: "CarafeHTTP",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

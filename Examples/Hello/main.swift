@@ -58,4 +58,11 @@ app.post("/publish") { req in
     return String(hub.publish(req.bodyText, on: "bench"))
 }
 
+// WebSocket echo: each text or binary message comes back unchanged (at most 1 MiB, else close 1009).
+app.websocket("/ws") { _, ws in
+    for await message in ws.messages {
+        try await ws.send(message)
+    }
+}
+
 try await app.run()

@@ -28,6 +28,12 @@ struct AppResponder: HTTPResponder {
                 accessLog.log(request, response, bytes: 0)
             case .buffer(let buffer):
                 accessLog.log(request, response, bytes: buffer.readableBytes)
+            case .webSocket(let options, let run):
+                // Log once the connection ends, as Gunicorn logs a long request when it is done.
+                response.body = .webSocket(options) { [response] socket in
+                    defer { accessLog.log(request, response, bytes: 0) }
+                    try await run(socket)
+                }
             }
         }
         return HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)

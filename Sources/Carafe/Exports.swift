@@ -7,6 +7,8 @@
 @_exported import enum NIOHTTP1.HTTPResponseStatus
 @_exported import struct NIOHTTP1.HTTPVersion
 @_exported import struct Logging.Logger
+@_exported import struct NIOHTTP1.HTTPRequestHead
+@_exported import enum NIOWebSocket.WebSocketErrorCode
 
 /// An HTTP response status: `.ok`, `.notFound`, `.custom(code: 418, reasonPhrase: "I'm a teapot")`.
 public typealias HTTPStatus = HTTPResponseStatus

@@ -12,7 +12,7 @@ import NIOCore
 ///
 /// Moving a deadline costs a clock read, not a timer: one timer per connection fires at the
 /// earliest deadline it was armed for and, if the deadline has moved on since, re-arms itself.
-final class ConnectionGuardHandler: ChannelInboundHandler {
+final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer

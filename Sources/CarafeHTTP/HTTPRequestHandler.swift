@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 import Synchronization
 
 /// Hands each request on a connection to an `HTTPResponder` as soon as its head arrives, streams
@@ -28,6 +29,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         case active(head: HTTPRequestHead, responseStarted: Bool)
         /// The connection is closing: ignore everything.
         case closing
+        /// The connection speaks WebSocket now: `WebSocketHandler`, before this one, reads it.
+        case upgraded
     }
 
     private let configuration: HTTPServerConfiguration
@@ -54,7 +57,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private var readPending = false
     /// Streamed-response writes waiting for the socket to drain below its high-water mark.
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
-    /// The client half-closed its side: close once the current response is out.
+    /// What to do once the current request's `.end` comes through (switch to WebSocket).
+    private var afterRequestEnd: (() -> Void)?
+    /// The client half-closed its side, or asked to switch protocols (after which NIO's
+    /// parser reads no further request): close once the current response is out.
     private var closeAfterResponse = false
 
     init(
@@ -93,7 +99,11 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         case (.end, .idle) where self.endPending:
             // A request without a body was answered before its `.end` came through.
             self.endPending = false
-        case (_, .closing):
+        case (.end, .upgraded) where self.endPending:
+            self.endPending = false
+            self.afterRequestEnd?()
+            self.afterRequestEnd = nil
+        case (_, .closing), (_, .upgraded):
             break
         default:
             // NIO's pipeline handler and decoder never deliver parts out of order.
@@ -148,6 +158,11 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private func dispatch(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         self.state = .active(head: head, responseStarted: false)
         self.endPending = true
+        if head.method == .CONNECT || head.headers.contains(name: "upgrade") {
+            // NIO's parser stops after a request that asks to switch protocols: unless the
+            // switch happens, nothing more can be read from this connection.
+            self.closeAfterResponse = true
+        }
         self.requestCount &+= 1
         let number = self.requestCount
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -156,7 +171,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             || (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
         if hasBody {
             self.requestEnded = false
-            let delegate = RequestBodyDelegate(
+            let delegate = ConnectionReadDelegate(
                 eventLoop: context.eventLoop,
                 produceMoreOnLoop: {
                     let (handler, context) = bound.value
@@ -200,8 +215,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             await HTTPRequestHandler.send(response, number: number, bound: bound, logger: logger)
         }
         // Unless it has already answered (and maybe started the next pipelined request).
-        if number == self.requestCount, case .active = self.state {
-            self.task = task
+        switch self.state {
+        case .active, .upgraded: if number == self.requestCount { self.task = task }
+        case .idle, .closing: break
         }
     }
 
@@ -255,7 +271,90 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 guard handler.requestCount == number, case .active = handler.state else { return }
                 handler.endResponse(context: context, complete: completed && (length == nil || length == written.value))
             }
+        case .webSocket(let options, let run):
+            let upgrade: @Sendable () -> EventLoopFuture<WebSocket?> = {
+                let (handler, context) = bound.value
+                return handler.upgrade(response.headers, options: options, number: number, context: context)
+            }
+            guard let socket = try? await (loop.inEventLoop ? upgrade() : loop.flatSubmit(upgrade)).get() else { return }
+            do {
+                try await run(socket)
+                socket.close(.normalClosure)
+            } catch {
+                logger.debug("WebSocket handler failed: \(error)")
+                socket.close(.unexpectedServerError)
+            }
         }
+    }
+
+    /// Answers `101 Switching Protocols` and turns the connection into a WebSocket: NIO's frame
+    /// decoder and encoder and a `WebSocketHandler` take the place of the HTTP handlers, once
+    /// the parser has delivered the request's end. The client sends no frame before it reads the
+    /// `101`, so nothing is left in the parser. An invalid opening request is answered with 400
+    /// and a close; nil then.
+    private func upgrade(
+        _ extraHeaders: HTTPHeaders,
+        options: WebSocketOptions,
+        number: Int,
+        context: ChannelHandlerContext
+    ) -> EventLoopFuture<WebSocket?> {
+        guard number == self.requestCount, case .active(let head, false) = self.state, context.channel.isActive else {
+            return context.eventLoop.makeSucceededFuture(nil)
+        }
+        return WebSocketHandshake.acceptHeaders(for: head, extra: extraHeaders, channel: context.channel)
+            .assumeIsolated()
+            .flatMap { headers -> EventLoopFuture<WebSocket?> in
+                var headers = headers
+                self.completeHeaders(&headers, status: .switchingProtocols, bodyLength: nil)
+                self.state = .upgraded
+                context.writeAndFlush(
+                    self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .switchingProtocols, headers: headers))),
+                    promise: nil
+                )
+                let switched = context.eventLoop.makePromise(of: WebSocket?.self)
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let replace = {
+                    let (handler, context) = bound.value
+                    do {
+                        switched.succeed(try handler.replaceHTTPHandlers(options: options, context: context))
+                    } catch {
+                        handler.server.logger.error("could not switch the connection to WebSocket: \(error)")
+                        context.close(promise: nil)
+                        switched.succeed(nil)
+                    }
+                }
+                if self.endPending { self.afterRequestEnd = replace } else { replace() }
+                return switched.futureResult
+            }
+            .recover { _ in
+                self.reject(.rejection(.badRequest, "Not a valid WebSocket opening request."), version: head.version, context: context)
+                return nil
+            }
+            .nonisolated()
+    }
+
+    private func replaceHTTPHandlers(options: WebSocketOptions, context: ChannelHandlerContext) throws -> WebSocket {
+        let webSocket = WebSocketHandler(options: options)
+        let bound = NIOLoopBound(webSocket, eventLoop: context.eventLoop)
+        let resume: @Sendable () -> Void = { bound.value.resumeReading() }
+        let messages = WebSocketHandler.Producer.makeSequence(
+            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
+            finishOnDeinit: false,
+            delegate: ConnectionReadDelegate(eventLoop: context.eventLoop, produceMoreOnLoop: resume, terminatedOnLoop: resume)
+        )
+        webSocket.source = messages.source
+        let pipeline = context.pipeline.syncOperations
+        try pipeline.addHandlers(
+            [ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessageSize)), WebSocketFrameEncoder(), webSocket],
+            position: .before(self)
+        )
+        // This handler stays, last, only to cancel the task when the connection closes.
+        pipeline.removeHandler(self.connectionGuard, promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+        return WebSocket(messages: WebSocketMessages(messages.sequence), handler: bound, peerClose: webSocket.peerClose)
     }
 
     /// Writes the response head; returns the request's head, or nil if the request is no
@@ -352,7 +451,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             return self.close(context: context)
         }
         switch self.state {
-        case .closing:
+        case .closing, .upgraded:
             return
         case .active(_, let responseStarted):
             // A malformed body: the responder's stream fails; no second response can be framed.

@@ -13,7 +13,7 @@ public struct RequestBody: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
 
     typealias Producer = NIOThrowingAsyncSequenceProducer<
-        ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, RequestBodyDelegate
+        ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ConnectionReadDelegate
     >
 
     private enum Storage: Sendable {
@@ -114,9 +114,10 @@ public enum HTTPBodyError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Tells the connection when the body's consumer wants more (resume reading the socket) or has
-/// gone (stop buffering). Called on any thread; hops to the connection's loop.
-struct RequestBodyDelegate: NIOAsyncSequenceProducerDelegate {
+/// Tells a connection when the consumer of what it reads (a request body, WebSocket messages)
+/// wants more (resume reading the socket) or has gone (stop buffering). Called on any thread;
+/// hops to the connection's loop.
+struct ConnectionReadDelegate: NIOAsyncSequenceProducerDelegate {
     let eventLoop: any EventLoop
     let produceMoreOnLoop: @Sendable () -> Void
     let terminatedOnLoop: @Sendable () -> Void

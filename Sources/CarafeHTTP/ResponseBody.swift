@@ -10,15 +10,22 @@ import NIOCore
 /// A stream of unknown length goes out with chunked transfer encoding (HTTP/1.1) or is ended
 /// by closing the connection (HTTP/1.0). `length`, when given, becomes the `Content-Length`
 /// and the producer must write exactly that many bytes, or the connection is closed.
+///
+/// `.webSocket` switches the connection to WebSocket: the server answers `101 Switching
+/// Protocols` (the response's status is ignored; its headers are added) and runs the handler
+/// with the connection; the connection ends with it. The request must be a valid opening
+/// request (`WebSocketHandshake.problem(with:)` is nil), or the server answers 400 and closes.
 public enum ResponseBody: Sendable {
     case buffer(ByteBuffer)
     case stream(length: Int?, @Sendable (any ResponseBodyWriter) async throws -> Void)
+    case webSocket(WebSocketOptions, @Sendable (WebSocket) async throws -> Void)
 
     /// The length, when known before the body is sent.
     public var knownLength: Int? {
         switch self {
         case .buffer(let buffer): buffer.readableBytes
         case .stream(let length, _): length
+        case .webSocket: nil
         }
     }
 }

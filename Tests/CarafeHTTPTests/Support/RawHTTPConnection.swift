@@ -209,7 +209,7 @@ final class RawHTTPConnection: @unchecked Sendable {
     }
 
     /// Fills `pending` until it holds at least `count` bytes.
-    private func fill(atLeast count: Int, what: String) throws {
+    func fill(atLeast count: Int, what: String) throws {
         while self.pending.count < count {
             if case .endOfFile = try self.receiveSome() {
                 throw RawHTTPError.closed("while reading \(what); buffered: \(self.pendingPreview)")
@@ -217,7 +217,7 @@ final class RawHTTPConnection: @unchecked Sendable {
         }
     }
 
-    private func take(_ count: Int) -> [UInt8] {
+    func take(_ count: Int) -> [UInt8] {
         let taken = Array(self.pending[..<count])
         self.pending.removeFirst(count)
         return taken

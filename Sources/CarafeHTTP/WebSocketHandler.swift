@@ -1,0 +1,318 @@
+import NIOCore
+import NIOWebSocket
+
+/// Speaks RFC 6455 on an upgraded connection: joins fragments into messages and hands them to
+/// the handler's `WebSocket.messages` with backpressure, answers pings, pings a quiet peer,
+/// and runs the close handshake.
+///
+/// It sits after NIO's frame decoder and encoder. Failures close the connection with the code
+/// the RFC names: 1002 for a protocol error (an unmasked or reserved frame, a stray
+/// continuation), 1007 for text that is not UTF-8, 1009 for a message over
+/// `WebSocketOptions.maxMessageSize`, 1001 when the server shuts down.
+///
+/// Backpressure: while `messages` has a few undelivered messages, the socket is not read; while
+/// the socket's send queue is above its high-water mark, `send` suspends.
+final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    typealias Producer = NIOAsyncSequenceProducer<
+        WebSocketMessage, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ConnectionReadDelegate
+    >
+
+    private let options: WebSocketOptions
+    /// Where the messages go; set once, right after the handler is made.
+    var source: Producer.Source?
+    /// Where the peer's close code goes, for `WebSocket.closeCode`.
+    let peerClose = CloseCodeCell()
+    private var context: ChannelHandlerContext?
+    /// The opcode and joined payload of a message whose fragments are still arriving.
+    private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
+    private var readPaused = false
+    private var readPending = false
+    private var writabilityWaiters: [EventLoopPromise<Void>] = []
+    private var closeSent = false
+    private var peerClosed = false
+    private var pinger: RepeatedTask?
+    private var awaitingPong = false
+    private var closeTimer: Scheduled<Void>?
+
+    init(options: WebSocketOptions) {
+        self.options = options
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        guard let interval = self.options.pingInterval else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let (handler, context) = bound.value
+            handler.ping(context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.stopPinging()
+        self.closeTimer?.cancel()
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = self.unwrapInboundIn(data)
+        guard !self.peerClosed else { return }  // nothing counts after the peer's close
+        guard frame.maskKey != nil else { return self.fail(.protocolError, "unmasked frame from the client", context: context) }
+        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return self.fail(.protocolError, "reserved bits set", context: context) }
+        switch frame.opcode {
+        case .text, .binary:
+            guard self.fragments == nil else {
+                return self.fail(.protocolError, "a new message began before the last one ended", context: context)
+            }
+            if frame.fin {
+                self.deliver(frame.opcode, frame.unmaskedData, context: context)
+            } else {
+                self.fragments = (frame.opcode, frame.unmaskedData)
+            }
+        case .continuation:
+            guard let (opcode, partial) = self.fragments else {
+                return self.fail(.protocolError, "a continuation frame with no message to continue", context: context)
+            }
+            self.fragments = nil  // no copy-on-write while appending
+            var joined = partial
+            let more = frame.unmaskedData
+            guard joined.readableBytes + more.readableBytes <= self.options.maxMessageSize else {
+                return self.fail(.messageTooLarge, "message over \(self.options.maxMessageSize) bytes", context: context)
+            }
+            joined.writeImmutableBuffer(more)
+            if frame.fin {
+                self.deliver(opcode, joined, context: context)
+            } else {
+                self.fragments = (opcode, joined)
+            }
+        case .ping:
+            self.write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData), context: context)
+            context.flush()
+        case .pong:
+            self.awaitingPong = false
+        case .connectionClose:
+            self.receivedClose(frame.unmaskedData, context: context)
+        default:
+            self.fail(.protocolError, "reserved opcode \(frame.opcode)", context: context)
+        }
+    }
+
+    private func deliver(_ opcode: WebSocketOpcode, _ data: ByteBuffer, context: ChannelHandlerContext) {
+        let message: WebSocketMessage
+        if opcode == .text {
+            guard let text = String(validating: data.readableBytesView, as: UTF8.self) else {
+                return self.fail(.dataInconsistentWithMessage, "text message is not valid UTF-8", context: context)
+            }
+            message = .text(text)
+        } else {
+            message = .binary(data)
+        }
+        if self.source?.yield(message) == .stopProducing {
+            self.readPaused = true
+        }
+    }
+
+    /// The peer's close frame: answer it (once), end the messages, and close the socket, as
+    /// the side that speaks last in the handshake should.
+    private func receivedClose(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+        var payload = payload
+        let code: WebSocketErrorCode
+        switch payload.readableBytes {
+        case 0:
+            code = .unknown(1005)  // "no status received"
+        case 1:
+            return self.fail(.protocolError, "a close frame with a 1-byte payload", context: context)
+        default:
+            code = payload.readWebSocketErrorCode() ?? .protocolError
+            guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
+                return self.fail(.protocolError, "close reason is not valid UTF-8", context: context)
+            }
+        }
+        self.peerClosed = true
+        self.peerClose.set(code)
+        self.finishMessages()
+        if self.closeSent {
+            // The answer to our close: the handshake is complete.
+            context.close(promise: nil)
+        } else {
+            // Echo a code the peer may receive; reserved ones (1005, 1006, 1015) never go on the wire.
+            self.sendCloseAndHangUp(Self.mayBeSent(code) ? code : .normalClosure, reason: "", context: context)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.readPaused {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The consumer of `messages` wants more, or has gone (then what comes is dropped).
+    func resumeReading() {
+        guard let context = self.context else { return }
+        self.readPaused = false
+        if self.readPending {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Writing
+
+    /// Sends `message` as one frame; `promise` succeeds once the socket can take more.
+    func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>) {
+        guard let context = self.context, !self.closeSent, context.channel.isActive else { return promise.fail(WebSocketError.closed) }
+        let frame: WebSocketFrame
+        switch message {
+        case .text(let text): frame = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: text))
+        case .binary(let data): frame = WebSocketFrame(fin: true, opcode: .binary, data: data)
+        }
+        self.write(frame, context: context)
+        context.flush()
+        if context.channel.isWritable {
+            promise.succeed()
+        } else {
+            self.writabilityWaiters.append(promise)
+        }
+    }
+
+    /// Starts the close handshake from this side: sends a close frame, then closes the socket
+    /// when the peer answers, or after `closeTimeout`.
+    func close(_ code: WebSocketErrorCode, reason: String) {
+        guard let context = self.context, !self.closeSent, context.channel.isActive else { return }
+        _ = self.sendClose(code, reason: reason, context: context)
+        let channel = context.channel
+        self.closeTimer = context.eventLoop.scheduleTask(in: self.options.closeTimeout) { channel.close(promise: nil) }
+    }
+
+    /// Sends a close frame and closes the socket once it is written, without waiting for an answer.
+    private func sendCloseAndHangUp(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) {
+        let channel = context.channel
+        self.sendClose(code, reason: reason, context: context).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    private func sendClose(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        self.closeSent = true
+        self.stopPinging()
+        var payload = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        payload.write(webSocketErrorCode: code)
+        // A control frame carries at most 125 bytes: cut the reason, at a character boundary.
+        var cut = Substring(reason)
+        while cut.utf8.count > 123 { cut.removeLast() }
+        payload.writeString(String(cut))
+        return context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
+    }
+
+    private func write(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        context.write(self.wrapOutboundOut(frame), promise: nil)
+    }
+
+    private func ping(context: ChannelHandlerContext) {
+        guard !self.closeSent else { return }
+        if self.awaitingPong {
+            // No pong since the last ping: the peer or the path to it is gone.
+            return context.close(promise: nil)
+        }
+        self.awaitingPong = true
+        self.write(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer()), context: context)
+        context.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            let waiters = self.writabilityWaiters
+            self.writabilityWaiters = []
+            waiters.forEach { $0.succeed() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Failing and ending
+
+    /// Fails the connection (RFC 6455, 7.1.7): a close frame with `code`, then the socket closes.
+    private func fail(_ code: WebSocketErrorCode, _ reason: String, context: ChannelHandlerContext) {
+        self.fragments = nil
+        self.finishMessages()
+        if !self.closeSent, context.channel.isActive {
+            self.sendCloseAndHangUp(code, reason: reason, context: context)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case NIOWebSocketError.invalidFrameLength:
+            self.fail(.messageTooLarge, "frame over \(self.options.maxMessageSize) bytes", context: context)
+        case let error as NIOWebSocketError:
+            self.fail(.protocolError, "\(error)", context: context)
+        default:
+            // A socket error: nothing more can be said to the peer.
+            self.finishMessages()
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is ChannelShouldQuiesceEvent:
+            // The server is shutting down: say so, and let the handshake end the connection.
+            self.close(.goingAway, reason: "server shutting down")
+        case ChannelEvent.inputClosed:
+            // The peer sent FIN without a close frame: it will not hear a handshake.
+            self.finishMessages()
+            context.close(promise: nil)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.stopPinging()
+        self.closeTimer?.cancel()
+        self.finishMessages()
+        self.closeSent = true
+        let waiters = self.writabilityWaiters
+        self.writabilityWaiters = []
+        waiters.forEach { $0.fail(WebSocketError.closed) }
+        context.fireChannelInactive()
+    }
+
+    private func finishMessages() {
+        self.source?.finish()
+        self.source = nil
+    }
+
+    private func stopPinging() {
+        self.pinger?.cancel()
+        self.pinger = nil
+    }
+
+    /// Codes an endpoint may put in a close frame (RFC 6455, 7.4).
+    private static func mayBeSent(_ code: WebSocketErrorCode) -> Bool {
+        let value = UInt16(webSocketErrorCode: code)
+        switch value {
+        case 1000...1003, 1007...1011, 3000...4999: return true
+        default: return false
+        }
+    }
+}
+
+/// Why a WebSocket send failed.
+public enum WebSocketError: Error, Equatable, CustomStringConvertible {
+    /// The connection is closing or closed: no more messages go out.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .closed: "The WebSocket connection is closed."
+        }
+    }
+}

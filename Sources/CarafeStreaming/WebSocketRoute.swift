@@ -1,0 +1,35 @@
+import Carafe
+
+extension RouteBuilder {
+    /// Registers a WebSocket route: `GET path` with `Upgrade: websocket` switches the connection
+    /// to WebSocket (RFC 6455) and runs `handler` with it for as long as it likes.
+    ///
+    ///     app.websocket("/echo") { req, ws in
+    ///         for await message in ws.messages {
+    ///             try await ws.send(message)
+    ///         }
+    ///     }
+    ///
+    /// The app's and blueprints' before-hooks run first, as for any request, so a hook can
+    /// refuse the upgrade (say, 401 without a session). A request that is not a valid opening
+    /// handshake gets 426 (plain HTTP, or a version other than 13) or 400, with a message.
+    /// Messages over `options.maxMessageSize` (1 MiB by default) close the connection with
+    /// 1009; the server pings a quiet peer every `options.pingInterval`. When the handler
+    /// returns the connection closes with 1000 (1011 if it threw); when the peer goes away,
+    /// `ws.messages` ends and the handler's task is cancelled.
+    @discardableResult
+    public func websocket(
+        _ path: String,
+        name: String? = nil,
+        options: WebSocketOptions = WebSocketOptions(),
+        _ handler: @escaping @Sendable (Request, WebSocket) async throws -> Void
+    ) -> Self {
+        self.get(path, name: name) { request in
+            let head = HTTPRequestHead(version: request.version, method: request.method, uri: request.uri, headers: request.headers)
+            if let problem = WebSocketHandshake.problem(with: head) {
+                throw HTTPError(problem.status, problem.message, headers: problem.headers)
+            }
+            return Response(status: .switchingProtocols, body: .webSocket(options) { socket in try await handler(request, socket) })
+        }
+    }
+}
