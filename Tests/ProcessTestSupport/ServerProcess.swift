@@ -101,3 +101,31 @@ public func childPIDs(of pid: Int32) -> [Int32] {
         return fields.count > 1 && fields[0] != "Z" && Int32(fields[1]) == pid
     }.sorted()
 }
+
+/// A client script of the tests (`Tests/Clients/NAME`), run with python3: its standard output,
+/// or an error with its exit status and standard error.
+public func runClientScript(_ name: String, _ arguments: [String]) throws -> String {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Clients").appendingPathComponent(name).path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script] + arguments
+    let output = Pipe()
+    let errors = PipeCollector()
+    process.standardOutput = output
+    process.standardError = errors.pipe
+    try process.run()
+    let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw ClientScriptFailed(script: name, status: process.terminationStatus, output: printed + errors.text)
+    }
+    return printed
+}
+
+public struct ClientScriptFailed: Error, CustomStringConvertible {
+    public let script: String
+    public let status: Int32
+    public let output: String
+    public var description: String { "\(self.script) exited with \(self.status): \(self.output)" }
+}
