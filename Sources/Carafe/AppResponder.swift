@@ -165,4 +165,8 @@ private final class CountingBodyWriter: ResponseBodyWriter {
         try await self.next.write(chunk)
         self.count.withLock { $0 += chunk.readableBytes }
     }
+
+    func keepAlive(every interval: Duration, with chunk: ByteBuffer) {
+        self.next.keepAlive(every: interval, with: chunk)
+    }
 }

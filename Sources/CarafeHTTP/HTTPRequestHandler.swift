@@ -57,6 +57,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private var readPending = false
     /// Streamed-response writes waiting for the socket to drain below its high-water mark.
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
+    /// The streamed response's heartbeat (`ResponseBodyWriter.keepAlive`), and whether the
+    /// body was written to since its last beat.
+    private var keepAliveTimer: RepeatedTask?
+    private var wroteSinceBeat = false
     /// What to do once the current request's `.end` comes through (switch to WebSocket).
     private var afterRequestEnd: (() -> Void)?
     /// The client half-closed its side, or asked to switch protocols (after which NIO's
@@ -214,9 +218,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             let response = await responder.respond(to: request)
             await HTTPRequestHandler.send(response, number: number, bound: bound, logger: logger)
         }
-        // Unless it has already answered (and maybe started the next pipelined request).
+        // Unless it has already answered (and maybe started the next pipelined request), or
+        // handed over to a task of its own (a streamed body, a WebSocket).
         switch self.state {
-        case .active, .upgraded: if number == self.requestCount { self.task = task }
+        case .active, .upgraded: if number == self.requestCount, self.task == nil { self.task = task }
         case .idle, .closing: break
         }
     }
@@ -257,19 +262,23 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 return loop.executeInline { bound.value.0.endResponse(context: bound.value.1, complete: true) }
             }
             let writer = ChannelBodyWriter(bound: bound, number: number)
-            var complete = true
-            do {
-                try await produce(writer)
-            } catch {
-                logger.debug("response body for \(head.method.rawValue) \(head.uri) failed: \(error)")
-                complete = false
-            }
-            let written = writer.bytesWritten
-            let completed = complete
-            loop.executeInline {
-                let (handler, context) = bound.value
-                guard handler.requestCount == number, case .active = handler.state else { return }
-                handler.endResponse(context: context, complete: completed && (length == nil || length == written.value))
+            // The producer may run for hours (an event stream): it runs in a task of its own, so
+            // that the memory this task grew to while routing and handling is freed now.
+            Self.continueInNewTask(number: number, bound: bound) {
+                var complete = true
+                do {
+                    try await produce(writer)
+                } catch {
+                    logger.debug("response body for \(head.method.rawValue) \(head.uri) failed: \(error)")
+                    complete = false
+                }
+                let written = writer.bytesWritten
+                let completed = complete
+                loop.executeInline {
+                    let (handler, context) = bound.value
+                    guard handler.requestCount == number, case .active = handler.state else { return }
+                    handler.endResponse(context: context, complete: completed && (length == nil || length == written.value))
+                }
             }
         case .webSocket(let options, let run):
             let upgrade: @Sendable () -> EventLoopFuture<WebSocket?> = {
@@ -277,12 +286,36 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 return handler.upgrade(response.headers, options: options, number: number, context: context)
             }
             guard let socket = try? await (loop.inEventLoop ? upgrade() : loop.flatSubmit(upgrade)).get() else { return }
-            do {
-                try await run(socket)
-                socket.close(.normalClosure)
-            } catch {
-                logger.debug("WebSocket handler failed: \(error)")
-                socket.close(.unexpectedServerError)
+            // Like a streamed body, the connection may last for hours: a task of its own.
+            Self.continueInNewTask(number: number, bound: bound) {
+                do {
+                    try await run(socket)
+                    socket.close(.normalClosure)
+                } catch {
+                    logger.debug("WebSocket handler failed: \(error)")
+                    socket.close(.unexpectedServerError)
+                }
+            }
+        }
+    }
+
+    /// Runs `body` as the request's task from now on, in place of the current one, which then
+    /// ends: a new task starts small, while the current one keeps, until it ends, the memory
+    /// its deepest `await` needed (routing, hooks, the handler). The new task is cancelled
+    /// when the client goes away, as the current one was.
+    private static func continueInNewTask(
+        number: Int,
+        bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>,
+        _ body: @escaping @Sendable () async -> Void
+    ) {
+        let cancelled = Task.isCancelled
+        bound.eventLoop.executeInline {
+            let handler = bound.value.0
+            let task = Task.immediateDetached(executorPreference: handler.loop.executor, operation: body)
+            if cancelled { task.cancel() }
+            switch handler.state {
+            case .active, .upgraded: if handler.requestCount == number { handler.task = task }
+            case .idle, .closing: break
             }
         }
     }
@@ -382,6 +415,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// Ends the current response. An incomplete one (a producer that failed or wrote the wrong
     /// length) cannot be framed: the connection closes without the final chunk.
     private func endResponse(context: ChannelHandlerContext, complete: Bool) {
+        self.stopKeepAlive()
         guard complete else { return self.close(context: context) }
         if self.closeAfterResponse || !self.requestEnded {
             self.state = .closing
@@ -402,11 +436,32 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             return promise.fail(HTTPBodyError.connectionClosed)
         }
         context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+        self.wroteSinceBeat = true
         if context.channel.isWritable {
             promise.succeed()
         } else {
             self.writabilityWaiters.append(promise)
         }
+    }
+
+    /// Starts the streamed response's heartbeat: `chunk` after every `interval` with no write.
+    fileprivate func keepAlive(every interval: TimeAmount, with chunk: ByteBuffer, number: Int, context: ChannelHandlerContext) {
+        guard number == self.requestCount, case .active(_, true) = self.state else { return }
+        self.keepAliveTimer?.cancel()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.keepAliveTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let (handler, context) = bound.value
+            if handler.wroteSinceBeat {
+                handler.wroteSinceBeat = false
+            } else if context.channel.isWritable {
+                context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+            }
+        }
+    }
+
+    private func stopKeepAlive() {
+        self.keepAliveTimer?.cancel()
+        self.keepAliveTimer = nil
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -498,11 +553,13 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     private func close(context: ChannelHandlerContext) {
         self.state = .closing
+        self.stopKeepAlive()
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         self.state = .closing
+        self.stopKeepAlive()
         self.task?.cancel()
         self.task = nil
         self.bodySource?.finish(HTTPBodyError.connectionClosed)
@@ -529,6 +586,13 @@ private struct ChannelBodyWriter: ResponseBodyWriter {
             handler.writeChunk(chunk, number: number, context: context, promise: promise)
         }
         try await promise.futureResult.get()
+    }
+
+    func keepAlive(every interval: Duration, with chunk: ByteBuffer) {
+        self.bound.eventLoop.executeInline { [bound, number] in
+            let (handler, context) = bound.value
+            handler.keepAlive(every: TimeAmount(interval), with: chunk, number: number, context: context)
+        }
     }
 }
 

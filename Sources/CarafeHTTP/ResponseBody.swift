@@ -38,4 +38,15 @@ public enum ResponseBody: Sendable {
 /// connection. It throws `HTTPBodyError.connectionClosed` once the client has gone.
 public protocol ResponseBodyWriter: Sendable {
     func write(_ chunk: ByteBuffer) async throws
+
+    /// From now until the body ends, writes `chunk` whenever nothing was written for `interval`:
+    /// a heartbeat that keeps proxies from closing an idle stream and finds clients that left
+    /// (the write fails, the connection closes, the producer's task is cancelled). It runs on
+    /// the connection's event loop, with no task of its own, and skips a beat while the client
+    /// reads slowly. Only for bodies of unknown length; the test client ignores it.
+    func keepAlive(every interval: Duration, with chunk: ByteBuffer)
+}
+
+extension ResponseBodyWriter {
+    public func keepAlive(every interval: Duration, with chunk: ByteBuffer) {}
 }

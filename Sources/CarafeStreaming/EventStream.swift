@@ -23,6 +23,9 @@ public struct EventStream: Sendable {
         try await self.send(ServerSentEvent(data: data, event: event, id: id, retry: retry))
     }
 
+    /// The heartbeat comment.
+    static let ping = ByteBuffer(string: ": ping\n\n")
+
     /// A comment line (`: text`): ignored by browsers, it keeps proxies from closing an idle stream.
     public func comment(_ text: String) async throws {
         let lines = ServerSentEvent.lines(of: text).map { ": \($0)\n" }.joined()
@@ -42,9 +45,10 @@ extension RouteBuilder {
     ///     }
     ///
     /// The response carries `Cache-Control: no-cache` and `X-Accel-Buffering: no`, so nginx
-    /// passes each event on at once. Every `heartbeat` (default 15 s; nil for none) a comment
-    /// goes out, so proxies keep an idle stream open and a client that has gone is noticed.
-    /// When the client disconnects, the handler's task is cancelled.
+    /// passes each event on at once. After every `heartbeat` (default 15 s; nil for none)
+    /// without an event, a `: ping` comment goes out, so proxies keep an idle stream open and a
+    /// client that has gone is noticed. The heartbeat is a timer on the connection's event loop,
+    /// not a task. When the client disconnects, the handler's task is cancelled.
     @discardableResult
     public func sse(
         _ path: String,
@@ -61,21 +65,8 @@ extension RouteBuilder {
                     "x-accel-buffering": "no",
                 ],
                 body: .stream(length: nil) { writer in
-                    let events = EventStream(writer: writer, lastEventID: request.headers.first(name: "last-event-id"))
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask { try await handler(request, events) }
-                        if let heartbeat {
-                            group.addTask {
-                                while true {
-                                    try await Task.sleep(for: heartbeat)
-                                    try await events.comment("ping")
-                                }
-                            }
-                        }
-                        // The handler returned (or either failed): the stream ends.
-                        try await group.next()
-                        group.cancelAll()
-                    }
+                    if let heartbeat { writer.keepAlive(every: heartbeat, with: EventStream.ping) }
+                    try await handler(request, EventStream(writer: writer, lastEventID: request.headers.first(name: "last-event-id")))
                 }
             )
         }

@@ -1,6 +1,7 @@
 import Carafe
 import Foundation
 import CarafeTesting
+import ProcessTestSupport
 import Testing
 
 @testable import CarafeStreaming
@@ -32,13 +33,47 @@ import Testing
         #expect(response.text == ": hello\n\nid: 2\ndata: resumed after 1\n\n")
     }
 
-    @Test func heartbeatsGoOutWhileTheHandlerWaits() async {
+    @Test func heartbeatsGoOutOnlyWhileNoEventDoes() async throws {
         let app = App()
-        app.sse("/quiet", heartbeat: .milliseconds(30)) { _, _ in
-            try await Task.sleep(for: .milliseconds(200))
+        app.sse("/quiet", heartbeat: .milliseconds(50)) { _, _ in
+            try await Task.sleep(for: .seconds(10))
         }
-        let text = await app.test.get("/quiet").text
-        #expect(text.hasPrefix(": ping\n\n"))
-        #expect(text.components(separatedBy: ": ping\n\n").count - 1 >= 2, "\(text)")
+        app.sse("/busy", heartbeat: .milliseconds(100)) { _, events in
+            for number in 0..<100 {
+                try await events.send(data: "\(number)")
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        try await withServedApp(app) { base in
+            // The heartbeat is a timer on the connection's loop: it needs a real connection.
+            let quiet = try runProcess("/usr/bin/curl", ["-s", "-N", "--max-time", "0.5", base + "/quiet"]).output
+            #expect(quiet.hasPrefix(": ping\n\n"), "\(quiet)")
+            #expect(quiet.components(separatedBy: ": ping\n\n").count - 1 >= 3, "\(quiet)")
+            #expect(quiet.replacingOccurrences(of: ": ping\n\n", with: "").isEmpty, "\(quiet)")
+            let busy = try runProcess("/usr/bin/curl", ["-s", "-N", "--max-time", "0.5", base + "/busy"]).output
+            #expect(busy.hasPrefix("data: 0\n\n"), "\(busy)")
+            #expect(!busy.contains(": ping"), "a heartbeat went out while events did: \(busy)")
+        }
     }
+}
+
+/// Serves `app` on a free port of 127.0.0.1 while `body` runs, and passes it `http://127.0.0.1:PORT`.
+func withServedApp(_ app: App, _ body: (String) async throws -> Void) async throws {
+    struct Adapter: HTTPResponder {
+        let app: App
+        func respond(to request: HTTPServerRequest) async -> HTTPServerResponse { await self.app.respond(to: request) }
+    }
+    let server = HTTPServer(
+        configuration: HTTPServerConfiguration(bind: [.hostPort(host: "127.0.0.1", port: 0)], eventLoops: 1),
+        responder: Adapter(app: app),
+        logger: Logger(label: "carafe.test")
+    )
+    try await server.start()
+    do {
+        try await body("http://127.0.0.1:\(server.localAddresses.first?.port ?? 0)")
+    } catch {
+        await server.shutdown()
+        throw error
+    }
+    await server.shutdown()
 }
