@@ -10,12 +10,18 @@ let package = Package(
         .library(name: "CarafeTesting", targets: ["CarafeTesting"]),
         .library(name: "CarafeSupervisor", targets: ["CarafeSupervisor"]),
         .library(name: "CarafeStreaming", targets: ["CarafeStreaming"]),
+        .library(name: "CarafeSessions", targets: ["CarafeSessions"]),
+        .library(name: "CarafeMustache", targets: ["CarafeMustache"]),
         .executable(name: "hello", targets: ["Hello"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Only CarafeSessions uses these two, and only CarafeMustache the third. 3.x keeps the
+        // graph resolvable beside postgres-nio 1.33.2, which asks for swift-crypto 3.9.0 ..< 6.0.0.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown.
@@ -49,6 +55,21 @@ let package = Package(
         ),
         // Long-lived connections: Server-Sent Events, the broadcast hub, long-polling.
         .target(name: "CarafeStreaming", dependencies: ["Carafe"]),
+        // Flask's session, CSRF protection and password hashing: signed cookies, tokens, scrypt/PBKDF2.
+        .target(
+            name: "CarafeSessions",
+            dependencies: [
+                "Carafe",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // Flask's render_template: a directory of Mustache templates rendered to text/html.
+        .target(
+            name: "CarafeMustache",
+            dependencies: ["Carafe", .product(name: "Mustache", package: "swift-mustache")]
+        ),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
         .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
@@ -58,6 +79,8 @@ let package = Package(
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
         .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport"]),
+        .testTarget(name: "CarafeSessionsTests", dependencies: ["CarafeSessions", "CarafeTesting"]),
+        .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
