@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "CarafeSessions", targets: ["CarafeSessions"]),
         .library(name: "CarafeMustache", targets: ["CarafeMustache"]),
         .executable(name: "hello", targets: ["Hello"]),
+        .executable(name: "accounts", targets: ["Accounts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -73,14 +74,25 @@ let package = Package(
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
         .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
+        // Sign-up, log-in and notes: sessions, CSRF, password hashing and templates together.
+        .executableTarget(
+            name: "Accounts",
+            dependencies: ["Carafe", "CarafeSessions", "CarafeMustache"],
+            path: "Examples/Accounts",
+            resources: [.copy("Templates")]
+        ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
+        // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
+        .executableTarget(name: "PasswordCost", dependencies: ["CarafeSessions"], path: "Benchmarks/PasswordCost"),
         // Starting and talking to the example executables, shared by the process-level tests.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
         .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport"]),
         .testTarget(name: "CarafeSessionsTests", dependencies: ["CarafeSessions", "CarafeTesting"]),
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
+        // Runs the built `accounts` example over real sockets with curl: sign-up, log-in, CSRF, escaping.
+        .testTarget(name: "AccountsTests", dependencies: ["Accounts", "ProcessTestSupport"]),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
