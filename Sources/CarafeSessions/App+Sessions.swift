@@ -58,7 +58,7 @@ extension App {
             return nil
         }
         self.after { req, response in
-            guard let session = req.storage[Session.storageKey] as? Session, session.wasUsed else { return response }
+            guard let session = req.storage[Session.storageKey] as? Session, session.settings != nil, session.wasUsed else { return response }
             var response = response
             response.headers.add(name: "vary", value: "Cookie")
             guard session.isModified else { return response }
@@ -80,13 +80,20 @@ extension App {
 }
 
 extension Request {
-    /// This request's session (Flask's `session`). Needs `app.sessions(secretKey:)`; using it
-    /// without is a programming error that stops the process with a message saying so.
+    /// This request's session (Flask's `session`). Needs `app.sessions(secretKey:)`.
+    ///
+    /// Where the sessions' before-hook has not run, the session is empty and is not saved, and
+    /// a warning says so: when `app.sessions` was not called, in a before-hook registered
+    /// ahead of it, or in an error handler for an error raised before the hooks (a 413 for a
+    /// body over the limit).
     public var session: Session {
-        guard let session = self.storage[Session.storageKey] as? Session else {
-            preconditionFailure("req.session was used, but the app has no sessions: call `try app.sessions(secretKey:)` before serving")
-        }
-        return session
+        if let session = self.storage[Session.storageKey] as? Session { return session }
+        Session.logger.warning(
+            "req.session used in \(self.method.rawValue) \(self.path) where the sessions hook has not run: it is empty and will not be saved; call `try app.sessions(secretKey:)` before registering hooks that use the session"
+        )
+        let detached = Session(cookie: nil, settings: nil)
+        self.storage[Session.storageKey] = detached
+        return detached
     }
 }
 

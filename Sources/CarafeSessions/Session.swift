@@ -23,9 +23,11 @@ public final class Session: Sendable {
     private let state = Mutex(State())
     /// The session cookie as the client sent it; nil when it sent none.
     let cookie: String?
-    let settings: SessionSettings
+    /// How to read and sign the cookie; nil for a session that is never read or saved (see
+    /// `Request.session`).
+    let settings: SessionSettings?
 
-    init(cookie: String?, settings: SessionSettings) {
+    init(cookie: String?, settings: SessionSettings?) {
         self.cookie = cookie
         self.settings = settings
     }
@@ -86,8 +88,8 @@ public final class Session: Sendable {
     private func load(_ state: inout State) {
         guard !state.loaded else { return }
         state.loaded = true
-        guard let cookie = self.cookie,
-            let verified = self.settings.signer.verify(cookie, maxAge: self.settings.maxAgeSeconds, now: self.settings.now())
+        guard let cookie = self.cookie, let settings = self.settings,
+            let verified = settings.signer.verify(cookie, maxAge: settings.maxAgeSeconds, now: settings.now())
         else { return }
         state.values = verified.values
         state.modified = verified.signedWithOldKey

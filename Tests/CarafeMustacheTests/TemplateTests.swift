@@ -65,7 +65,7 @@ import Testing
         #expect(response.status == .internalServerError)
         #expect(!response.text.contains("timelime"), "the details stay in the log")
         let line = try #require(logs.lines.first { $0.contains("GET /missing") }, "\(logs.lines)")
-        #expect(line.contains("no template 'timelime' in \(dir) (it has: layout, partials/post, raw, timeline)"), "\(line)")
+        #expect(line.hasSuffix("unhandled error in GET /missing: no template 'timelime' in \(dir) (it has: layout, partials/post, raw, timeline)"), "\(line)")
     }
 
     @Test func renderWithoutTemplatesIsA500SayingWhatToCall() async throws {

@@ -170,4 +170,26 @@ import Testing
         let cart = try JSONDecoder().decode(Cart.self, from: Data(try #require(values["cart"]).utf8))
         #expect(cart == Cart(items: ["tea", "café ;\"", "x"], total: 3))
     }
+
+    @Test func whereTheHookHasNotRunTheSessionIsEmptyAndNotSavedNotACrash() async throws {
+        let bare = App()
+        bare.get("/set") { req in
+            req.session["a"] = "1"
+            return req.session["a"] ?? "none"
+        }
+        let response = await bare.test.get("/set")
+        #expect(response.text == "1", "within its request the session keeps what was set")
+        #expect(response.headers["set-cookie"].isEmpty)
+
+        // A 413 is raised before any hook runs; its error handler still gets a session.
+        let app = try Self.app()
+        app.maxBodySize = 4
+        app.post("/upload") { _ in "stored" }
+        app.errorHandler(.payloadTooLarge) { req, _ in "too large for \(req.session["user_id"] ?? "anonymous")" }
+        let cookie = try #require(await app.test.get("/login?user=3").cookieValue())
+        let big = await app.test.post("/upload", "0123456789", headers: sessionCookie(cookie))
+        #expect(big.status == .payloadTooLarge)
+        #expect(big.text == "too large for anonymous")
+        #expect(big.headers["set-cookie"].isEmpty, "the user's real session cookie is left alone")
+    }
 }
