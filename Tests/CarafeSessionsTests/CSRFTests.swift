@@ -117,4 +117,13 @@ import Testing
         #expect(await app.test.post("/nowhere", "x").status == .notFound)
         #expect(await app.test.put("/posts", "x").status == .methodNotAllowed)
     }
+
+    @Test func aClientKeepingCookiesPostsWithTheTokenItWasGiven() async throws {
+        let recorder = Recorder()
+        let client = try Self.app(recorder).test.keepingCookies()
+        let token = await client.get("/form").text
+        #expect(await client.post("/posts", form: ["csrf_token": token]).status == .ok)
+        #expect(await client.post("/posts", form: ["csrf_token": "x"]).status == .badRequest)
+        #expect(recorder.all == ["posts"])
+    }
 }

@@ -192,4 +192,17 @@ import Testing
         #expect(big.text == "too large for anonymous")
         #expect(big.headers["set-cookie"].isEmpty, "the user's real session cookie is left alone")
     }
+
+    @Test func theTestClientCanKeepCookiesLikeABrowser() async throws {
+        let app = try Self.app()
+        let client = app.test.keepingCookies()
+        #expect(await client.get("/whoami").text == "anonymous")
+        _ = await client.get("/login?user=11")
+        #expect(client.cookies?["session"] != nil)
+        #expect(await client.get("/whoami").text == "11")
+        #expect(await app.test.get("/whoami").text == "anonymous", "the default client keeps no cookies")
+        _ = await client.get("/logout")
+        #expect(client.cookies?["session"] == nil, "Max-Age=0 deleted it")
+        #expect(await client.get("/whoami").text == "anonymous")
+    }
 }
