@@ -33,6 +33,8 @@ final class Store: Sendable {
 let app = App()
 let store = Store()
 let passwords = PasswordHasher()
+/// Checked when no user has the name, so that the answer takes as long as for a real user.
+let dummyHash = try passwords.hashBlocking("no such user")
 
 let secretKey: String
 if let key = ProcessInfo.processInfo.environment["SECRET_KEY"] {
@@ -76,7 +78,9 @@ app.post("/signup") { req -> Response in
 app.post("/login") { req -> Response in
     let name = req.form["name"] ?? ""
     app.logger.info("login attempt for \(name)")
-    guard let stored = store.passwordHash(of: name), try await passwords.verify(req.form["password"] ?? "", against: stored) else {
+    let stored = store.passwordHash(of: name)
+    let matches = try await passwords.verify(req.form["password"] ?? "", against: stored ?? dummyHash)
+    guard stored != nil, matches else {
         return try req.render("account", page(req, ["error": "Wrong name or password."]), status: .unauthorized).makeResponse(for: req)
     }
     req.session["user"] = name

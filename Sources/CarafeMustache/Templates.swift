@@ -101,5 +101,6 @@ public final class Templates: Sendable {
 
 /// A template that cannot be loaded or rendered: the description says which and why.
 public struct TemplateError: Error, CustomStringConvertible {
+    /// Which template, and what is wrong with it: `Templates/bad.mustache:2:31: …`.
     public let description: String
 }

@@ -85,5 +85,6 @@ public struct PasswordHasher: Sendable {
 
 /// A stored password hash that is not one: its format, method or parameters are wrong.
 public struct PasswordHashError: Error, CustomStringConvertible {
+    /// What is wrong: `Malformed password hash: unknown method 'md5'; known: scrypt, pbkdf2.`
     public let description: String
 }
