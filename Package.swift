@@ -10,13 +10,20 @@ let package = Package(
         .library(name: "CarafeTesting", targets: ["CarafeTesting"]),
         .library(name: "CarafeSupervisor", targets: ["CarafeSupervisor"]),
         .library(name: "CarafeStreaming", targets: ["CarafeStreaming"]),
+        .library(name: "CarafeSessions", targets: ["CarafeSessions"]),
+        .library(name: "CarafeMustache", targets: ["CarafeMustache"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
+        .executable(name: "accounts", targets: ["Accounts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Only CarafeSessions uses these two, and only CarafeMustache the third. 3.x keeps the
+        // graph resolvable beside postgres-nio 1.33.2, which asks for swift-crypto 3.9.0 ..< 6.0.0.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -51,17 +58,45 @@ let package = Package(
         ),
         // Long-lived connections: Server-Sent Events, the broadcast hub, long-polling.
         .target(name: "CarafeStreaming", dependencies: ["Carafe"]),
+        // Flask's session, CSRF protection and password hashing: signed cookies, tokens, scrypt/PBKDF2.
+        .target(
+            name: "CarafeSessions",
+            dependencies: [
+                "Carafe",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // Flask's render_template: a directory of Mustache templates rendered to text/html.
+        .target(
+            name: "CarafeMustache",
+            dependencies: ["Carafe", .product(name: "Mustache", package: "swift-mustache")]
+        ),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
         .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
         // A chat room page over WebSocket and EventSource, on one BroadcastHub channel.
         .executableTarget(name: "Chat", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Chat"),
+        // Sign-up, log-in and notes: sessions, CSRF, password hashing and templates together.
+        .executableTarget(
+            name: "Accounts",
+            dependencies: ["Carafe", "CarafeSessions", "CarafeMustache"],
+            path: "Examples/Accounts",
+            resources: [.copy("Templates")]
+        ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
+        // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
+        .executableTarget(name: "PasswordCost", dependencies: ["CarafeSessions"], path: "Benchmarks/PasswordCost"),
         // Starting and talking to the example executables, shared by the process-level tests.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
         .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]),
+                .testTarget(name: "CarafeSessionsTests", dependencies: ["CarafeSessions", "CarafeTesting"]),
+        .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
+        // Runs the built `accounts` example over real sockets with curl: sign-up, log-in, CSRF, escaping.
+        .testTarget(name: "AccountsTests", dependencies: ["Accounts", "ProcessTestSupport"]),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),

@@ -13,7 +13,7 @@ public struct Route: Sendable {
     let handler: Handler
     /// The blueprints from the app's root down to the one that owns the route: whose hooks and
     /// error handlers apply to it.
-    let blueprints: [Blueprint]
+    public let blueprints: [Blueprint]
 }
 
 /// What a route does with the request body.

@@ -17,9 +17,22 @@ public struct TestClient: Sendable {
     public let app: App
     /// The client address handlers see.
     public var remoteAddress: SocketAddress? = try? SocketAddress(ipAddress: "127.0.0.1", port: 40000)
+    /// Cookies kept between requests, as a browser keeps them; nil (the default) keeps none.
+    public var cookies: TestCookieJar?
 
-    public init(app: App) {
+    public init(app: App, cookies: TestCookieJar? = nil) {
         self.app = app
+        self.cookies = cookies
+    }
+
+    /// A client that keeps the cookies responses set and sends them with later requests, as a
+    /// browser does: log in once, then make requests as that user.
+    ///
+    ///     let client = app.test.keepingCookies()
+    ///     _ = await client.post("/login", form: ["name": "ann", "password": "…"])
+    ///     #expect(await client.get("/").text.contains("Hello, ann"))
+    public func keepingCookies() -> TestClient {
+        TestClient(app: self.app, cookies: TestCookieJar())
     }
 
     /// Sends a request and returns the response, as a server would write it.
@@ -28,8 +41,12 @@ public struct TestClient: Sendable {
         if body.readableBytes > 0 && !headers.contains(name: "content-length") {
             headers.add(name: "content-length", value: String(body.readableBytes))
         }
+        if let cookie = self.cookies?.header, !headers.contains(name: "cookie") {
+            headers.add(name: "cookie", value: cookie)
+        }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)
         let response = await self.app.respond(to: HTTPServerRequest(head: head, body: RequestBody(body), remoteAddress: self.remoteAddress))
+        self.cookies?.store(response.headers["set-cookie"])
         var received = ByteBuffer()
         switch response.body {
         case .buffer(let buffer):
