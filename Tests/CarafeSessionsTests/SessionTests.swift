@@ -75,9 +75,10 @@ import Testing
         #expect(parts.count == 3)
         // The same signature over other values: the client changed who it is.
         let forgedPayload = Base64URL.encode(Array(#"{"user_id":"1"}"#.utf8))
-        // A signature with one character changed.
-        let lastCharacter = parts[2].last == "A" ? "B" : "A"
-        let badSignature = parts[2].dropLast() + lastCharacter
+        // A signature with one character changed: the first, as the last one's low bits are only
+        // base64 padding, which a decoder may ignore.
+        let firstCharacter = parts[2].first == "A" ? "B" : "A"
+        let badSignature = firstCharacter + parts[2].dropFirst()
         let forgeries = [
             "\(forgedPayload).\(parts[1]).\(parts[2])",
             "\(parts[0]).\(Int(parts[1])! + 100).\(parts[2])",
