@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "CarafeSupervisor", targets: ["CarafeSupervisor"]),
         .library(name: "CarafeStreaming", targets: ["CarafeStreaming"]),
         .executable(name: "hello", targets: ["Hello"]),
+        .executable(name: "behind-proxy", targets: ["BehindProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -54,6 +55,8 @@ let package = Package(
         .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
+        // An app behind nginx: client address, streaming, static files (the nginx tests run it).
+        .executableTarget(name: "BehindProxy", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/BehindProxy"),
         // Starting and talking to the example executables, shared by the process-level tests.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
@@ -63,5 +66,8 @@ let package = Package(
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.
         .testTarget(name: "CarafeSupervisorTests", dependencies: ["CarafeHTTP", "Hello", "SupervisorProbe", "ProcessTestSupport"]),
+        // A real nginx (started by the tests, with a generated configuration) in front of
+        // `behind-proxy`: forwarded headers, PROXY protocol, streaming, drain, several hosts.
+        .testTarget(name: "ProxyTests", dependencies: ["BehindProxy", "ProcessTestSupport"]),
     ]
 )

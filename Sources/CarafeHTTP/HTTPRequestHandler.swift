@@ -56,6 +56,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
     /// The client half-closed its side: close once the current response is out.
     private var closeAfterResponse = false
+    /// The client's address when it is not the socket's peer: the one a PROXY protocol header
+    /// gave (set by `ProxyProtocolHandler` before the first request).
+    var clientAddress: SocketAddress?
 
     init(
         configuration: HTTPServerConfiguration,
@@ -189,7 +192,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             self.requestEnded = true
             body = RequestBody()
         }
-        let request = HTTPServerRequest(head: head, body: body, remoteAddress: context.channel.remoteAddress)
+        let request = HTTPServerRequest(head: head, body: body, remoteAddress: self.clientAddress ?? context.channel.remoteAddress)
         let responder = self.responder
         let logger = self.server.logger
         // The task starts at once on this thread and runs until its first suspension; a handler
