@@ -29,17 +29,26 @@ public final class NginxProcess: @unchecked Sendable {
     }
 
     /// Starts nginx with `http` (and, if given, `stream`) as the contents of those blocks, and
-    /// waits until it accepts on `waitForPort`.
-    public init(http: String, stream: String? = nil, waitForPort port: Int, workerProcesses: Int = 1) throws {
+    /// waits until it accepts on `waitForPort`. In a network namespace (`namespace`: the
+    /// namespaces and the short name of one), it waits until nginx has started its workers.
+    public init(http: String, stream: String? = nil, waitForPort port: Int, workerProcesses: Int = 1, namespace: (NetworkNamespaces, String)? = nil) throws {
         guard let executable = Self.executable else { throw NginxError("nginx is not installed (apt-get install nginx-light; .ci/run does)") }
         self.directory = try makeTemporaryDirectory("carafe-nginx")
         try self.writeConfiguration(http: http, stream: stream, workerProcesses: workerProcesses)
-        self.process.executableURL = URL(fileURLWithPath: executable)
-        self.process.arguments = ["-p", self.directory.path + "/", "-c", self.configurationPath, "-e", self.errorLogPath]
+        let arguments = ["-p", self.directory.path + "/", "-c", self.configurationPath, "-e", self.errorLogPath]
+        if let (namespaces, name) = namespace {
+            (self.process.executableURL, self.process.arguments) = namespaces.command(in: name, executable, arguments)
+        } else {
+            self.process.executableURL = URL(fileURLWithPath: executable)
+            self.process.arguments = arguments
+        }
         self.process.standardOutput = self.output.pipe
         self.process.standardError = self.output.pipe
         try self.process.run()
-        guard eventually(timeout: 10, { !self.process.isRunning || canConnect(port: port) }), self.process.isRunning else {
+        let started = eventually(timeout: 10) {
+            !self.process.isRunning || (namespace == nil ? canConnect(port: port) : self.errorLog.contains("start worker process"))
+        }
+        guard started, self.process.isRunning else {
             throw NginxError("nginx did not start: \(self.output.text) \(self.errorLog)")
         }
     }

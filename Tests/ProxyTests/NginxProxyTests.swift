@@ -30,6 +30,8 @@ import Testing
             )
         }
 
+        deinit { try? FileManager.default.removeItem(at: self.directory) }
+
         var url: String { "http://127.0.0.1:\(self.port)" }
         var accessLogPath: String { self.directory.appendingPathComponent("access.log").path }
         var accessLog: String { (try? String(contentsOfFile: self.accessLogPath, encoding: .utf8)) ?? "" }
