@@ -17,12 +17,13 @@ import Foundation
 struct ForwardedHeaders {
     var client: SocketAddress?
     var scheme = "http"
+    /// The host the proxy forwarded (`X-Forwarded-Host`, `-Port`, `Forwarded: host=`); nil when
+    /// it said none, and `Host` applies.
     var host: String?
     var prefix = ""
 
     init(headers: HTTPHeaders, peer: SocketAddress?, trusted: TrustedAddresses) {
         self.client = peer
-        self.host = headers.first(name: "host").flatMap(Self.validHost)
         guard trusted.contains(peer) else { return }
         var forwarded: [String] = []
         var forwardedFor: [String] = []
@@ -54,7 +55,9 @@ struct ForwardedHeaders {
         if let client = Self.client(hops, trusted: trusted) { self.client = client }
         if let proto = proto?.lowercased(), proto == "http" || proto == "https" { self.scheme = proto }
         if let host = host.flatMap(Self.validHost) { self.host = host }
-        if let port, let number = Int(port), (1...65535).contains(number), let host = self.host {
+        if let port, let number = Int(port), (1...65535).contains(number),
+            let host = self.host ?? headers.first(name: "host").flatMap(Self.validHost)
+        {
             let name = host.hasPrefix("[") ? String(host[...(host.firstIndex(of: "]") ?? host.startIndex)]) : String(host.split(separator: ":").first ?? "")
             let defaultPort = self.scheme == "https" ? 443 : 80
             self.host = number == defaultPort ? name : "\(name):\(number)"
@@ -147,7 +150,7 @@ struct ForwardedHeaders {
 
     /// `host` or `host:port` if it holds only the characters a host may (so that a URL built
     /// from it cannot be made to point elsewhere); nil otherwise.
-    private static func validHost(_ host: String) -> String? {
+    static func validHost(_ host: String) -> String? {
         let host = String(Substring(host).trimmingSpaces)
         guard !host.isEmpty, host.utf8.count <= 255 else { return nil }
         let allowed = host.unicodeScalars.allSatisfy { scalar in

@@ -35,7 +35,7 @@ public final class Request: @unchecked Sendable {
     /// The host (and port, if not the scheme's default) the client asked for: `Host`, or behind
     /// a trusted proxy `X-Forwarded-Host` / `X-Forwarded-Port` / `Forwarded: host=`. Nil if
     /// the client sent none.
-    public let host: String?
+    public private(set) lazy var host: String? = self.forwardedHost ?? self.headers.first(name: "host").flatMap(ForwardedHeaders.validHost)
     /// The path prefix a trusted proxy mounted the app under (`X-Forwarded-Prefix: /app`), or
     /// "" (WSGI's `SCRIPT_NAME`, Flask's `request.script_root`). `url(for:)` puts it in front.
     public let scriptRoot: String
@@ -46,6 +46,8 @@ public final class Request: @unchecked Sendable {
     /// Values that hooks and handlers pass along for this request (Flask's `g`).
     public var storage: [String: any Sendable] = [:]
 
+    /// The host a trusted proxy forwarded, if it did.
+    private let forwardedHost: String?
     /// When the request arrived, for the access log's request time.
     let startedAt = ContinuousClock.now
     /// The path's segments, each percent-decoded: what routes match.
@@ -63,7 +65,7 @@ public final class Request: @unchecked Sendable {
         let forwarded = ForwardedHeaders(headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs)
         self.remoteAddress = forwarded.client
         self.scheme = forwarded.scheme
-        self.host = forwarded.host
+        self.forwardedHost = forwarded.host
         self.scriptRoot = forwarded.prefix
         self.services = services
         let target = request.head.uri

@@ -67,13 +67,15 @@ public struct TrustedAddresses: Sendable, Hashable, CustomStringConvertible {
         case .some(let address):
             if self.trustsEveryone { return true }
             if self.networks.isEmpty { return false }
+            // Compared in place: this runs for every request, and must not allocate.
             switch address {
             case .v4(let v4):
-                var raw = v4.address.sin_addr
-                return self.contains(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+                return withUnsafeBytes(of: v4.address.sin_addr) { self.contains(bytes: $0) }
             case .v6(let v6):
-                var raw = v6.address.sin6_addr
-                return self.contains(bytes: Self.unmapped(withUnsafeBytes(of: &raw) { Array($0) }))
+                return withUnsafeBytes(of: v6.address.sin6_addr) { raw in
+                    let mapped = raw[0..<10].allSatisfy { $0 == 0 } && raw[10] == 0xFF && raw[11] == 0xFF
+                    return self.contains(bytes: mapped ? UnsafeRawBufferPointer(rebasing: raw[12...]) : raw)
+                }
             case .unixDomainSocket:
                 return true
             }
@@ -84,10 +86,10 @@ public struct TrustedAddresses: Sendable, Hashable, CustomStringConvertible {
     public func contains(ip: String) -> Bool {
         if self.trustsEveryone { return true }
         guard let bytes = Self.addressBytes(ip) else { return false }
-        return self.contains(bytes: bytes)
+        return bytes.withUnsafeBytes { self.contains(bytes: $0) }
     }
 
-    private func contains(bytes: [UInt8]) -> Bool {
+    private func contains(bytes: UnsafeRawBufferPointer) -> Bool {
         self.networks.contains { network in
             guard network.bytes.count == bytes.count else { return false }
             var remaining = network.prefixLength
