@@ -35,8 +35,13 @@ extension App {
             } else if options.workers != nil || options.reload {
                 self.logger.logLevel = options.logLevel
                 do {
+                    // Bad values stop the master, not each worker as it boots.
+                    _ = try options.forwardedAllowIPsValue()
+                    _ = try options.configuration()
                     let errorLog = try self.logErrors(to: options.errorLogfile)
-                    let arbiter = Arbiter(configuration: try options.arbiterConfiguration(), logger: self.logger) { try errorLog?.reopen() }
+                    var configuration = try options.arbiterConfiguration()
+                    if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
+                    let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
                     exit(arbiter.run())
                 } catch {
                     self.logger.critical("\(error)")
@@ -84,9 +89,10 @@ extension App {
         let errorLog = try self.logErrors(to: options.errorLogfile)
         if let worker { self.logger[metadataKey: "worker"] = "\(worker.number)" }
         self.debug = options.debug
-        self.forwardedAllowIPs = try options.forwardedAllowIPsValue()
+        // Only what the command line says: settings made in code stay otherwise.
+        if let trusted = try options.forwardedAllowIPsValue() { self.forwardedAllowIPs = trusted }
         if let path = options.healthPath { self.healthPath = path }
-        self.drainDelay = .seconds(options.drainDelay)
+        if let seconds = options.drainDelay { self.drainDelay = .seconds(seconds) }
         if let path = options.accessLogfile {
             self.accessLog = try AccessLog(path: path, format: options.accessLogformat ?? (worker == nil ? .default : .defaultWithPID))
         }
@@ -305,11 +311,12 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Answer probes at this path: PATH is 200 ready, or 503 while draining (readiness); PATH/live is 200 (liveness).", valueName: "path"))
     var healthPath: String?
 
-    @Option(help: ArgumentHelp("On SIGTERM, answer the health path 503 at once but serve on for this many seconds (the balancer's probe interval) before stopping gracefully.", valueName: "seconds"))
-    var drainDelay: Int = 0
+    @Option(help: ArgumentHelp("On SIGTERM, answer the health path 503 at once but serve on for this many seconds (the balancer's probe interval) before stopping gracefully. (default: 0)", valueName: "seconds"))
+    var drainDelay: Int?
 
-    func forwardedAllowIPsValue() throws -> TrustedAddresses {
-        let text = self.forwardedAllowIPs ?? ProcessInfo.processInfo.environment["FORWARDED_ALLOW_IPS"] ?? "127.0.0.1,::1"
+    /// `--forwarded-allow-ips`, else `$FORWARDED_ALLOW_IPS`, parsed; nil if neither is given.
+    func forwardedAllowIPsValue() throws -> TrustedAddresses? {
+        guard let text = self.forwardedAllowIPs ?? ProcessInfo.processInfo.environment["FORWARDED_ALLOW_IPS"] else { return nil }
         do {
             return try TrustedAddresses(parsing: text)
         } catch {
@@ -363,7 +370,7 @@ struct ServeOptions: ParsableArguments {
             pidFile: self.pidFile,
             umask: try self.umaskValue(),
             reloadOnChange: self.reload,
-            drainDelay: .seconds(self.drainDelay)
+            drainDelay: .seconds(max(0, self.drainDelay ?? 0))
         )
     }
 

@@ -30,6 +30,18 @@ import Testing
         #expect(carafe.output.contains("draining"))
     }
 
+    @Test func badTrustedAddressesStopServeWithTheReason() throws {
+        let executable = builtExecutable("behind-proxy").path
+        for extra in [[], ["--workers", "2"]] {
+            let bad = try runProcess(executable, ["serve", "--bind", "127.0.0.1:0", "--forwarded-allow-ips", "10.0.0.0/99"] + extra)
+            #expect(bad.status != 0)
+            #expect(bad.output.contains("invalid trusted address '10.0.0.0/99': the prefix length must be 0...32"), "\(bad.output)")
+            let proxy = try runProcess(executable, ["serve", "--bind", "127.0.0.1:0", "--proxy-protocol", "--proxy-allow-from", "example.com"] + extra)
+            #expect(proxy.status != 0)
+            #expect(proxy.output.contains("'example.com' is not an IPv4 or IPv6 address"), "\(proxy.output)")
+        }
+    }
+
     @Test func reloadThenDrainUnderLoadThroughNginxFailsNoRequest() throws {
         let directory = try testDirectory()
         let socketA = directory.appendingPathComponent("a.sock").path
