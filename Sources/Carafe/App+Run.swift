@@ -37,7 +37,7 @@ extension App {
                 do {
                     // Bad values stop the master, not each worker as it boots.
                     _ = try options.forwardedAllowIPsValue()
-                    _ = try options.configuration()
+                    _ = try options.proxyProtocolValue()
                     let errorLog = try self.logErrors(to: options.errorLogfile)
                     var configuration = try options.arbiterConfiguration()
                     if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
@@ -324,6 +324,16 @@ struct ServeOptions: ParsableArguments {
         }
     }
 
+    /// With `--proxy-protocol`, the peers of `--proxy-allow-from`; nil without.
+    func proxyProtocolValue() throws -> TrustedAddresses? {
+        guard self.proxyProtocol else { return nil }
+        do {
+            return try TrustedAddresses(parsing: self.proxyAllowFrom)
+        } catch {
+            throw ValidationError("--proxy-allow-from: \(error)")
+        }
+    }
+
     func configuration() throws -> HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration()
         configuration.bind = try self.bindAddresses()
@@ -331,13 +341,7 @@ struct ServeOptions: ParsableArguments {
         configuration.gracefulTimeout = .seconds(Int64(self.gracefulTimeout))
         if let eventLoops = self.eventLoops { configuration.eventLoops = eventLoops }
         configuration.maxConnections = self.workerConnections
-        if self.proxyProtocol {
-            do {
-                configuration.proxyProtocol = try TrustedAddresses(parsing: self.proxyAllowFrom)
-            } catch {
-                throw ValidationError("--proxy-allow-from: \(error)")
-            }
-        }
+        configuration.proxyProtocol = try self.proxyProtocolValue()
         return configuration
     }
 
