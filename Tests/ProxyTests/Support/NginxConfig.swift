@@ -1,5 +1,6 @@
 import Foundation
 import ProcessTestSupport
+import Synchronization
 
 /// The nginx configuration of docs/nginx.md, for tests: the contents of an `http` block that
 /// proxies `listen` to the Carafe servers `upstreams` (`unix:/path` or `127.0.0.1:PORT`).
@@ -54,7 +55,14 @@ enum NginxConfig {
 }
 
 
-/// A fresh temporary directory for a test's sockets and files.
+/// A fresh temporary directory for a test's sockets and files, removed when the test process exits.
 func testDirectory() throws -> URL {
-    try makeTemporaryDirectory("carafe-proxy-test")
+    let url = try makeTemporaryDirectory("carafe-proxy-test")
+    testDirectories.withLock { directories in
+        if directories.isEmpty { atexit { testDirectories.withLock { $0.forEach { try? FileManager.default.removeItem(at: $0) } } } }
+        directories.append(url)
+    }
+    return url
 }
+
+private let testDirectories = Mutex<[URL]>([])
