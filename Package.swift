@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
+        .executable(name: "behind-proxy", targets: ["BehindProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -89,6 +90,8 @@ let package = Package(
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
         // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
         .executableTarget(name: "PasswordCost", dependencies: ["CarafeSessions"], path: "Benchmarks/PasswordCost"),
+        // An app behind nginx: client address, streaming, static files (the nginx tests run it).
+        .executableTarget(name: "BehindProxy", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/BehindProxy"),
         // Starting and talking to the example executables, shared by the process-level tests.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
@@ -102,5 +105,8 @@ let package = Package(
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.
         .testTarget(name: "CarafeSupervisorTests", dependencies: ["CarafeHTTP", "Hello", "SupervisorProbe", "ProcessTestSupport"]),
+        // A real nginx (started by the tests, with a generated configuration) in front of
+        // `behind-proxy`: forwarded headers, PROXY protocol, streaming, drain, several hosts.
+        .testTarget(name: "ProxyTests", dependencies: ["BehindProxy", "ProcessTestSupport"]),
     ]
 )

@@ -35,8 +35,13 @@ extension App {
             } else if options.workers != nil || options.reload {
                 self.logger.logLevel = options.logLevel
                 do {
+                    // Bad values stop the master, not each worker as it boots.
+                    _ = try options.forwardedAllowIPsValue()
+                    _ = try options.proxyProtocolValue()
                     let errorLog = try self.logErrors(to: options.errorLogfile)
-                    let arbiter = Arbiter(configuration: try options.arbiterConfiguration(), logger: self.logger) { try errorLog?.reopen() }
+                    var configuration = try options.arbiterConfiguration()
+                    if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
+                    let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
                     exit(arbiter.run())
                 } catch {
                     self.logger.critical("\(error)")
@@ -84,6 +89,10 @@ extension App {
         let errorLog = try self.logErrors(to: options.errorLogfile)
         if let worker { self.logger[metadataKey: "worker"] = "\(worker.number)" }
         self.debug = options.debug
+        // Only what the command line says: settings made in code stay otherwise.
+        if let trusted = try options.forwardedAllowIPsValue() { self.forwardedAllowIPs = trusted }
+        if let path = options.healthPath { self.healthPath = path }
+        if let seconds = options.drainDelay { self.drainDelay = .seconds(seconds) }
         if let path = options.accessLogfile {
             self.accessLog = try AccessLog(path: path, format: options.accessLogformat ?? (worker == nil ? .default : .defaultWithPID))
         }
@@ -115,11 +124,31 @@ extension App {
         }
         previousMask.map { _ = umask($0) }
         let graceful = worker == nil ? [SIGINT, SIGTERM] : [SIGTERM]
+        // A single process drains on TERM: it answers its health path "draining" at once and
+        // serves on for the drain delay, so that a load balancer stops sending, then stops. (Under
+        // a master, the master waits out the delay and tells the workers with USR2.)
+        let drainDelay = worker == nil ? self.drainDelay : .zero
         var signals = graceful.map { signo in
-            Self.onSignal(signo) { [logger] in
-                logger.info("received signal \(signo); shutting down gracefully")
-                Task { await server.shutdown() }
+            Self.onSignal(signo) { [logger, readiness = self.readiness] in
+                guard signo == SIGTERM, drainDelay > .zero, readiness.isReady else {
+                    logger.info("received signal \(signo); shutting down gracefully")
+                    Task { await server.shutdown() }
+                    return
+                }
+                readiness.isReady = false
+                logger.notice("received TERM: draining: not ready, serving for \(drainDelay) more, then stopping gracefully")
+                Task {
+                    try? await Task.sleep(for: drainDelay)
+                    await server.shutdown()
+                }
             }
+        }
+        if worker != nil {
+            signals.append(
+                Self.onSignal(SIGUSR2) { [logger, readiness = self.readiness] in
+                    readiness.isReady = false
+                    logger.info("received USR2 (the master is draining): answering the health path with 503")
+                })
         }
         signals.append(
             Self.onSignal(SIGUSR1) { [logger, accessLog = self.services.accessLog] in
@@ -264,6 +293,47 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Umask (octal) for Unix socket files, e.g. 007.", valueName: "octal"))
     var umask: String?
 
+    @Option(
+        name: .customLong("forwarded-allow-ips"),
+        help: ArgumentHelp(
+            "Peers whose X-Forwarded-* and Forwarded headers are believed: addresses and networks, comma-separated, or '*' for all (dangerous unless only the proxy can connect). Unix socket peers are always trusted. (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1)",
+            valueName: "ips"
+        )
+    )
+    var forwardedAllowIPs: String?
+
+    @Flag(help: "Expect a PROXY protocol header (v1 or v2) on every connection, from a TCP load balancer, and take the client's address from it.")
+    var proxyProtocol = false
+
+    @Option(help: ArgumentHelp("With --proxy-protocol: the peers allowed to send PROXY headers; others are closed.", valueName: "ips"))
+    var proxyAllowFrom = "127.0.0.1,::1"
+
+    @Option(help: ArgumentHelp("Answer probes at this path: PATH is 200 ready, or 503 while draining (readiness); PATH/live is 200 (liveness).", valueName: "path"))
+    var healthPath: String?
+
+    @Option(help: ArgumentHelp("On SIGTERM, answer the health path 503 at once but serve on for this many seconds (the balancer's probe interval) before stopping gracefully. (default: 0)", valueName: "seconds"))
+    var drainDelay: Int?
+
+    /// `--forwarded-allow-ips`, else `$FORWARDED_ALLOW_IPS`, parsed; nil if neither is given.
+    func forwardedAllowIPsValue() throws -> TrustedAddresses? {
+        guard let text = self.forwardedAllowIPs ?? ProcessInfo.processInfo.environment["FORWARDED_ALLOW_IPS"] else { return nil }
+        do {
+            return try TrustedAddresses(parsing: text)
+        } catch {
+            throw ValidationError("--forwarded-allow-ips: \(error)")
+        }
+    }
+
+    /// With `--proxy-protocol`, the peers of `--proxy-allow-from`; nil without.
+    func proxyProtocolValue() throws -> TrustedAddresses? {
+        guard self.proxyProtocol else { return nil }
+        do {
+            return try TrustedAddresses(parsing: self.proxyAllowFrom)
+        } catch {
+            throw ValidationError("--proxy-allow-from: \(error)")
+        }
+    }
+
     func configuration() throws -> HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration()
         configuration.bind = try self.bindAddresses()
@@ -271,6 +341,7 @@ struct ServeOptions: ParsableArguments {
         configuration.gracefulTimeout = .seconds(Int64(self.gracefulTimeout))
         if let eventLoops = self.eventLoops { configuration.eventLoops = eventLoops }
         configuration.maxConnections = self.workerConnections
+        configuration.proxyProtocol = try self.proxyProtocolValue()
         return configuration
     }
 
@@ -302,7 +373,8 @@ struct ServeOptions: ParsableArguments {
             gracefulTimeout: .seconds(self.gracefulTimeout),
             pidFile: self.pidFile,
             umask: try self.umaskValue(),
-            reloadOnChange: self.reload
+            reloadOnChange: self.reload,
+            drainDelay: .seconds(max(0, self.drainDelay ?? 0))
         )
     }
 

@@ -27,6 +27,28 @@ public final class App: RouteBuilder, @unchecked Sendable {
     public var logger = Logger(label: "carafe") { didSet { self.settingsChanged() } }
     /// Where one line per request goes (Apache combined format); nil logs none.
     public var accessLog: AccessLog? { didSet { self.settingsChanged() } }
+    /// The peers whose forwarded headers (`X-Forwarded-For`, `-Proto`, `-Host`, `-Port`,
+    /// `-Prefix`, `Forwarded`) are believed: a reverse proxy's address. Gunicorn's
+    /// `--forwarded-allow-ips`; by default `127.0.0.1,::1`, a proxy on this machine. Unix socket
+    /// peers are always trusted. `*` trusts every peer: only when nothing but the proxy can
+    /// reach the server, as any client could otherwise claim any address.
+    public var forwardedAllowIPs = TrustedAddresses.localhost { didSet { self.settingsChanged() } }
+    /// A path answered before routing, for a load balancer's or Kubernetes' probes
+    /// (`--health-path`): `GET /healthz` is `200 ready` while `isReady`, else `503 draining`
+    /// (readiness); `GET /healthz/live` is `200 alive` while the process serves (liveness).
+    /// Nil: none.
+    public var healthPath: String? { didSet { self.settingsChanged() } }
+    /// Whether the health path answers ready. `serve` sets it false on SIGTERM, for the
+    /// `--drain-delay` before it stops; an app may set it false itself (while it warms up).
+    public var isReady: Bool {
+        get { self.readiness.isReady }
+        set { self.readiness.isReady = newValue }
+    }
+    let readiness = Readiness(true)
+    /// How long `serve` goes on serving after SIGTERM, answering the health path 503, before it
+    /// stops gracefully (`--drain-delay`): the load balancer's probe interval, so that it has
+    /// stopped sending by then. Zero (the default) stops at once.
+    public var drainDelay: Duration = .zero
 
     private let running = Mutex<AppServices?>(nil)
 
@@ -49,7 +71,10 @@ public final class App: RouteBuilder, @unchecked Sendable {
                 logger: self.logger,
                 accessLog: self.accessLog,
                 maxBodySize: self.maxBodySize,
-                blockingThreads: self.blockingThreads
+                blockingThreads: self.blockingThreads,
+                forwardedAllowIPs: self.forwardedAllowIPs,
+                healthPath: self.healthPath,
+                readiness: self.readiness
             )
             services = made
             return made
@@ -65,6 +90,17 @@ public final class App: RouteBuilder, @unchecked Sendable {
     }
 }
 
+/// Whether the app answers its readiness probe with 200 (see `App.isReady`); shared by the
+/// app and the services made from it.
+final class Readiness: Sendable {
+    private let ready: Atomic<Bool>
+    init(_ ready: Bool) { self.ready = Atomic(ready) }
+    var isReady: Bool {
+        get { self.ready.load(ordering: .relaxed) }
+        set { self.ready.store(newValue, ordering: .relaxed) }
+    }
+}
+
 /// The parts of a configured app that serving uses. Immutable once made.
 final class AppServices: Sendable {
     let routes: RouteTable
@@ -74,14 +110,31 @@ final class AppServices: Sendable {
     let accessLog: AccessLog?
     let maxBodySize: Int
     let blockingPool: NIOThreadPool
+    let forwardedAllowIPs: TrustedAddresses
+    let healthPath: String?
+    let readiness: Readiness
 
-    init(routes: RouteTable, root: Blueprint, debug: Bool, logger: Logger, accessLog: AccessLog?, maxBodySize: Int, blockingThreads: Int) {
+    init(
+        routes: RouteTable,
+        root: Blueprint,
+        debug: Bool,
+        logger: Logger,
+        accessLog: AccessLog?,
+        maxBodySize: Int,
+        blockingThreads: Int,
+        forwardedAllowIPs: TrustedAddresses = .localhost,
+        healthPath: String? = nil,
+        readiness: Readiness = Readiness(true)
+    ) {
         self.routes = routes
         self.root = root
         self.debug = debug
         self.logger = logger
         self.accessLog = accessLog
         self.maxBodySize = maxBodySize
+        self.forwardedAllowIPs = forwardedAllowIPs
+        self.healthPath = healthPath
+        self.readiness = readiness
         self.blockingPool = NIOThreadPool(numberOfThreads: blockingThreads)
         self.blockingPool.start()
     }

@@ -40,6 +40,11 @@ struct AppResponder: HTTPResponder {
     }
 
     func respond(to request: Request) async -> Response {
+        if let health = self.services.healthPath, request.path.hasPrefix(health), request.method == .GET || request.method == .HEAD,
+            let answer = Self.health(request.path, health, ready: self.services.readiness.isReady)
+        {
+            return answer
+        }
         var blueprints = [self.services.root]
         var collectsBody = false
         let action: Route.Handler
@@ -94,6 +99,20 @@ struct AppResponder: HTTPResponder {
                 await hook(request, failure)
             }
         }
+        return response
+    }
+
+    /// The answer to a probe of the health path (no hooks run for it), or nil for another path.
+    private static func health(_ path: String, _ health: String, ready: Bool) -> Response? {
+        var response: Response
+        if path == health {
+            response = ready ? Response(text: "ready\n") : Response(status: .serviceUnavailable, text: "draining\n")
+        } else if path == health + "/live" {
+            response = Response(text: "alive\n")
+        } else {
+            return nil
+        }
+        response.headers.replaceOrAdd(name: "cache-control", value: "no-store")
         return response
     }
 

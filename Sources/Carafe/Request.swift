@@ -22,8 +22,23 @@ public final class Request: @unchecked Sendable {
     /// once, chunk by chunk; the client is read only as fast as the handler consumes. On other
     /// routes it holds the collected body.
     public internal(set) var bodyStream: RequestBody
-    /// The client's address; nil under the test client unless it sets one.
+    /// The client's address. Behind a trusted proxy (`App.forwardedAllowIPs`) it is the one
+    /// the proxy forwarded (`X-Forwarded-For`, `Forwarded`), with port 0; otherwise the socket's
+    /// peer, `peerAddress`. Nil when the test client sets none.
     public let remoteAddress: SocketAddress?
+    /// The address of the socket's peer (the proxy, behind one), or the address a PROXY
+    /// protocol header gave.
+    public let peerAddress: SocketAddress?
+    /// `http` or `https`: as the client used it, behind a trusted proxy that says so
+    /// (`X-Forwarded-Proto`, `Forwarded: proto=`).
+    public let scheme: String
+    /// The host (and port, if not the scheme's default) the client asked for: `Host`, or behind
+    /// a trusted proxy `X-Forwarded-Host` / `X-Forwarded-Port` / `Forwarded: host=`. Nil if
+    /// the client sent none.
+    public private(set) lazy var host: String? = self.forwardedHost ?? self.headers.first(name: "host").flatMap(ForwardedHeaders.validHost)
+    /// The path prefix a trusted proxy mounted the app under (`X-Forwarded-Prefix: /app`), or
+    /// "" (WSGI's `SCRIPT_NAME`, Flask's `request.script_root`). `url(for:)` puts it in front.
+    public let scriptRoot: String
     /// The parameters of the matched route's path (`:id`, `*path`).
     public internal(set) var parameters = Parameters(kind: "path parameter")
     /// The matched route; nil when none matched (404, 405).
@@ -31,6 +46,8 @@ public final class Request: @unchecked Sendable {
     /// Values that hooks and handlers pass along for this request (Flask's `g`).
     public var storage: [String: any Sendable] = [:]
 
+    /// The host a trusted proxy forwarded, if it did.
+    private let forwardedHost: String?
     /// When the request arrived, for the access log's request time.
     let startedAt = ContinuousClock.now
     /// The path's segments, each percent-decoded: what routes match.
@@ -44,7 +61,12 @@ public final class Request: @unchecked Sendable {
         self.version = request.head.version
         self.headers = request.head.headers
         self.bodyStream = request.body
-        self.remoteAddress = request.remoteAddress
+        self.peerAddress = request.remoteAddress
+        let forwarded = ForwardedHeaders(headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs)
+        self.remoteAddress = forwarded.client
+        self.scheme = forwarded.scheme
+        self.forwardedHost = forwarded.host
+        self.scriptRoot = forwarded.prefix
         self.services = services
         let target = request.head.uri
         let rawPath: Substring
@@ -133,9 +155,12 @@ public final class Request: @unchecked Sendable {
     }
 
     /// The path of the route named `name` with `parameters` filled in, plus a query string
-    /// from `query` (Flask's `url_for`). Throws if no route has that name or a parameter is missing.
-    public func url(for name: String, _ parameters: [String: String] = [:], query: [(String, String)] = []) throws -> String {
-        try self.services.routes.url(for: name, parameters, query: query)
+    /// from `query` (Flask's `url_for`), after the proxy's prefix (`scriptRoot`). With
+    /// `external: true`, an absolute URL with the scheme and host the client used:
+    /// `https://example.com/app/users/7`. Throws if no route has that name or a parameter is missing.
+    public func url(for name: String, _ parameters: [String: String] = [:], query: [(String, String)] = [], external: Bool = false) throws -> String {
+        let path = self.scriptRoot + (try self.services.routes.url(for: name, parameters, query: query))
+        return external ? "\(self.scheme)://\(self.host ?? "localhost")\(path)" : path
     }
 
     /// Made once: making a decoder per request costs more than the decoding of a small body.

@@ -14,20 +14,36 @@ extension RouteBuilder {
     /// cannot be satisfied. HEAD is answered too. A path that leaves the directory, by `..`
     /// (escaped or not) or by a symbolic link pointing out, gets 404, as does a directory or a
     /// missing file.
+    ///
+    /// Behind nginx, `offload:` hands the sending to nginx (Flask's `USE_X_SENDFILE`): Carafe
+    /// still checks the path (404s as above) and answers with an empty body and a header
+    /// naming the file, and nginx sends it, Range and conditional requests included:
+    ///
+    ///     app.static("/static", directory: "Public", offload: .accelRedirect("/_static/"))
+    ///     // nginx: location /_static/ { internal; alias /srv/app/Public/; }
     @discardableResult
-    public func `static`(_ prefix: String, directory: String, name: String? = nil) -> Self {
+    public func `static`(_ prefix: String, directory: String, name: String? = nil, offload: FileOffload? = nil) -> Self {
         let root = URL(fileURLWithPath: directory).standardizedFileURL.path
         return self.get(prefix + "/*path", name: name) { request in
-            try await StaticFile.respond(to: request, root: root)
+            try await StaticFile.respond(to: request, root: root, offload: offload)
         }
     }
+}
+
+/// How a front server sends files for Carafe (see `RouteBuilder.static(_:directory:offload:)`).
+public enum FileOffload: Sendable, Hashable {
+    /// nginx: `X-Accel-Redirect: LOCATION/relative/path`, where LOCATION is an `internal`
+    /// location of nginx whose `alias` is the directory, e.g. `/_static/`.
+    case accelRedirect(String)
+    /// Apache's mod_xsendfile, lighttpd: `X-Sendfile: /absolute/path/of/the/file`.
+    case sendfile
 }
 
 /// The file behind a static request, and the response for it.
 enum StaticFile {
     static let chunkSize = 64 * 1024
 
-    static func respond(to request: Request, root: String) async throws -> Response {
+    static func respond(to request: Request, root: String, offload: FileOffload? = nil) async throws -> Response {
         let notFound = HTTPError(.notFound, "No file at \(request.path).")
         let relative = request.parameters["path"] ?? ""
         let components = relative.split(separator: "/", omittingEmptySubsequences: false)
@@ -42,6 +58,19 @@ enum StaticFile {
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             close(fd)
             throw notFound
+        }
+        if let offload {
+            close(fd)
+            var headers: HTTPHeaders = ["content-type": contentType(of: path)]
+            switch offload {
+            case .accelRedirect(let location):
+                let base = location.hasSuffix("/") ? location : location + "/"
+                let encoded = components.map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String($0) }
+                headers.add(name: "x-accel-redirect", value: base + encoded.joined(separator: "/"))
+            case .sendfile:
+                headers.add(name: "x-sendfile", value: path)
+            }
+            return Response(status: .ok, headers: headers)
         }
         let size = Int(info.st_size)
         let modified = Int(info.st_mtim.tv_sec)

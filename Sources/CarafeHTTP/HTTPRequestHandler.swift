@@ -66,6 +66,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// The client half-closed its side, or asked to switch protocols (after which NIO's
     /// parser reads no further request): close once the current response is out.
     private var closeAfterResponse = false
+    /// The client's address when it is not the socket's peer: the one a PROXY protocol header
+    /// gave (set by `ProxyProtocolHandler` before the first request).
+    var clientAddress: SocketAddress?
 
     init(
         configuration: HTTPServerConfiguration,
@@ -208,7 +211,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             self.requestEnded = true
             body = RequestBody()
         }
-        let request = HTTPServerRequest(head: head, body: body, remoteAddress: context.channel.remoteAddress)
+        let request = HTTPServerRequest(head: head, body: body, remoteAddress: self.clientAddress ?? context.channel.remoteAddress)
         let responder = self.responder
         let logger = self.server.logger
         // The task starts at once on this thread and runs until its first suspension; a handler

@@ -147,6 +147,16 @@ public final class HTTPServer: Sendable {
         }
         let sync = channel.pipeline.syncOperations
         let connectionGuard = ConnectionGuardHandler(configuration: self.configuration, loop: loop)
+        let requestHandler = HTTPRequestHandler(
+            configuration: self.configuration,
+            responder: self.responder,
+            loop: loop,
+            server: self.shared,
+            connectionGuard: connectionGuard
+        )
+        if let allowFrom = self.configuration.proxyProtocol {
+            try sync.addHandler(ProxyProtocolHandler(allowFrom: allowFrom, logger: self.shared.logger, requestHandler: requestHandler))
+        }
         try sync.addHandler(connectionGuard)
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: true,
@@ -155,15 +165,7 @@ public final class HTTPServer: Sendable {
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: limits
         )
-        try sync.addHandler(
-            HTTPRequestHandler(
-                configuration: self.configuration,
-                responder: self.responder,
-                loop: loop,
-                server: self.shared,
-                connectionGuard: connectionGuard
-            )
-        )
+        try sync.addHandler(requestHandler)
     }
 
     /// Counts `channel` against `limit`: pauses accepting when it is reached, resumes when a

@@ -30,6 +30,11 @@ public struct HTTPServerConfiguration: Sendable {
     /// Most connections open at once. At the limit the server stops accepting (new connections
     /// wait in the listen backlog) until one closes (Gunicorn's `worker_connections`). Nil: no limit.
     public var maxConnections: Int?
+    /// Read a PROXY protocol header (version 1 or 2) at the start of every connection, from a
+    /// TCP load balancer, and take the client's address from it (`--proxy-protocol`). Nil: off.
+    /// The value is the peers allowed to send one (`--proxy-allow-from`); connections from
+    /// others, and connections without a valid header, are closed.
+    public var proxyProtocol: TrustedAddresses?
 
     public init(
         bind: [BindAddress] = [.hostPort(host: "127.0.0.1", port: 8000)],
@@ -42,7 +47,8 @@ public struct HTTPServerConfiguration: Sendable {
         serverName: String? = "Carafe",
         eventLoops: Int = usableCores(),
         maxRequests: Int? = nil,
-        maxConnections: Int? = nil
+        maxConnections: Int? = nil,
+        proxyProtocol: TrustedAddresses? = nil
     ) {
         self.bind = bind
         self.keepAliveTimeout = keepAliveTimeout
@@ -55,5 +61,6 @@ public struct HTTPServerConfiguration: Sendable {
         self.eventLoops = eventLoops
         self.maxRequests = maxRequests
         self.maxConnections = maxConnections
+        self.proxyProtocol = proxyProtocol
     }
 }

@@ -19,7 +19,7 @@ import Glibc
 ///
 /// | signal | action |
 /// |---|---|
-/// | TERM | graceful stop: workers finish in-flight requests within `gracefulTimeout`; exit 0 |
+/// | TERM | graceful stop: workers finish in-flight requests within `gracefulTimeout`; exit 0. With a `drainDelay`, the workers first get USR2 (their health path answers 503) and serve on for the delay |
 /// | INT, QUIT | quick stop: workers exit at once |
 /// | HUP | reload: start new workers from the executable on disk; once all are serving, stop the old ones gracefully |
 /// | TTIN, TTOU | one worker more, one fewer |
@@ -54,6 +54,8 @@ public final class Arbiter {
     /// stable (`reloadOnChange`): a build being written is not started half-way.
     private var executableVersion: timespec?
     private var changedVersion: (version: timespec, since: ContinuousClock.Instant)?
+    /// After a TERM with a drain delay: when the graceful stop begins.
+    private var drainingUntil: ContinuousClock.Instant?
 
     static let handledSignals = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGCHLD, SIGUSR1, SIGUSR2]
     /// Set for a master started by USR2: the sockets it inherits, as descriptor numbers.
@@ -109,6 +111,12 @@ public final class Arbiter {
             self.reap()
             switch self.state {
             case .running:
+                if let until = self.drainingUntil, ContinuousClock.now >= until {
+                    self.drainingUntil = nil
+                    self.logger.notice("drain delay over: stopping gracefully")
+                    self.stop(graceful: true)
+                    continue
+                }
                 if self.configuration.reloadOnChange { self.checkExecutable() }
                 self.checkTimeouts()
                 if let failure = self.failure {
@@ -150,13 +158,21 @@ public final class Arbiter {
         case SIGCHLD:
             break  // reaped below, on every turn of the loop
         case SIGTERM:
+            if case .running = self.state, self.drainingUntil == nil, self.configuration.drainDelay > .zero {
+                // The workers answer their health path 503 from now on, and serve on, so that
+                // the load balancer takes this host out before the sockets close.
+                self.logger.notice("received TERM: draining for \(self.configuration.drainDelay) (health checks fail, requests are served), then stopping gracefully")
+                self.drainingUntil = .now + self.configuration.drainDelay
+                for worker in self.workers where !worker.killed && worker.booted { kill(worker.pid, SIGUSR2) }
+                return
+            }
             self.logger.notice("received TERM: stopping gracefully (workers get up to the graceful timeout)")
             self.stop(graceful: true)
         case SIGINT, SIGQUIT:
             self.logger.notice("received \(signo == SIGINT ? "INT" : "QUIT"): quick stop")
             self.stop(graceful: false)
         case SIGHUP:
-            guard case .running = self.state else { return }
+            guard case .running = self.state, self.drainingUntil == nil else { return }
             self.generation += 1
             self.reloadStartedAt = .now
             self.logger.notice("received HUP: reloading: starting \(self.target) new workers from \(self.configuration.executable)")

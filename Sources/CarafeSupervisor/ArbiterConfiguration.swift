@@ -29,6 +29,9 @@ public struct ArbiterConfiguration: Sendable {
     /// Reload (as on HUP) when the executable's modification time changes (`--reload`), for
     /// development: rebuild, and the new build serves.
     public var reloadOnChange: Bool
+    /// On TERM, how long the workers go on serving (their health path failing) before the
+    /// graceful stop begins (`--drain-delay`): a load balancer's probe interval.
+    public var drainDelay: Duration
 
     /// Gunicorn's defaults: a 30 s timeout and graceful timeout; this executable and its arguments.
     public init(
@@ -41,7 +44,8 @@ public struct ArbiterConfiguration: Sendable {
         executable: String = ArbiterConfiguration.currentExecutable(),
         arguments: [String] = CommandLine.arguments,
         maxBootFailures: Int = 5,
-        reloadOnChange: Bool = false
+        reloadOnChange: Bool = false,
+        drainDelay: Duration = .zero
     ) {
         self.workers = workers
         self.bind = bind
@@ -53,6 +57,7 @@ public struct ArbiterConfiguration: Sendable {
         self.arguments = arguments
         self.maxBootFailures = maxBootFailures
         self.reloadOnChange = reloadOnChange
+        self.drainDelay = drainDelay
     }
 
     /// How often workers beat: a quarter of the timeout, between 0.1 and 1 second.
