@@ -65,6 +65,11 @@ app.sse("/sse") { _, events in
 }
 app.post("/publish") { req in String(hub.publish(req.bodyText, on: "news")) }
 
+// WebSocket echo, through nginx's upgrade map.
+app.websocket("/ws") { _, ws in
+    for await message in ws.messages { try await ws.send(message) }
+}
+
 // Static files from $STATIC_DIR: sent by Carafe at /static, handed to nginx at /offloaded
 // (X-Accel-Redirect to nginx's internal location /_static/).
 let directory = ProcessInfo.processInfo.environment["STATIC_DIR"] ?? "Public"
