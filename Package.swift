@@ -10,12 +10,18 @@ let package = Package(
         .library(name: "CarafeTesting", targets: ["CarafeTesting"]),
         .library(name: "CarafeSupervisor", targets: ["CarafeSupervisor"]),
         .library(name: "CarafeStreaming", targets: ["CarafeStreaming"]),
+        .library(name: "CarafeSQL", targets: ["CarafeSQL"]),
+        .library(name: "CarafePostgres", targets: ["CarafePostgres"]),
+        .library(name: "CarafeSQLite", targets: ["CarafeSQLite"]),
+        .library(name: "CarafeDatabase", targets: ["CarafeDatabase"]),
         .executable(name: "hello", targets: ["Hello"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown.
@@ -49,15 +55,39 @@ let package = Package(
         ),
         // Long-lived connections: Server-Sent Events, the broadcast hub, long-polling.
         .target(name: "CarafeStreaming", dependencies: ["Carafe"]),
+        // The database API, independent of the database: `SQL` with bound parameters, rows
+        // decoded into Codable types, transactions, migrations, `req.db`, the `migrate` command.
+        .target(
+            name: "CarafeSQL",
+            dependencies: ["Carafe", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        // PostgreSQL through postgres-nio: a connection pool per event loop, LISTEN/NOTIFY.
+        .target(
+            name: "CarafePostgres",
+            dependencies: ["CarafeSQL", "CarafeStreaming", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
+        // SQLite through sqlite-nio: the embedded default.
+        .target(name: "CarafeSQLite", dependencies: ["CarafeSQL", .product(name: "SQLiteNIO", package: "sqlite-nio")]),
+        // `Database.open(url:)`: PostgreSQL for postgres:// URLs, SQLite otherwise.
+        .target(name: "CarafeDatabase", dependencies: ["CarafeSQL", "CarafePostgres", "CarafeSQLite"]),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
         .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
+        // A small app on the database layer (users, migrations, LISTEN/NOTIFY broadcast), for its process tests.
+        .executableTarget(name: "DatabaseProbe", dependencies: ["Carafe", "CarafeDatabase", "CarafeStreaming"], path: "Examples/DatabaseProbe", exclude: ["migrations"]),
         // Starting and talking to the example executables, shared by the process-level tests.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
+        // A throwaway PostgreSQL server (initdb + pg_ctl in a temporary directory) for the database tests.
+        .target(name: "PostgresTestSupport", dependencies: ["ProcessTestSupport"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
         .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport"]),
+        // The database layer against a real PostgreSQL (started by the tests) and SQLite.
+        .testTarget(
+            name: "CarafeDatabaseTests",
+            dependencies: ["CarafeDatabase", "CarafeTesting", "DatabaseProbe", "ProcessTestSupport", "PostgresTestSupport"]
+        ),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
