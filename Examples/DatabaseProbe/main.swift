@@ -47,13 +47,6 @@ app.post("/users") { req in
     }
 }
 
-// Holds a pooled connection for `s` seconds (PostgreSQL's pg_sleep).
-app.get("/sleep") { req in
-    let seconds = try req.query.get("s", as: Double.self) ?? 0.1
-    try await req.db.execute("SELECT pg_sleep(\(seconds))")
-    return "slept"
-}
-
 // Whether the pooled PostgreSQL connection lives on the event loop serving this request.
 app.get("/same-loop") { req in
     guard let driver = req.db.driver as? PostgresDriver else { try abort(.notImplemented, "PostgreSQL only.") }
