@@ -37,7 +37,7 @@ public final class PostgresDriver: DatabaseDriver {
 
     /// From a URL: `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (`postgresql://` too; the
     /// port defaults to 5432). `?host=/run/postgresql` connects through the Unix socket in that
-    /// directory instead. TLS is not used (`?sslmode=disable`, the default here); other
+    /// directory instead. Other parameters (the pool's, read by `Database.open(url:)`) are ignored here. TLS is not used (`?sslmode=disable`, the default here); other
     /// `sslmode`s are refused rather than silently ignored.
     public convenience init(url: String, pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(), logger: Logger = Logger(label: "carafe.postgres")) throws {
         self.init(configuration: try Self.configuration(url: url), pool: pool, logger: logger)
