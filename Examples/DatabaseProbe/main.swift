@@ -13,10 +13,16 @@ struct User: Content {
 }
 
 let environment = ProcessInfo.processInfo.environment
-let db = try Database.open(
-    url: environment["DATABASE_URL"] ?? "sqlite:probe.sqlite",
-    pool: ConnectionPoolConfiguration(maxConnections: 2, connectTimeout: .seconds(2), waitTimeout: .seconds(2))
-)
+let db: Database
+do {
+    db = try Database.open(
+        url: environment["DATABASE_URL"] ?? "sqlite:probe.sqlite",
+        pool: ConnectionPoolConfiguration(maxConnections: 2, connectTimeout: .seconds(2), waitTimeout: .seconds(2))
+    )
+} catch {
+    FileHandle.standardError.write(Data("Error: DATABASE_URL: \(error)\n".utf8))
+    exit(2)
+}
 let migrations = environment["MIGRATIONS"] ?? "migrations"
 
 let app = App()

@@ -41,10 +41,10 @@ import Testing
         return try (try? JSONDecoder().decode([User].self, from: data)) ?? [JSONDecoder().decode(User.self, from: data)]
     }
 
-    static func migrate(_ url: String) throws -> (status: Int32, output: String) {
+    static func migrate(_ url: String, _ arguments: [String] = [probeMigrations]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = Self.probe
-        process.arguments = ["migrate", probeMigrations]
+        process.arguments = ["migrate"] + arguments
         process.environment = Self.environment(url)
         let output = Pipe()
         process.standardOutput = output
@@ -65,7 +65,10 @@ import Testing
         #expect(second.status == 0)
         #expect(second.output.contains("No migrations to apply."), "\(second.output)")
         let help = try runProcess(Self.probe.path, ["--help"])
-        #expect(help.output.contains("migrate"))
+        #expect(help.output.contains("MORE SUBCOMMANDS:\n  migrate  Apply the database migrations"), "\(help.output)")
+        let usage = try Self.migrate(url, ["--all"])
+        #expect(usage.status == 1)
+        #expect(usage.output.contains("usage: migrate [DIRECTORY]"))
     }
 
     @Test(arguments: ["sqlite", "postgres"])
@@ -84,6 +87,12 @@ import Testing
         #expect(try Self.users(Self.request(server.port, "/users/2").body) == [User(id: 2, name: "bob")])
         #expect(try Self.request(server.port, "/users/99").status == "404")
         #expect(try Self.request(server.port, "/users/abc").status == "400")
+    }
+
+    @Test func aBadDatabaseURLStopsTheAppWithAMessage() throws {
+        let result = try Self.migrate("mysql://u@127.0.0.1/db")
+        #expect(result.status == 2)
+        #expect(result.output.contains("unknown database URL scheme"), "\(result.output)")
     }
 
     @Test func queriesRunOnTheEventLoopOfTheirRequest() async throws {
