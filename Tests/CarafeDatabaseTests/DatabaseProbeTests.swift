@@ -95,6 +95,24 @@ import Testing
         #expect(result.output.contains("unknown database URL scheme"), "\(result.output)")
     }
 
+    @Test func anOnStartHookThatThrowsStopsTheServerBeforeItServes() throws {
+        let environment = Self.environment(Self.sqliteURL(), ["MIGRATE_ON_START": "1", "MIGRATIONS": "/nonexistent/migrations"])
+        let process = Process()
+        process.executableURL = Self.probe
+        process.arguments = ["serve", "--bind", "127.0.0.1:0"]
+        process.environment = environment
+        let output = PipeCollector()
+        process.standardError = output.pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        #expect(eventually(timeout: 20) { !process.isRunning })
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(output.text.contains("cannot read the migrations directory /nonexistent/migrations"), "\(output.text)")
+        #expect(!output.text.contains("serving on"))
+    }
+
     @Test func queriesRunOnTheEventLoopOfTheirRequest() async throws {
         let url = try await Self.newPostgresURL()
         let server = try ServerProcess(Self.probe, ["serve", "--bind", "127.0.0.1:0", "--event-loops", "2"], environment: Self.environment(url))
