@@ -1,3 +1,4 @@
+import CarafeDatabase
 import Foundation
 import PostgresTestSupport
 import ProcessTestSupport
@@ -111,6 +112,27 @@ import Testing
         #expect(process.terminationStatus == 1)
         #expect(output.text.contains("cannot read the migrations directory /nonexistent/migrations"), "\(output.text)")
         #expect(!output.text.contains("serving on"))
+    }
+
+    @Test func sigtermClosesThePoolAndTheServerExitsCleanly() async throws {
+        let url = try await Self.newPostgresURL()
+        #expect(try Self.migrate(url).status == 0)
+        let server = try ServerProcess(Self.probe, ["serve", "--bind", "127.0.0.1:0", "--log-level", "debug"], environment: Self.environment(url))
+        #expect(try Self.request(server.port, "/users").status == "200")
+        let admin = try Database.open(url: try PostgresServer.shared.url)
+        defer { Task { await admin.shutdown() } }
+        let database = String(url.split(separator: "/").last!)
+        let sessions: SQL = "SELECT count(*) FROM pg_stat_activity WHERE datname = \(database)"
+        #expect(try await admin.first(sessions, as: Int.self)! >= 1)
+        kill(server.pid, SIGTERM)
+        #expect(server.waitForExit(timeout: 20))
+        #expect(server.process.terminationStatus == 0, "\(server.output)")
+        var open = try await admin.first(sessions, as: Int.self)
+        for _ in 0..<50 where open != 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            open = try await admin.first(sessions, as: Int.self)
+        }
+        #expect(open == 0)
     }
 
     @Test func queriesRunOnTheEventLoopOfTheirRequest() async throws {
