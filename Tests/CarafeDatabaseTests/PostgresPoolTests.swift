@@ -57,10 +57,8 @@ import Testing
 
     @Test func eachEventLoopGetsConnectionsOfItsOwn() async throws {
         let db = try await Backend.postgres.makeDatabase(pool: ConnectionPoolConfiguration(maxConnections: 2))
-        defer { Task { await db.shutdown() } }
         let driver = try #require(db.driver as? PostgresDriver)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        defer { Task { try? await group.shutdownGracefully() } }
         let loops = Array(group.makeIterator())
         var matches = 0
         for round in 0..<20 {
@@ -73,6 +71,10 @@ import Testing
         }
         #expect(matches == 20)
         #expect(driver.pool.openConnections == 2, "one connection per loop: the queries ran one at a time")
+        // As a server does: close the pool's connections while their loops still run.
+        await db.shutdown()
+        #expect(driver.pool.openConnections == 0)
+        try await group.shutdownGracefully()
     }
 
     @Test func brokenConnectionsAreReplacedAfterARestartAndTheGapFailsFast() async throws {
