@@ -49,6 +49,11 @@ public final class App: RouteBuilder, @unchecked Sendable {
     /// stops gracefully (`--drain-delay`): the load balancer's probe interval, so that it has
     /// stopped sending by then. Zero (the default) stops at once.
     public var drainDelay: Duration = .zero
+    /// Values that extensions (a database, say) attach to the app by name, as Flask's
+    /// `app.extensions`; handlers read them as `req.appExtensions`.
+    public var extensions: [String: any Sendable] = [:] { didSet { self.settingsChanged() } }
+    /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
+    let lifecycle = AppLifecycle()
 
     private let running = Mutex<AppServices?>(nil)
 
@@ -70,6 +75,7 @@ public final class App: RouteBuilder, @unchecked Sendable {
                 debug: self.debug,
                 logger: self.logger,
                 accessLog: self.accessLog,
+                extensions: self.extensions,
                 maxBodySize: self.maxBodySize,
                 blockingThreads: self.blockingThreads,
                 forwardedAllowIPs: self.forwardedAllowIPs,
@@ -108,6 +114,7 @@ final class AppServices: Sendable {
     let debug: Bool
     let logger: Logger
     let accessLog: AccessLog?
+    let extensions: [String: any Sendable]
     let maxBodySize: Int
     let blockingPool: NIOThreadPool
     let forwardedAllowIPs: TrustedAddresses
@@ -120,6 +127,7 @@ final class AppServices: Sendable {
         debug: Bool,
         logger: Logger,
         accessLog: AccessLog?,
+        extensions: [String: any Sendable],
         maxBodySize: Int,
         blockingThreads: Int,
         forwardedAllowIPs: TrustedAddresses = .localhost,
@@ -131,6 +139,7 @@ final class AppServices: Sendable {
         self.debug = debug
         self.logger = logger
         self.accessLog = accessLog
+        self.extensions = extensions
         self.maxBodySize = maxBodySize
         self.forwardedAllowIPs = forwardedAllowIPs
         self.healthPath = healthPath

@@ -45,6 +45,8 @@ public final class Request: @unchecked Sendable {
     public internal(set) var route: Route?
     /// Values that hooks and handlers pass along for this request (Flask's `g`).
     public var storage: [String: any Sendable] = [:]
+    /// The serving app's `extensions` (Flask's `current_app.extensions`).
+    public var appExtensions: [String: any Sendable] { self.services.extensions }
 
     /// The host a trusted proxy forwarded, if it did.
     private let forwardedHost: String?
