@@ -112,7 +112,7 @@ let package = Package(
         // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
         .executableTarget(name: "PasswordCost", dependencies: ["CarafeSessions"], path: "Benchmarks/PasswordCost"),
         // An app behind nginx: client address, streaming, static files (the nginx tests run it).
-        .executableTarget(name: "BehindProxy", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/BehindProxy"),
+        .executableTarget(name: "BehindProxy", dependencies: ["Carafe", "CarafeStreaming", "CarafeDatabase"], path: "Examples/BehindProxy"),
         // A small app on the database layer (users, migrations, LISTEN/NOTIFY broadcast), for its process tests.
         .executableTarget(name: "DatabaseProbe", dependencies: ["Carafe", "CarafeDatabase", "CarafeStreaming"], path: "Examples/DatabaseProbe", exclude: ["migrations"]),
         // Starting and talking to the example executables, shared by the process-level tests.
@@ -137,6 +137,6 @@ let package = Package(
         .testTarget(name: "CarafeSupervisorTests", dependencies: ["CarafeHTTP", "Hello", "SupervisorProbe", "ProcessTestSupport"]),
         // A real nginx (started by the tests, with a generated configuration) in front of
         // `behind-proxy`: forwarded headers, PROXY protocol, streaming, drain, several hosts.
-        .testTarget(name: "ProxyTests", dependencies: ["BehindProxy", "ProcessTestSupport"]),
+        .testTarget(name: "ProxyTests", dependencies: ["BehindProxy", "ProcessTestSupport", "PostgresTestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 // An app as it runs behind nginx: what it sees of the client, streaming, uploads, static files
 // served by Carafe or handed to nginx. The nginx tests run it; `docs/nginx.md` describes the setup.
 import Carafe
+import CarafeDatabase
 import CarafeStreaming
 import Foundation
 
@@ -55,15 +56,28 @@ app.get("/io") { req in
     return "ok"
 }
 
-// ": hello" at once, then each text POSTed to /publish as an event.
-let hub = BroadcastHub()
+// ": hello" at once, then each text POSTed to /publish as an event. With DATABASE_URL (a
+// PostgreSQL), a publish reaches the subscribers of every process on every host, through
+// LISTEN/NOTIFY; without, those of this process.
+let hub: BroadcastHub
+if let url = ProcessInfo.processInfo.environment["DATABASE_URL"] {
+    let db = try Database.open(url: url)
+    app.useDatabase(db)
+    hub = BroadcastHub(backplane: try PostgresBackplane(database: db, logger: app.logger))
+} else {
+    hub = BroadcastHub()
+}
 app.sse("/sse") { _, events in
     try await events.comment("hello")
     for await text in hub.subscribe("news") {
         try await events.send(data: text)
     }
 }
-app.post("/publish") { req in String(hub.publish(req.bodyText, on: "news")) }
+app.post("/publish") { req in
+    guard hub.backplane != nil else { return String(hub.publish(req.bodyText, on: "news")) }
+    try await hub.broadcast(req.bodyText, on: "news")
+    return "sent"
+}
 
 // WebSocket echo, through nginx's upgrade map.
 app.websocket("/ws") { _, ws in

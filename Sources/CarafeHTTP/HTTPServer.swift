@@ -60,8 +60,10 @@ public final class HTTPServer: Sendable {
         self.shared = SharedState(logger: logger)
         counter.onLimit = { [weak self] count in
             guard let self else { return }
-            // At once, so that this very response already closes its connection.
+            // At once, so that this very response already closes its connection and no other
+            // connection is accepted meanwhile (another worker takes it).
             self.shared.beginDraining()
+            self.setAccepting(false)
             self.shared.logger.notice("served \(count) requests (the max-requests limit); shutting down gracefully")
             Task { await self.shutdown() }
         }

@@ -15,6 +15,10 @@ public final class PostgresServer: @unchecked Sendable {
     public let password = "secret"
     private let binaries: URL
     private let runAs: String?
+    /// The addresses it listens on (`listen_addresses`).
+    public let listenAddresses: [String]
+    /// The network namespace it runs in (`ip netns exec`), or nil for this one.
+    private let namespace: String?
 
     /// One server for the whole test process, started on first use and stopped at exit.
     public static var shared: PostgresServer {
@@ -32,15 +36,19 @@ public final class PostgresServer: @unchecked Sendable {
         if case .success(let server) = sharedServer { server.destroy() }
     }
 
-    /// `postgres://carafe:secret@127.0.0.1:PORT/DATABASE`
-    public func url(database: String = "postgres") -> String {
-        "postgres://\(self.user):\(self.password)@127.0.0.1:\(self.port)/\(database)"
+    /// `postgres://carafe:secret@HOST:PORT/DATABASE`, by default on its first listen address.
+    public func url(database: String = "postgres", host: String? = nil) -> String {
+        "postgres://\(self.user):\(self.password)@\(host ?? self.listenAddresses[0]):\(self.port)/\(database)"
     }
 
     public var url: String { self.url() }
 
-    /// Runs `initdb`; `start()` starts the server.
-    public init() throws {
+    /// Runs `initdb`; `start()` starts the server. By default it listens on 127.0.0.1 only; a
+    /// test that makes network namespaces can run it in one (`namespace`, the full name) on
+    /// that namespace's addresses, accepting password logins from `clientNetworks` (CIDR).
+    public init(listenAddresses: [String] = ["127.0.0.1"], clientNetworks: [String] = [], namespace: String? = nil) throws {
+        self.listenAddresses = listenAddresses
+        self.namespace = namespace
         guard let binaries = Self.findBinaries() else {
             throw PostgresServerError("PostgreSQL is not installed: no initdb in /usr/lib/postgresql/*/bin or on PATH (apt-get install postgresql)")
         }
@@ -64,6 +72,16 @@ public final class PostgresServer: @unchecked Sendable {
             "-D", self.dataDirectory, "-U", self.user, "--pwfile", passwordFile.path,
             "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
         ])
+        if !clientNetworks.isEmpty {
+            let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: self.dataDirectory + "/pg_hba.conf"))
+            hba.seekToEndOfFile()
+            hba.write(Data(clientNetworks.map { "host all all \($0) scram-sha-256\n" }.joined().utf8))
+            try hba.close()
+        }
+    }
+
+    private var serverOptions: String {
+        "-p \(self.port) -k \(self.directory.path) -c listen_addresses=\(self.listenAddresses.joined(separator: ",")) -c fsync=off -c max_connections=200"
     }
 
     private var dataDirectory: String { self.directory.appendingPathComponent("data").path }
@@ -71,8 +89,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// Starts the server and waits until it accepts connections.
     public func start() throws {
-        let options = "-p \(self.port) -k \(self.directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        try self.run("pg_ctl", ["-D", self.dataDirectory, "-l", self.logFile, "-o", options, "-w", "-t", "60", "start"])
+        try self.run("pg_ctl", ["-D", self.dataDirectory, "-l", self.logFile, "-o", self.serverOptions, "-w", "-t", "60", "start"])
     }
 
     /// Stops the server (fast: connections are closed at once).
@@ -82,8 +99,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// Stops and starts the server: every connection to it breaks.
     public func restart() throws {
-        let options = "-p \(self.port) -k \(self.directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        try self.run("pg_ctl", ["-D", self.dataDirectory, "-l", self.logFile, "-o", options, "-m", "fast", "-w", "-t", "60", "restart"])
+        try self.run("pg_ctl", ["-D", self.dataDirectory, "-l", self.logFile, "-o", self.serverOptions, "-m", "fast", "-w", "-t", "60", "restart"])
     }
 
     /// The server's log so far.
@@ -116,8 +132,10 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     private func run(_ tool: String, _ arguments: [String]) throws {
-        let path = self.binaries.appendingPathComponent(tool).path
-        let result = try self.runAs.map { try Self.spawn("/usr/sbin/runuser", ["-u", $0, "--", path] + arguments) } ?? Self.spawn(path, arguments)
+        var command = [self.binaries.appendingPathComponent(tool).path] + arguments
+        if let runAs = self.runAs { command = ["/usr/sbin/runuser", "-u", runAs, "--"] + command }
+        if let namespace = self.namespace, tool != "initdb" { command = [NetworkNamespaces.ipPath, "netns", "exec", namespace] + command }
+        let result = try Self.spawn(command[0], Array(command.dropFirst()))
         guard result.status == 0 else {
             throw PostgresServerError("\(tool) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.output)\n\(self.log)")
         }

@@ -1,10 +1,12 @@
 import Foundation
+import PostgresTestSupport
 import ProcessTestSupport
 import Testing
 
 /// Carafe on several hosts: three network namespaces made by the test, joined by veth pairs on
 /// private addresses that exist only inside them. `app1` and `app2` each run
-/// `behind-proxy serve --workers 2`; `edge` runs nginx and the load client.
+/// `behind-proxy serve --workers 2`; `edge` runs nginx, the clients and, for the broadcast
+/// test, PostgreSQL.
 ///
 ///     edge 10.213.1.1 ── 10.213.1.2 app1
 ///     edge 10.213.2.1 ── 10.213.2.2 app2
@@ -114,6 +116,76 @@ struct MultiHostTests {
         #expect(bad.isEmpty, "\(bad.prefix(5))")
         // nginx did meet the dead host: it retried those requests on host 2.
         #expect(nginx.errorLog.contains("10.213.1.2:8000"), "\(nginx.errorLog.suffix(2000))")
+        _ = hosts
+    }
+
+    @Test func sseSubscribersOnEitherHostHearWhatTheOtherPublishes() throws {
+        let hosts = try NetworkNamespaces(["edge", "app1", "app2"])
+        try hosts.link("edge", "10.213.1.1/24", "app1", "10.213.1.2/24")
+        try hosts.link("edge", "10.213.2.1/24", "app2", "10.213.2.2/24")
+        let directory = try testDirectory()
+        // PostgreSQL on the edge host, reachable from both app hosts: their LISTEN/NOTIFY backplane.
+        let database = try PostgresServer(
+            listenAddresses: ["10.213.1.1", "10.213.2.1"], clientNetworks: ["10.213.0.0/16"], namespace: hosts.names["edge"]
+        )
+        try database.start()
+        defer { database.destroy() }
+
+        var apps: [ServerProcess] = []
+        for (index, name) in ["app1", "app2"].enumerated() {
+            let socket = directory.appendingPathComponent("\(name).sock").path
+            let (launcher, arguments) = hosts.command(
+                in: name, builtExecutable("behind-proxy").path,
+                ["serve", "--workers", "2", "--bind", "unix:\(socket)", "--bind", "10.213.\(index + 1).2:8000", "--log-level", "info"]
+            )
+            var environment = ProcessInfo.processInfo.environment
+            environment["DATABASE_URL"] = database.url(host: "10.213.\(index + 1).1")
+            apps.append(try ServerProcess(launcher, arguments, environment: environment))
+        }
+        for app in apps {
+            #expect(app.waitForOutput("worker 2 \\(pid \\d+\\) serving", timeout: 20), "\(app.output)")
+        }
+        let port = 8080
+        let nginx = try NginxProcess(
+            http: NginxConfig.http(listen: ["127.0.0.1:\(port)"], upstreams: ["10.213.1.2:8000", "10.213.2.2:8000"]),
+            waitForPort: port,
+            namespace: (hosts, "edge")
+        )
+
+        // Four browsers on the edge, through nginx: round robin puts two on each host.
+        let subscribers = try (0..<4).map { _ in
+            let (launcher, arguments) = hosts.command(in: "edge", "/usr/bin/curl", ["-s", "-N", "--max-time", "60", "http://127.0.0.1:\(port)/sse"])
+            let process = Process()
+            process.executableURL = launcher
+            process.arguments = arguments
+            let output = PipeCollector()
+            process.standardOutput = output.pipe
+            try process.run()
+            return (process, output)
+        }
+        defer { subscribers.forEach { if $0.0.isRunning { kill($0.0.processIdentifier, SIGKILL) } } }
+        #expect(eventually(timeout: 10) { subscribers.allSatisfy { $0.1.text.hasPrefix(": hello") } })
+
+        // A publish on either host reaches every subscriber on both. The first broadcasts may
+        // come before each process's LISTEN is up: publish until all have one.
+        for (host, address) in [("app2", "10.213.2.2"), ("app1", "10.213.1.2")] {
+            var sent = 0
+            let heard = eventually(timeout: 20) {
+                sent += 1
+                let answer = try? hosts.run(in: "edge", "/usr/bin/curl", ["-s", "--max-time", "5", "--data-binary", "from \(host) #\(sent)", "http://\(address):8000/publish"])
+                #expect(answer?.output == "sent", "\(answer?.output ?? "no answer")")
+                usleep(200_000)
+                return subscribers.allSatisfy { $0.1.text.contains("data: from \(host) #") }
+            }
+            #expect(heard, "\(subscribers.map { $0.1.text })")
+        }
+
+        // Both hosts did hold subscribers (nginx logs each stream when it ends).
+        subscribers.forEach { kill($0.0.processIdentifier, SIGKILL) }
+        #expect(eventually(timeout: 10) {
+            let streams = nginx.accessLog.split(separator: "\n").filter { $0.contains("GET /sse") }
+            return streams.count == 4 && streams.contains { $0.contains("10.213.1.2:8000") } && streams.contains { $0.contains("10.213.2.2:8000") }
+        }, "\(nginx.accessLog)")
         _ = hosts
     }
 }
