@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
+        .executable(name: "microblog", targets: ["Microblog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -85,6 +86,14 @@ let package = Package(
             path: "Examples/Accounts",
             resources: [.copy("Templates")]
         ),
+        // A miniature of Flask's microblog: accounts, posts, follows, a paginated timeline, a JSON
+        // API and a live timeline, on SQLite or PostgreSQL: what the README's first command runs.
+        .executableTarget(
+            name: "Microblog",
+            dependencies: ["Carafe", "CarafeSessions", "CarafeMustache", "CarafeStreaming", "CarafeDatabase"],
+            path: "Examples/Microblog",
+            resources: [.copy("Templates"), .copy("migrations")]
+        ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
         // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
@@ -97,6 +106,8 @@ let package = Package(
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
         // Runs the built `accounts` example over real sockets with curl: sign-up, log-in, CSRF, escaping.
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "ProcessTestSupport"]),
+        // Runs the built `microblog` over real sockets with curl: on SQLite, and on a PostgreSQL it starts.
+        .testTarget(name: "MicroblogTests", dependencies: ["Microblog", "ProcessTestSupport", "PostgresTestSupport"]),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
