@@ -12,6 +12,10 @@ let package = Package(
         .library(name: "CarafeStreaming", targets: ["CarafeStreaming"]),
         .library(name: "CarafeSessions", targets: ["CarafeSessions"]),
         .library(name: "CarafeMustache", targets: ["CarafeMustache"]),
+        .library(name: "CarafeSQL", targets: ["CarafeSQL"]),
+        .library(name: "CarafePostgres", targets: ["CarafePostgres"]),
+        .library(name: "CarafeSQLite", targets: ["CarafeSQLite"]),
+        .library(name: "CarafeDatabase", targets: ["CarafeDatabase"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
@@ -25,6 +29,8 @@ let package = Package(
         // graph resolvable beside postgres-nio 1.33.2, which asks for swift-crypto 3.9.0 ..< 6.0.0.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -74,6 +80,21 @@ let package = Package(
             name: "CarafeMustache",
             dependencies: ["Carafe", .product(name: "Mustache", package: "swift-mustache")]
         ),
+        // The database API, independent of the database: `SQL` with bound parameters, rows
+        // decoded into Codable types, transactions, migrations, `req.db`, the `migrate` command.
+        .target(
+            name: "CarafeSQL",
+            dependencies: ["Carafe", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        // PostgreSQL through postgres-nio: a connection pool per event loop, LISTEN/NOTIFY.
+        .target(
+            name: "CarafePostgres",
+            dependencies: ["CarafeSQL", "CarafeStreaming", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
+        // SQLite through sqlite-nio: the embedded default.
+        .target(name: "CarafeSQLite", dependencies: ["CarafeSQL", .product(name: "SQLiteNIO", package: "sqlite-nio")]),
+        // `Database.open(url:)`: PostgreSQL for postgres:// URLs, SQLite otherwise.
+        .target(name: "CarafeDatabase", dependencies: ["CarafeSQL", "CarafePostgres", "CarafeSQLite"]),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
         .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
@@ -98,16 +119,25 @@ let package = Package(
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
         // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
         .executableTarget(name: "PasswordCost", dependencies: ["CarafeSessions"], path: "Benchmarks/PasswordCost"),
+        // A small app on the database layer (users, migrations, LISTEN/NOTIFY broadcast), for its process tests.
+        .executableTarget(name: "DatabaseProbe", dependencies: ["Carafe", "CarafeDatabase", "CarafeStreaming"], path: "Examples/DatabaseProbe", exclude: ["migrations"]),
         // Starting and talking to the example executables, shared by the process-level tests.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
+        // A throwaway PostgreSQL server (initdb + pg_ctl in a temporary directory) for the database tests.
+        .target(name: "PostgresTestSupport", dependencies: ["ProcessTestSupport"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
         .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]),
-                .testTarget(name: "CarafeSessionsTests", dependencies: ["CarafeSessions", "CarafeTesting"]),
+        .testTarget(name: "CarafeSessionsTests", dependencies: ["CarafeSessions", "CarafeTesting"]),
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
         // Runs the built `accounts` example over real sockets with curl: sign-up, log-in, CSRF, escaping.
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "ProcessTestSupport"]),
         // Runs the built `microblog` over real sockets with curl: on SQLite, and on a PostgreSQL it starts.
         .testTarget(name: "MicroblogTests", dependencies: ["Microblog", "ProcessTestSupport", "PostgresTestSupport"]),
+        // The database layer against a real PostgreSQL (started by the tests) and SQLite.
+        .testTarget(
+            name: "CarafeDatabaseTests",
+            dependencies: ["CarafeDatabase", "CarafeTesting", "DatabaseProbe", "ProcessTestSupport", "PostgresTestSupport"]
+        ),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),

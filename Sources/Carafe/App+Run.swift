@@ -15,6 +15,19 @@ extension App {
     /// itself as the workers; a worker (it finds `CARAFE_WORKER` in its environment) serves on
     /// the sockets the master handed it.
     public func run(arguments: [String] = Array(CommandLine.arguments.dropFirst())) async throws {
+        if let name = arguments.first, let custom = self.lifecycle.commands[name] {
+            do {
+                try await custom.run(Array(arguments.dropFirst()))
+                return
+            } catch {
+                FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+                exit(1)
+            }
+        }
+        if let first = arguments.first, ["-h", "--help", "help"].contains(first), arguments.count == 1 {
+            print(CarafeCommand.helpMessage() + self.lifecycle.commandHelp)
+            return
+        }
         let command: any ParsableCommand
         do {
             command = try CarafeCommand.parseAsRoot(arguments)
@@ -106,6 +119,15 @@ extension App {
     /// or QUIT, and shuts down if its master is gone. USR1 reopens the log files.
     private func serve(_ configuration: HTTPServerConfiguration, errorLog: LogFile?, umask mask: mode_t?, worker: WorkerContext?) async throws {
         let server = HTTPServer(configuration: configuration, responder: AppResponder(services: self.services), logger: self.logger)
+        do {
+            for start in self.lifecycle.startHooks { try await start(server.eventLoopGroup) }
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+        server.beforeEventLoopsStop { [stopHooks = self.lifecycle.stopHooks] in
+            for stop in stopHooks { await stop() }
+        }
         let previousMask = mask.map { umask($0) }  // for the files of Unix sockets
         do {
             try await server.start()

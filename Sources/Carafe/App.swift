@@ -27,6 +27,11 @@ public final class App: RouteBuilder, @unchecked Sendable {
     public var logger = Logger(label: "carafe") { didSet { self.settingsChanged() } }
     /// Where one line per request goes (Apache combined format); nil logs none.
     public var accessLog: AccessLog? { didSet { self.settingsChanged() } }
+    /// Values that extensions (a database, say) attach to the app by name, as Flask's
+    /// `app.extensions`; handlers read them as `req.appExtensions`.
+    public var extensions: [String: any Sendable] = [:] { didSet { self.settingsChanged() } }
+    /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
+    let lifecycle = AppLifecycle()
 
     private let running = Mutex<AppServices?>(nil)
 
@@ -48,6 +53,7 @@ public final class App: RouteBuilder, @unchecked Sendable {
                 debug: self.debug,
                 logger: self.logger,
                 accessLog: self.accessLog,
+                extensions: self.extensions,
                 maxBodySize: self.maxBodySize,
                 blockingThreads: self.blockingThreads
             )
@@ -72,15 +78,17 @@ final class AppServices: Sendable {
     let debug: Bool
     let logger: Logger
     let accessLog: AccessLog?
+    let extensions: [String: any Sendable]
     let maxBodySize: Int
     let blockingPool: NIOThreadPool
 
-    init(routes: RouteTable, root: Blueprint, debug: Bool, logger: Logger, accessLog: AccessLog?, maxBodySize: Int, blockingThreads: Int) {
+    init(routes: RouteTable, root: Blueprint, debug: Bool, logger: Logger, accessLog: AccessLog?, extensions: [String: any Sendable], maxBodySize: Int, blockingThreads: Int) {
         self.routes = routes
         self.root = root
         self.debug = debug
         self.logger = logger
         self.accessLog = accessLog
+        self.extensions = extensions
         self.maxBodySize = maxBodySize
         self.blockingPool = NIOThreadPool(numberOfThreads: blockingThreads)
         self.blockingPool.start()

@@ -132,7 +132,7 @@ struct AppResponder: HTTPResponder {
         if Task.isCancelled {
             // The client went away; nobody will read this response.
             self.services.logger.debug("\(request.method.rawValue) \(request.uri) cancelled: \(error)")
-        } else if !(error is HTTPError) {
+        } else if !(error is HTTPError || error is any HTTPErrorConvertible) {
             self.services.logger.error("unhandled error in \(request.method.rawValue) \(request.uri): \(String(reflecting: error))")
             if self.services.debug { httpError.message = "\(String(reflecting: error))" }
         }

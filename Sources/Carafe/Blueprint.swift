@@ -225,8 +225,9 @@ extension RouteBuilder {
 }
 
 extension HTTPError {
-    /// `error` itself if it is an `HTTPError`, else a 500.
+    /// `error` itself if it is an `HTTPError`, its `httpError` if it is `HTTPErrorConvertible`,
+    /// else a 500.
     init(converting error: any Error) {
-        self = error as? HTTPError ?? HTTPError(.internalServerError)
+        self = error as? HTTPError ?? (error as? any HTTPErrorConvertible)?.httpError ?? HTTPError(.internalServerError)
     }
 }

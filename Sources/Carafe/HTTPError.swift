@@ -19,6 +19,14 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(self.status.code) \(self.status.reasonPhrase): \(self.message)" }
 }
 
+/// An error of a library's own type that has an HTTP answer: a handler that lets it through
+/// answers with `httpError` (status, message, headers) instead of a 500, and error handlers for
+/// that status take it. E.g. a database pool's "unavailable" error becomes a 503.
+public protocol HTTPErrorConvertible: Error {
+    /// The response's status and the message shown to the client (no internals).
+    var httpError: HTTPError { get }
+}
+
 /// Stops the request with an HTTP error, as Flask's `abort(404)` does.
 ///
 ///     guard let post = try await Post.find(id) else { try abort(.notFound, "No post \(id).") }

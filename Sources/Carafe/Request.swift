@@ -30,6 +30,8 @@ public final class Request: @unchecked Sendable {
     public internal(set) var route: Route?
     /// Values that hooks and handlers pass along for this request (Flask's `g`).
     public var storage: [String: any Sendable] = [:]
+    /// The serving app's `extensions` (Flask's `current_app.extensions`).
+    public var appExtensions: [String: any Sendable] { self.services.extensions }
 
     /// When the request arrived, for the access log's request time.
     let startedAt = ContinuousClock.now

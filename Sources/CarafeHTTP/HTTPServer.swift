@@ -42,7 +42,7 @@ public final class HTTPServer: Sendable {
     private let admission = Mutex<(open: Int, paused: Bool)>((0, false))
     private let requestCounter: RequestCounter
     private let shutdownStarted = Atomic<Bool>(false)
-    private let loopsStopping = Mutex<[@Sendable () -> Void]>([])
+    private let loopsStopping = Mutex<[@Sendable () async -> Void]>([])
     /// Whether `shutdown()` has finished, and who waits for it to.
     private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
@@ -71,8 +71,9 @@ public final class HTTPServer: Sendable {
     public var eventLoopGroup: any EventLoopGroup { self.group }
 
     /// Runs `body` during `shutdown()`, after the connections have closed and just before the
-    /// event loops stop: the last moment to stop work scheduled on them.
-    public func beforeEventLoopsStop(_ body: @escaping @Sendable () -> Void) {
+    /// event loops stop: the last moment to stop work scheduled on them. Each runs in turn, in
+    /// the order they were added, and the loops stop after the last one returns.
+    public func beforeEventLoopsStop(_ body: @escaping @Sendable () async -> Void) {
         self.loopsStopping.withLock { $0.append(body) }
     }
 
@@ -222,7 +223,9 @@ public final class HTTPServer: Sendable {
                 try? await channel.close()
             }
         }
-        self.loopsStopping.withLock { $0 }.forEach { $0() }
+        for body in self.loopsStopping.withLock({ $0 }) {
+            await body()
+        }
         try? await self.group.shutdownGracefully()
         let waiters = self.stopped.withLock { stopped in
             stopped.done = true

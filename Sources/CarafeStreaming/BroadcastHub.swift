@@ -1,7 +1,9 @@
 import Synchronization
 
-/// Named channels that handlers subscribe to and publish on, within one process: the fan-out
-/// behind Server-Sent Events, WebSocket and long-polling routes.
+/// Named channels that handlers subscribe to and publish on: the fan-out behind Server-Sent
+/// Events, WebSocket and long-polling routes. `publish` reaches this process's subscribers;
+/// with a `backplane` (PostgreSQL's LISTEN/NOTIFY: `PostgresBackplane` in `CarafePostgres`),
+/// `broadcast` reaches the subscribers of every process and machine that shares it.
 ///
 ///     let hub = BroadcastHub()
 ///     app.sse("/events") { req, events in
@@ -28,12 +30,28 @@ public final class BroadcastHub: Sendable {
 
     public let bufferSize: Int
     public let policy: SlowSubscriberPolicy
+    /// What carries `broadcast`s between processes; nil: this process only.
+    public let backplane: (any BroadcastBackplane)?
     private let channels = Mutex<(next: Int, subscribers: [String: [Int: Subscriber]])>((0, [:]))
+    private let listening = Atomic<Bool>(false)
 
-    public init(bufferSize: Int = 256, policy: SlowSubscriberPolicy = .dropOldest) {
+    public init(bufferSize: Int = 256, policy: SlowSubscriberPolicy = .dropOldest, backplane: (any BroadcastBackplane)? = nil) {
         precondition(bufferSize > 0, "a subscriber's queue must hold at least one message")
         self.bufferSize = bufferSize
         self.policy = policy
+        self.backplane = backplane
+    }
+
+    /// Publishes `message` on `channel` to the subscribers of every process that shares the
+    /// backplane, this one's included (they receive it back through the backplane); without a
+    /// backplane, the same as `publish`. Throws if the backplane cannot send it (too large, the
+    /// database is down).
+    public func broadcast(_ message: String, on channel: String) async throws {
+        if let backplane = self.backplane {
+            try await backplane.send(message, on: channel)
+        } else {
+            self.publish(message, on: channel)
+        }
     }
 
     /// The messages published on `channel` from now on, in order.
@@ -47,6 +65,10 @@ public final class BroadcastHub: Sendable {
             return state.next
         }
         continuation.onTermination = { [weak self] _ in self?.remove(id, from: channel) }
+        if let backplane = self.backplane, !self.listening.exchange(true, ordering: .relaxed) {
+            // From the first subscriber on, this process receives every process's broadcasts.
+            backplane.start { [weak self] message, channel in self?.publish(message, on: channel) }
+        }
         return stream
     }
 

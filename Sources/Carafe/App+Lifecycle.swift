@@ -1,0 +1,61 @@
+import CarafeHTTP
+import NIOCore
+import Synchronization
+
+extension App {
+    /// Runs `body` when the app starts serving, in each process that serves (each worker under
+    /// `--workers`), once the server's event loops exist and before it accepts connections: the
+    /// place to open what handlers share, on the loops that will serve them. A hook that throws
+    /// stops the server from starting (a worker reports a boot error).
+    ///
+    ///     app.onStart { eventLoops in try await cache.connect(on: eventLoops) }
+    public func onStart(_ body: @escaping @Sendable (any EventLoopGroup) async throws -> Void) {
+        self.lifecycle.state.withLock { $0.start.append(body) }
+    }
+
+    /// Runs `body` when the server stops, after the last connection has closed and before the
+    /// event loops stop: the place to close what `onStart` opened. Stop hooks run in the reverse
+    /// order of their registration.
+    public func onStop(_ body: @escaping @Sendable () async -> Void) {
+        self.lifecycle.state.withLock { $0.stop.append(body) }
+    }
+
+    /// Adds a command to the app's command line, beside `serve` and `routes`: `app.run()` with
+    /// `name` as its first argument runs `body` with the arguments after it, and exits 1 (printing
+    /// the error) if it throws.
+    ///
+    ///     app.command("seed", abstract: "Fill the database with sample data.") { arguments in ... }
+    ///     $ myapp seed --users 100
+    public func command(_ name: String, abstract: String, _ body: @escaping @Sendable ([String]) async throws -> Void) {
+        self.lifecycle.state.withLock { $0.commands[name] = AppLifecycle.Command(abstract: abstract, run: body) }
+    }
+}
+
+/// An app's start and stop hooks and its extra commands.
+final class AppLifecycle: Sendable {
+    struct Command {
+        let abstract: String
+        let run: @Sendable ([String]) async throws -> Void
+    }
+
+    struct State {
+        var start: [@Sendable (any EventLoopGroup) async throws -> Void] = []
+        var stop: [@Sendable () async -> Void] = []
+        var commands: [String: Command] = [:]
+    }
+
+    let state = Mutex(State())
+
+    var startHooks: [@Sendable (any EventLoopGroup) async throws -> Void] { self.state.withLock { $0.start } }
+    var stopHooks: [@Sendable () async -> Void] { self.state.withLock { $0.stop.reversed() } }
+    var commands: [String: Command] { self.state.withLock { $0.commands } }
+
+    /// The extra commands as `--help` lists them.
+    var commandHelp: String {
+        let commands = self.commands.sorted { $0.key < $1.key }
+        guard !commands.isEmpty else { return "" }
+        let width = commands.map(\.key.count).max() ?? 0
+        return "\nMORE SUBCOMMANDS:\n"
+            + commands.map { "  \($0.key.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.value.abstract)\n" }.joined()
+    }
+}

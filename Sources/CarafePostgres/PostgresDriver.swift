@@ -1,0 +1,98 @@
+import CarafeSQL
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// PostgreSQL through postgres-nio: a pool of connections on each event loop (see
+/// `ConnectionPool`), so a handler's queries run on its own loop's thread.
+///
+///     let db = Database(driver: try PostgresDriver(url: "postgres://app:secret@127.0.0.1:5432/app"))
+///     let db = Database(driver: PostgresDriver(configuration: .init(host: "db", username: "app", password: "secret", database: "app", tls: .disable)))
+public final class PostgresDriver: DatabaseDriver {
+    public let configuration: PostgresConnection.Configuration
+    public let pool: ConnectionPool<PostgresSQLConnection>
+    public var dialect: SQLDialect { .postgres }
+
+    public init(
+        configuration: PostgresConnection.Configuration,
+        pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
+        logger: Logger = Logger(label: "carafe.postgres")
+    ) {
+        var configuration = configuration
+        configuration.options.connectTimeout = pool.connectTimeout.timeAmount
+        self.configuration = configuration
+        let ids = Atomic<Int>(0)
+        self.pool = ConnectionPool(configuration: pool, perEventLoop: true, logger: logger) { [configuration] loop in
+            let id = ids.wrappingAdd(1, ordering: .relaxed).newValue
+            do {
+                let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
+                return PostgresSQLConnection(connection, logger: logger)
+            } catch {
+                throw PostgresErrors.translate(error, statement: "(connecting)")
+            }
+        }
+    }
+
+    /// From a URL: `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (`postgresql://` too; the
+    /// port defaults to 5432). `?host=/run/postgresql` connects through the Unix socket in that
+    /// directory instead. TLS is not used (`?sslmode=disable`, the default here); other
+    /// `sslmode`s are refused rather than silently ignored.
+    public convenience init(url: String, pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(), logger: Logger = Logger(label: "carafe.postgres")) throws {
+        self.init(configuration: try Self.configuration(url: url), pool: pool, logger: logger)
+    }
+
+    public func withConnection<T>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+        try await self.pool.withConnection { try await body($0) }
+    }
+
+    public func shutdown() async {
+        await self.pool.shutdown()
+    }
+
+    /// The connection configuration a `postgres://` URL describes.
+    public static func configuration(url text: String) throws -> PostgresConnection.Configuration {
+        guard let url = URLComponents(string: text), url.scheme == "postgres" || url.scheme == "postgresql" else {
+            throw DatabaseURLError("not a postgres:// URL: \(Self.redacted(text))")
+        }
+        let query = Dictionary((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        if let mode = query["sslmode"], mode != "disable" {
+            throw DatabaseURLError("sslmode=\(mode) is not supported yet; use sslmode=disable (a local or private network) in \(Self.redacted(text))")
+        }
+        let username = url.percentEncodedUser.map { $0.removingPercentEncoding ?? $0 } ?? "postgres"
+        let password = url.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 }
+        let database = String(url.path.drop { $0 == "/" })
+        let port = url.port ?? 5432
+        if let directory = query["host"], directory.hasPrefix("/") {
+            return PostgresConnection.Configuration(
+                unixSocketPath: "\(directory)/.s.PGSQL.\(port)",
+                username: username,
+                password: password,
+                database: database.isEmpty ? nil : database
+            )
+        }
+        guard let host = url.host, !host.isEmpty else { throw DatabaseURLError("no host in \(Self.redacted(text))") }
+        return PostgresConnection.Configuration(
+            host: host,
+            port: port,
+            username: username,
+            password: password,
+            database: database.isEmpty ? nil : database,
+            tls: .disable
+        )
+    }
+
+    /// The URL without its password, for messages.
+    static func redacted(_ text: String) -> String {
+        text.replacingOccurrences(of: #"(://[^:/@]*:)[^@]*@"#, with: "$1***@", options: .regularExpression)
+    }
+}
+
+extension Duration {
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = self.components
+        // Clamped to about 290 years, NIO's limit.
+        return .nanoseconds(min(seconds, 9_000_000_000) * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

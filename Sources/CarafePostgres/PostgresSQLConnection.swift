@@ -1,0 +1,112 @@
+import CarafeSQL
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// A postgres-nio connection as the pool lends it.
+public final class PostgresSQLConnection: SQLConnection {
+    /// The driver's connection, for what Carafe's API does not cover.
+    public let connection: PostgresConnection
+    private let logger: Logger
+
+    init(_ connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    public var isClosed: Bool { self.connection.isClosed }
+
+    public func close() async {
+        try? await self.connection.close()
+    }
+
+    public func run(_ sql: SQL) async throws -> [SQLRow] {
+        var bindings = PostgresBindings(capacity: sql.values.count)
+        for value in sql.values {
+            switch value {
+            case .null: bindings.appendNull()
+            case .int(let value): bindings.append(value)
+            case .double(let value): bindings.append(value)
+            case .text(let value): bindings.append(value)
+            case .bool(let value): bindings.append(value)
+            case .bytes(let value): bindings.append(ByteBuffer(bytes: value))
+            case .date(let value): bindings.append(value)
+            case .uuid(let value): bindings.append(value)
+            }
+        }
+        do {
+            let rows = try await self.connection.query(PostgresQuery(unsafeSQL: sql.text(for: .postgres), binds: bindings), logger: self.logger)
+            var result: [SQLRow] = []
+            var columns: [String]?
+            for try await row in rows {
+                let names = columns ?? row.map(\.columnName)
+                columns = names
+                result.append(SQLRow(columns: names, values: try row.map(Self.value)))
+            }
+            return result
+        } catch {
+            throw PostgresErrors.translate(error, statement: sql.text(for: .postgres))
+        }
+    }
+
+    /// postgres-nio speaks only the extended protocol, one statement per query, so the script
+    /// runs as one dynamic `EXECUTE` in a `DO` block, which takes several statements.
+    public func runScript(_ script: String) async throws {
+        var tag = "carafe_script"
+        while script.contains("$\(tag)") { tag += "_" }
+        let block = "DO $\(tag)_do$ BEGIN EXECUTE $\(tag)$\(script)$\(tag)$; END $\(tag)_do$"
+        do {
+            try await self.connection.query(PostgresQuery(unsafeSQL: block), logger: self.logger)
+        } catch {
+            throw PostgresErrors.translate(error, statement: String(script.prefix(200)))
+        }
+    }
+
+    /// A cell as an `SQLValue`, by its type.
+    static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard let bytes = cell.bytes else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid: return .int(try cell.decode(Int64.self))
+        case .float4, .float8: return .double(try cell.decode(Double.self))
+        case .bool: return .bool(try cell.decode(Bool.self))
+        case .bytea: return .bytes(Array(bytes.readableBytesView))
+        case .timestamp, .timestamptz, .date: return .date(try cell.decode(Date.self))
+        case .uuid: return .uuid(try cell.decode(UUID.self))
+        case .numeric: return .text("\(try cell.decode(Decimal.self))")
+        default:
+            if let text = try? cell.decode(String.self) { return .text(text) }
+            return .bytes(Array(bytes.readableBytesView))
+        }
+    }
+}
+
+enum PostgresErrors {
+    /// A lost or refused connection becomes `DatabaseUnavailable` (a 503); a refused statement
+    /// a `DatabaseError` with the server's message; anything else stays as it is.
+    static func translate(_ error: any Error, statement: String) -> any Error {
+        if error is ChannelError || error is IOError { return DatabaseUnavailable("the connection to it was lost") }
+        guard let error = error as? PSQLError else { return error }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
+            return DatabaseUnavailable("the connection to it was lost")
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            let message = error.serverInfo?[.message] ?? "error"
+            if state.hasPrefix("57") || state.hasPrefix("08") {
+                return DatabaseUnavailable("it is restarting or refusing connections (\(state))")
+            }
+            let kind: DatabaseError.Kind =
+                switch state {
+                case "23505": .uniqueViolation
+                case "23503": .foreignKeyViolation
+                case "23502": .notNullViolation
+                case "23514": .checkViolation
+                default: .other
+                }
+            return DatabaseError(kind: kind, message: message, sqlState: state, statement: statement)
+        default:
+            return error
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Carafe
+
+extension App {
+    /// Makes `database` the app's: handlers reach it as `req.db`; its connections close when
+    /// the server stops; and the command line gains `migrate [DIRECTORY]`, which applies the
+    /// migration files in DIRECTORY (default `migrations`) and exits.
+    ///
+    ///     let db = try Database.open(url: ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "sqlite:app.sqlite")
+    ///     app.useDatabase(db, migrations: "migrations")
+    ///     try await app.run()          // `app migrate`, then `app serve`
+    public func useDatabase(_ database: Database, migrations directory: String = "migrations") {
+        self.extensions[Database.extensionKey] = database
+        self.onStop { await database.shutdown() }
+        self.command("migrate", abstract: "Apply the database migrations not applied yet (default directory: \(directory)).") { [logger] arguments in
+            guard arguments.count <= 1, arguments.first?.hasPrefix("-") != true else {
+                throw MigrationError("usage: migrate [DIRECTORY]")
+            }
+            var logger = logger
+            logger.logLevel = .notice
+            let applied = try await database.migrate(directory: arguments.first ?? directory, logger: logger)
+            print(applied.isEmpty ? "No migrations to apply." : "Applied \(applied.count) migrations: \(applied.joined(separator: ", ")).")
+            await database.shutdown()
+        }
+    }
+}
+
+extension Database {
+    static let extensionKey = "carafe.database"
+}
+
+extension Request {
+    /// The app's database (`app.useDatabase`). In an app without one, every statement throws
+    /// an error (a 500) that says so.
+    public var db: Database {
+        self.appExtensions[Database.extensionKey] as? Database ?? Database.missing
+    }
+}
+
+extension Database {
+    /// What `req.db` is in an app that never called `useDatabase`.
+    static let missing = Database(driver: MissingDatabaseDriver())
+}
+
+/// The driver of `Database.missing`: every use fails with a message naming the fix.
+private struct MissingDatabaseDriver: DatabaseDriver {
+    struct NoDatabase: Error, CustomStringConvertible {
+        var description: String { "req.db: this app has no database; call app.useDatabase(_:) before serving" }
+    }
+
+    var dialect: SQLDialect { .postgres }
+    func withConnection<T>(_ body: (any SQLConnection) async throws -> T) async throws -> T { throw NoDatabase() }
+    func shutdown() async {}
+}

@@ -1,0 +1,285 @@
+import Carafe
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Connections to one database, lent to one query or transaction at a time.
+///
+/// With `perEventLoop`, each event loop has a pool of its own, of connections created on that
+/// loop: a handler (which runs on its connection's loop) gets a database connection whose I/O
+/// runs on the same thread, so a query never hops threads. Callers that are not on an event
+/// loop (a command, a test) use one shared loop's pool.
+///
+/// A connection found closed (the database restarted) is dropped and a new one opened. When
+/// none can be had (the database is down, or every connection stays busy past `waitTimeout`),
+/// the caller gets `DatabaseUnavailable` (a 503) quickly, never a hang.
+public final class ConnectionPool<Connection: SQLConnection>: Sendable {
+    /// Opens a connection on the given loop.
+    public typealias Connect = @Sendable (any EventLoop) async throws -> Connection
+
+    public let configuration: ConnectionPoolConfiguration
+    private let perEventLoop: Bool
+    private let connect: Connect
+    private let defaultLoop: any EventLoop
+    private let logger: Logger
+    private let pools = Mutex<(closed: Bool, byLoop: [ObjectIdentifier: LoopPool<Connection>])>((false, [:]))
+
+    public init(configuration: ConnectionPoolConfiguration, perEventLoop: Bool, logger: Logger, connect: @escaping Connect) {
+        self.configuration = configuration
+        self.perEventLoop = perEventLoop
+        self.connect = connect
+        self.defaultLoop = MultiThreadedEventLoopGroup.singleton.next()
+        self.logger = logger
+    }
+
+    /// Lends a connection for the duration of `body`, then takes it back (or drops it if it broke).
+    public func withConnection<T>(_ body: (Connection) async throws -> T) async throws -> T {
+        let pool = try self.currentPool()
+        let connection = try await pool.lease()
+        do {
+            let result = try await body(connection)
+            pool.release(connection)
+            return result
+        } catch {
+            pool.release(connection)
+            throw error
+        }
+    }
+
+    /// Connections open now (idle or lent), in all loops' pools.
+    public var openConnections: Int {
+        self.pools.withLock { Array($0.byLoop.values) }.reduce(0) { $0 + $1.openCount }
+    }
+
+    /// Closes the idle connections, and each lent one when it comes back; fails waiting and
+    /// later queries with `DatabaseUnavailable`.
+    public func shutdown() async {
+        let pools = self.pools.withLock { state in
+            state.closed = true
+            return Array(state.byLoop.values)
+        }
+        for pool in pools { await pool.shutdown() }
+    }
+
+    private func currentPool() throws -> LoopPool<Connection> {
+        let loop = self.perEventLoop ? (MultiThreadedEventLoopGroup.currentEventLoop ?? self.defaultLoop) : self.defaultLoop
+        return try self.pools.withLock { state in
+            if state.closed { throw DatabaseUnavailable("the connection pool was shut down") }
+            if let pool = state.byLoop[ObjectIdentifier(loop)] { return pool }
+            let pool = LoopPool(loop: loop, configuration: self.configuration, logger: self.logger, connect: self.connect)
+            state.byLoop[ObjectIdentifier(loop)] = pool
+            return pool
+        }
+    }
+}
+
+/// The connections of one event loop.
+final class LoopPool<Connection: SQLConnection>: Sendable {
+    private struct Idle {
+        let connection: Connection
+        let since: ContinuousClock.Instant
+    }
+
+    private struct Waiter {
+        let id: Int
+        /// Resumed with a connection, or nil when a slot came free (the waiter opens one).
+        let continuation: CheckedContinuation<Connection?, any Error>
+    }
+
+    private enum LeaseStep {
+        case use(Connection)
+        case open
+        case wait
+        case fail(DatabaseUnavailable)
+    }
+
+    private enum ReleaseStep {
+        case waiter(Waiter)
+        case idle
+        case close
+    }
+
+    private struct State {
+        var idle: [Idle] = []
+        /// Connections open or being opened, idle or lent.
+        var open = 0
+        var waiters: [Waiter] = []
+        var nextWaiter = 0
+        var closed = false
+        var reaper: RepeatedTask?
+    }
+
+    let loop: any EventLoop
+    private let configuration: ConnectionPoolConfiguration
+    private let connect: ConnectionPool<Connection>.Connect
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(loop: any EventLoop, configuration: ConnectionPoolConfiguration, logger: Logger, connect: @escaping ConnectionPool<Connection>.Connect) {
+        self.loop = loop
+        self.configuration = configuration
+        self.logger = logger
+        self.connect = connect
+    }
+
+    var openCount: Int { self.state.withLock { $0.open } }
+
+    func lease() async throws -> Connection {
+        let deadline = ContinuousClock.now + self.configuration.waitTimeout
+        while true {
+            let step: LeaseStep = self.state.withLock { state in
+                if state.closed { return .fail(DatabaseUnavailable("the connection pool was shut down")) }
+                while let idle = state.idle.popLast() {
+                    if !idle.connection.isClosed { return .use(idle.connection) }
+                    state.open -= 1  // the server closed it (a restart): drop it
+                }
+                if state.open < self.configuration.maxConnections {
+                    state.open += 1
+                    return .open
+                }
+                if state.waiters.count >= self.configuration.maxWaiters {
+                    return .fail(DatabaseUnavailable("too many queries are waiting for a connection"))
+                }
+                return .wait
+            }
+            switch step {
+            case .use(let connection):
+                return connection
+            case .fail(let error):
+                throw error
+            case .open:
+                do {
+                    let connection = try await self.open()
+                    self.startReaper()
+                    return connection
+                } catch {
+                    self.slotFreed()
+                    if error is CancellationError { throw error }
+                    self.logger.warning("could not connect to the database: \(String(reflecting: error))")
+                    throw error as? DatabaseUnavailable ?? DatabaseUnavailable("could not connect to it")
+                }
+            case .wait:
+                if let connection = try await self.wait(until: deadline) { return connection }
+            }
+        }
+    }
+
+    /// Takes back a lent connection: to the next waiter, else to the idle list; a closed one
+    /// frees its slot.
+    func release(_ connection: Connection) {
+        if connection.isClosed { return self.slotFreed() }
+        let next: ReleaseStep = self.state.withLock { state in
+            if state.closed {
+                state.open -= 1
+                return .close
+            }
+            if !state.waiters.isEmpty { return .waiter(state.waiters.removeFirst()) }
+            state.idle.append(Idle(connection: connection, since: .now))
+            return .idle
+        }
+        switch next {
+        case .waiter(let waiter): waiter.continuation.resume(returning: connection)
+        case .idle: break
+        case .close: Task { await connection.close() }
+        }
+    }
+
+    func shutdown() async {
+        let (idle, waiters, reaper) = self.state.withLock { state in
+            state.closed = true
+            state.open -= state.idle.count
+            defer { (state.idle, state.waiters, state.reaper) = ([], [], nil) }
+            return (state.idle, state.waiters, state.reaper)
+        }
+        reaper?.cancel()
+        waiters.forEach { $0.continuation.resume(throwing: DatabaseUnavailable("the connection pool was shut down")) }
+        for entry in idle { await entry.connection.close() }
+    }
+
+    /// Opens a connection, giving up after the connect timeout.
+    private func open() async throws -> Connection {
+        let timeout = self.configuration.connectTimeout
+        return try await withThrowingTaskGroup(of: Connection?.self) { group in
+            group.addTask { [connect, loop] in try await connect(loop) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next()
+            group.cancelAll()
+            if case let connection?? = first { return connection }
+            // Timed out: a connection that opens anyway is closed, not leaked.
+            while let late = try? await group.next() { await late?.close() }
+            throw DatabaseUnavailable("no connection within \(timeout)")
+        }
+    }
+
+    /// Waits for a connection to come back, or a slot to come free (nil), until `deadline`.
+    private func wait(until deadline: ContinuousClock.Instant) async throws -> Connection? {
+        let remaining = deadline - .now
+        guard remaining > .zero else {
+            throw DatabaseUnavailable("every connection stayed busy for \(self.configuration.waitTimeout)")
+        }
+        let id = self.state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connection?, any Error>) in
+                let added = self.state.withLock { state in
+                    guard !state.closed else { return false }
+                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    return true
+                }
+                guard added else {
+                    return continuation.resume(throwing: DatabaseUnavailable("the connection pool was shut down"))
+                }
+                self.loop.scheduleTask(in: remaining.timeAmount) {
+                    self.endWait(id, DatabaseUnavailable("every connection stayed busy for \(self.configuration.waitTimeout)"))
+                }
+            }
+        } onCancel: {
+            self.endWait(id, CancellationError())
+        }
+    }
+
+    /// Fails waiter `id` with `error`, if it is still waiting.
+    private func endWait(_ id: Int, _ error: any Error) {
+        let waiter = self.state.withLock { state in
+            state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
+        }
+        waiter?.continuation.resume(throwing: error)
+    }
+
+    /// A connection closed, or failed to open: the first waiter may open one in its place.
+    private func slotFreed() {
+        let waiter = self.state.withLock { state in
+            state.open -= 1
+            return state.waiters.isEmpty ? nil : state.waiters.removeFirst()
+        }
+        waiter?.continuation.resume(returning: nil)
+    }
+
+    /// Closes connections idle for longer than the idle timeout, checking every half of it.
+    private func startReaper() {
+        let idleTimeout = self.configuration.idleTimeout
+        let period = max(idleTimeout / 2, .milliseconds(100))
+        self.state.withLock { state in
+            guard state.reaper == nil, !state.closed else { return }
+            state.reaper = self.loop.scheduleRepeatedTask(initialDelay: period.timeAmount, delay: period.timeAmount) { [weak self] _ in
+                guard let self else { return }
+                let now = ContinuousClock.now
+                let expired = self.state.withLock { state in
+                    let (old, fresh) = (state.idle.filter { now - $0.since >= idleTimeout }, state.idle.filter { now - $0.since < idleTimeout })
+                    state.idle = fresh
+                    state.open -= old.count
+                    return old
+                }
+                if !expired.isEmpty {
+                    self.logger.debug("closing \(expired.count) idle database connections")
+                    Task { for entry in expired { await entry.connection.close() } }
+                }
+            }
+        }
+    }
+}
