@@ -6,7 +6,7 @@ import CarafeSessions
 /// session cookie, as the pages do, so its writes need the session's CSRF token in an
 /// `X-CSRF-Token` header: `GET /api/session` gives it.
 ///
-///     GET  /api/session                   {"username": "ann" or null, "csrf_token": "…"}
+///     GET  /api/session                   {"csrf_token": "…", "username": "ann"} (no username: logged out)
 ///     POST /api/login                     {"username", "password"} → the profile
 ///     GET  /api/timeline?page=N           the home timeline: {"page", "per_page", "has_next", "posts"}
 ///     GET  /api/users/NAME                the profile: counts, "followed_by_viewer"

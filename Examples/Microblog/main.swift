@@ -27,8 +27,9 @@ app.useDatabase(db, migrations: migrations)
 app.onStart { _ in try await db.migrate(directory: migrations, logger: app.logger) }
 
 try app.sessions(secretKey: SecretKey.load(environment: environment, file: configuration.secretKeyFile, logger: app.logger))
-app.csrfProtection()
+// Templates before CSRF protection: their hook must have run when a refused form's error page renders.
 try app.templates(directory: Bundle.module.path(forResource: "Templates", ofType: nil) ?? "Templates")
+app.csrfProtection()
 
 let hub = BroadcastHub(backplane: db.dialect == .postgres ? try PostgresBackplane(database: db, logger: app.logger) : nil)
 let passwords = PasswordHasher()
