@@ -13,10 +13,16 @@ struct User: Content {
 }
 
 let environment = ProcessInfo.processInfo.environment
-let db = try Database.open(
-    url: environment["DATABASE_URL"] ?? "sqlite:probe.sqlite",
-    pool: ConnectionPoolConfiguration(maxConnections: 2, connectTimeout: .seconds(2), waitTimeout: .seconds(2))
-)
+let db: Database
+do {
+    db = try Database.open(
+        url: environment["DATABASE_URL"] ?? "sqlite:probe.sqlite",
+        pool: ConnectionPoolConfiguration(maxConnections: 2, connectTimeout: .seconds(2), waitTimeout: .seconds(2))
+    )
+} catch {
+    FileHandle.standardError.write(Data("Error: DATABASE_URL: \(error)\n".utf8))
+    exit(2)
+}
 let migrations = environment["MIGRATIONS"] ?? "migrations"
 
 let app = App()
@@ -45,13 +51,6 @@ app.post("/users") { req in
     } catch let error as DatabaseError where error.kind == .uniqueViolation {
         throw HTTPError(.conflict, "The name '\(name)' is taken.")
     }
-}
-
-// Holds a pooled connection for `s` seconds (PostgreSQL's pg_sleep).
-app.get("/sleep") { req in
-    let seconds = try req.query.get("s", as: Double.self) ?? 0.1
-    try await req.db.execute("SELECT pg_sleep(\(seconds))")
-    return "slept"
 }
 
 // Whether the pooled PostgreSQL connection lives on the event loop serving this request.

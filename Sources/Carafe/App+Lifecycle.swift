@@ -55,7 +55,7 @@ final class AppLifecycle: Sendable {
         let commands = self.commands.sorted { $0.key < $1.key }
         guard !commands.isEmpty else { return "" }
         let width = commands.map(\.key.count).max() ?? 0
-        return "\nMORE SUBCOMMANDS:\n"
+        return "\n\nMORE SUBCOMMANDS:\n"
             + commands.map { "  \($0.key.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.value.abstract)\n" }.joined()
     }
 }

@@ -33,7 +33,7 @@ public final class PostgresBackplane: BroadcastBackplane {
     public let channel: String
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
-    private let state = Mutex<(task: Task<Void, Never>?, listening: Bool, stopped: Bool)>((nil, false, false))
+    private let state = Mutex<(task: Task<Void, Never>?, connection: PostgresConnection?, listening: Bool, stopped: Bool)>((nil, nil, false, false))
 
     /// A backplane over `database`, which must be a PostgreSQL one.
     public init(database: Database, channel: String = "carafe_broadcast", logger: Logger = Logger(label: "carafe.broadcast")) throws {
@@ -46,7 +46,7 @@ public final class PostgresBackplane: BroadcastBackplane {
         self.logger = logger
     }
 
-    /// Whether the listening connection is up now.
+    /// Whether this process is LISTENing now: from then on it receives what any process sends.
     public var isListening: Bool { self.state.withLock { $0.listening } }
 
     public func send(_ message: String, on channel: String) async throws {
@@ -69,11 +69,12 @@ public final class PostgresBackplane: BroadcastBackplane {
 
     /// Stops listening and closes the connection.
     public func stop() async {
-        let task = self.state.withLock { state in
+        let (task, connection) = self.state.withLock { state in
             state.stopped = true
-            return state.task
+            return (state.task, state.connection)
         }
         task?.cancel()
+        try? await connection?.close()  // ends the wait for the next notification
         await task?.value
     }
 
@@ -89,6 +90,14 @@ public final class PostgresBackplane: BroadcastBackplane {
                     id: -attempt,
                     logger: self.logger
                 )
+                let stopped = self.state.withLock { state in
+                    if !state.stopped { state.connection = connection }
+                    return state.stopped
+                }
+                if stopped {
+                    try? await connection.close()
+                    return
+                }
                 do {
                     try await connection.listen(on: self.channel) { notifications in
                         self.state.withLock { $0.listening = true }
@@ -104,7 +113,7 @@ public final class PostgresBackplane: BroadcastBackplane {
                 } catch {
                     if !Task.isCancelled { self.logger.warning("broadcast listener lost its connection: \(String(reflecting: error))") }
                 }
-                self.state.withLock { $0.listening = false }
+                self.state.withLock { ($0.connection, $0.listening) = (nil, false) }
                 try? await connection.close()
             } catch {
                 self.logger.warning("broadcast listener cannot connect (retrying in 1 s): \(String(reflecting: error))")

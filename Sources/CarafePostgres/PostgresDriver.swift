@@ -21,7 +21,9 @@ public final class PostgresDriver: DatabaseDriver {
         logger: Logger = Logger(label: "carafe.postgres")
     ) {
         var configuration = configuration
-        configuration.options.connectTimeout = pool.connectTimeout.timeAmount
+        // The pool's own timeout covers the whole connect (TCP, startup, authentication); the
+        // driver's, TCP only, is a backstop just behind it.
+        configuration.options.connectTimeout = (pool.connectTimeout + .seconds(1)).timeAmount
         self.configuration = configuration
         let ids = Atomic<Int>(0)
         self.pool = ConnectionPool(configuration: pool, perEventLoop: true, logger: logger) { [configuration] loop in
@@ -30,14 +32,15 @@ public final class PostgresDriver: DatabaseDriver {
                 let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
                 return PostgresSQLConnection(connection, logger: logger)
             } catch {
-                throw PostgresErrors.translate(error, statement: "(connecting)")
+                let translated = PostgresErrors.translate(error, statement: PostgresErrors.connecting)
+                throw translated is DatabaseError || translated is DatabaseUnavailable ? translated : DatabaseUnavailable("could not connect to it")
             }
         }
     }
 
     /// From a URL: `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (`postgresql://` too; the
     /// port defaults to 5432). `?host=/run/postgresql` connects through the Unix socket in that
-    /// directory instead. TLS is not used (`?sslmode=disable`, the default here); other
+    /// directory instead. Other parameters (the pool's, read by `Database.open(url:)`) are ignored here. TLS is not used (`?sslmode=disable`, the default here); other
     /// `sslmode`s are refused rather than silently ignored.
     public convenience init(url: String, pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(), logger: Logger = Logger(label: "carafe.postgres")) throws {
         self.init(configuration: try Self.configuration(url: url), pool: pool, logger: logger)

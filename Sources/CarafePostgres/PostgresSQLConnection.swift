@@ -82,14 +82,18 @@ public final class PostgresSQLConnection: SQLConnection {
 }
 
 enum PostgresErrors {
+    /// The `statement` of errors while connecting.
+    static let connecting = "(connecting)"
+
     /// A lost or refused connection becomes `DatabaseUnavailable` (a 503); a refused statement
     /// a `DatabaseError` with the server's message; anything else stays as it is.
     static func translate(_ error: any Error, statement: String) -> any Error {
-        if error is ChannelError || error is IOError { return DatabaseUnavailable("the connection to it was lost") }
+        let lost = statement == PostgresErrors.connecting ? "could not connect to it" : "the connection to it was lost"
+        if error is ChannelError || error is IOError { return DatabaseUnavailable(lost) }
         guard let error = error as? PSQLError else { return error }
         switch error.code {
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
-            return DatabaseUnavailable("the connection to it was lost")
+            return DatabaseUnavailable(lost)
         case .server:
             let state = error.serverInfo?[.sqlState] ?? ""
             let message = error.serverInfo?[.message] ?? "error"

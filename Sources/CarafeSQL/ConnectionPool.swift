@@ -226,6 +226,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connection?, any Error>) in
+                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
                 let added = self.state.withLock { state in
                     guard !state.closed else { return false }
                     state.waiters.append(Waiter(id: id, continuation: continuation))

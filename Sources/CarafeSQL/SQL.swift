@@ -21,7 +21,8 @@ public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation, CustomS
 
     private(set) var parts: [Part]
 
-    /// A statement of literal text only, with no parameters.
+    /// A statement of literal text only, with no parameters. Called with a runtime string
+    /// (`SQL(stringLiteral: text)`), it takes that text as SQL: never pass it user input.
     public init(stringLiteral value: String) {
         self.parts = [.text(value)]
     }

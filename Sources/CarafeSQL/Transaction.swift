@@ -1,7 +1,15 @@
+import Synchronization
+
 /// Statements on the one connection of a transaction (see `Database.transaction`).
 public struct Transaction: SQLExecutor {
     let connection: any SQLConnection
     public let dialect: SQLDialect
+    /// The first statement that the database refused, if any.
+    private let firstFailure = FirstFailure()
+
+    private final class FirstFailure: Sendable {
+        let error = Mutex<DatabaseError?>(nil)
+    }
 
     init(connection: any SQLConnection, dialect: SQLDialect) {
         self.connection = connection
@@ -9,7 +17,12 @@ public struct Transaction: SQLExecutor {
     }
 
     public func rows(_ sql: SQL) async throws -> [SQLRow] {
-        try await self.connection.run(sql)
+        do {
+            return try await self.connection.run(sql)
+        } catch let error as DatabaseError {
+            self.firstFailure.error.withLock { $0 = $0 ?? error }
+            throw error
+        }
     }
 
     /// Runs a script of several statements with no parameters (a migration file).
@@ -33,6 +46,12 @@ public struct Transaction: SQLExecutor {
             }
             throw error
         }
+        if dialect == .postgres, let failure = transaction.firstFailure.error.withLock({ $0 }) {
+            // PostgreSQL aborted the transaction at that statement, and its COMMIT would
+            // silently roll back: say so rather than return as if it were committed.
+            _ = try? await connection.run("ROLLBACK")
+            throw TransactionAborted(cause: failure)
+        }
         do {
             _ = try await connection.run("COMMIT")
         } catch {
@@ -41,5 +60,16 @@ public struct Transaction: SQLExecutor {
             throw error
         }
         return result
+    }
+}
+
+/// A PostgreSQL transaction whose body caught a statement's error and went on: PostgreSQL
+/// had aborted the transaction at that statement, so nothing of it was committed.
+public struct TransactionAborted: Error, CustomStringConvertible {
+    /// The statement's error.
+    public let cause: DatabaseError
+
+    public var description: String {
+        "the transaction was rolled back, not committed: a statement in it failed (\(self.cause)), and PostgreSQL aborts a transaction at its first error"
     }
 }

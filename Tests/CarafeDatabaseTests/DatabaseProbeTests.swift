@@ -1,3 +1,4 @@
+import CarafeDatabase
 import Foundation
 import PostgresTestSupport
 import ProcessTestSupport
@@ -41,10 +42,10 @@ import Testing
         return try (try? JSONDecoder().decode([User].self, from: data)) ?? [JSONDecoder().decode(User.self, from: data)]
     }
 
-    static func migrate(_ url: String) throws -> (status: Int32, output: String) {
+    static func migrate(_ url: String, _ arguments: [String] = [probeMigrations]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = Self.probe
-        process.arguments = ["migrate", probeMigrations]
+        process.arguments = ["migrate"] + arguments
         process.environment = Self.environment(url)
         let output = Pipe()
         process.standardOutput = output
@@ -65,7 +66,10 @@ import Testing
         #expect(second.status == 0)
         #expect(second.output.contains("No migrations to apply."), "\(second.output)")
         let help = try runProcess(Self.probe.path, ["--help"])
-        #expect(help.output.contains("migrate"))
+        #expect(help.output.contains("MORE SUBCOMMANDS:\n  migrate  Apply the database migrations"), "\(help.output)")
+        let usage = try Self.migrate(url, ["--all"])
+        #expect(usage.status == 1)
+        #expect(usage.output.contains("usage: migrate [DIRECTORY]"))
     }
 
     @Test(arguments: ["sqlite", "postgres"])
@@ -84,6 +88,51 @@ import Testing
         #expect(try Self.users(Self.request(server.port, "/users/2").body) == [User(id: 2, name: "bob")])
         #expect(try Self.request(server.port, "/users/99").status == "404")
         #expect(try Self.request(server.port, "/users/abc").status == "400")
+    }
+
+    @Test func aBadDatabaseURLStopsTheAppWithAMessage() throws {
+        let result = try Self.migrate("mysql://u@127.0.0.1/db")
+        #expect(result.status == 2)
+        #expect(result.output.contains("unknown database URL scheme"), "\(result.output)")
+    }
+
+    @Test func anOnStartHookThatThrowsStopsTheServerBeforeItServes() throws {
+        let environment = Self.environment(Self.sqliteURL(), ["MIGRATE_ON_START": "1", "MIGRATIONS": "/nonexistent/migrations"])
+        let process = Process()
+        process.executableURL = Self.probe
+        process.arguments = ["serve", "--bind", "127.0.0.1:0"]
+        process.environment = environment
+        let output = PipeCollector()
+        process.standardError = output.pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        #expect(eventually(timeout: 20) { !process.isRunning })
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(output.text.contains("cannot read the migrations directory /nonexistent/migrations"), "\(output.text)")
+        #expect(!output.text.contains("serving on"))
+    }
+
+    @Test func sigtermClosesThePoolAndTheServerExitsCleanly() async throws {
+        let url = try await Self.newPostgresURL()
+        #expect(try Self.migrate(url).status == 0)
+        let server = try ServerProcess(Self.probe, ["serve", "--bind", "127.0.0.1:0", "--log-level", "debug"], environment: Self.environment(url))
+        #expect(try Self.request(server.port, "/users").status == "200")
+        let admin = try Database.open(url: try PostgresServer.shared.url)
+        defer { Task { await admin.shutdown() } }
+        let database = String(url.split(separator: "/").last!)
+        let sessions: SQL = "SELECT count(*) FROM pg_stat_activity WHERE datname = \(database)"
+        #expect(try await admin.first(sessions, as: Int.self)! >= 1)
+        kill(server.pid, SIGTERM)
+        #expect(server.waitForExit(timeout: 20))
+        #expect(server.process.terminationStatus == 0, "\(server.output)")
+        var open = try await admin.first(sessions, as: Int.self)
+        for _ in 0..<50 where open != 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            open = try await admin.first(sessions, as: Int.self)
+        }
+        #expect(open == 0)
     }
 
     @Test func queriesRunOnTheEventLoopOfTheirRequest() async throws {

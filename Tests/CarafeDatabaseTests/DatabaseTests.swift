@@ -90,6 +90,21 @@ import Testing
         #expect(value == 42)
     }
 
+    @Test func aPostgresTransactionWhoseBodySwallowedAnErrorIsNotReportedCommitted() async throws {
+        let db = try await Backend.postgres.makeDatabase()
+        defer { Task { await db.shutdown() } }
+        try await db.execute("CREATE TABLE tags (name TEXT PRIMARY KEY)")
+        try await db.execute("INSERT INTO tags (name) VALUES ('swift')")
+        let error = await #expect(throws: TransactionAborted.self) {
+            try await db.transaction { tx in
+                try await tx.execute("INSERT INTO tags (name) VALUES ('nio')")
+                _ = try? await tx.execute("INSERT INTO tags (name) VALUES ('swift')")  // a duplicate, ignored
+            }
+        }
+        #expect(error?.cause.kind == .uniqueViolation)
+        #expect(try await db.query("SELECT name FROM tags ORDER BY name", as: String.self) == ["swift"])
+    }
+
     @Test(arguments: Backend.allCases)
     func concurrentQueriesShareTheBoundedPool(_ backend: Backend) async throws {
         let db = try await backend.makeDatabase(pool: ConnectionPoolConfiguration(maxConnections: 3, waitTimeout: .seconds(30)))

@@ -20,12 +20,45 @@ import Testing
         #expect(try await db.first("SELECT 1", as: Int.self) == 1)
     }
 
+    @Test func idleConnectionsAreClosedAfterTheIdleTimeout() async throws {
+        let db = try await Backend.postgres.makeDatabase(pool: ConnectionPoolConfiguration(maxConnections: 2, idleTimeout: .milliseconds(300)))
+        defer { Task { await db.shutdown() } }
+        let pool = try #require(db.driver as? PostgresDriver).pool
+        #expect(try await db.first("SELECT 1", as: Int.self) == 1)
+        #expect(pool.openConnections == 1)
+        for _ in 0..<100 where pool.openConnections > 0 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(pool.openConnections == 0)
+        #expect(try await db.first("SELECT 2", as: Int.self) == 2)  // a new one is opened
+    }
+
+    @Test func aServerThatNeverAnswersTheStartupFailsAfterTheConnectTimeout() async throws {
+        // A socket that listens but never accepts: TCP connects (the kernel's backlog), and
+        // then nothing answers PostgreSQL's startup message.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        #expect(listening && listen(fd, 8) == 0)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let db = try Database.open(
+            url: "postgres://u:p@127.0.0.1:\(port)/db",
+            pool: ConnectionPoolConfiguration(maxConnections: 1, connectTimeout: .milliseconds(500))
+        )
+        defer { Task { await db.shutdown() } }
+        let error = await #expect(throws: DatabaseUnavailable.self) { try await db.execute("SELECT 1") }
+        #expect(error?.reason.contains("no connection within") == true, "\(String(describing: error))")
+        #expect(try #require(db.driver as? PostgresDriver).pool.openConnections == 0)
+    }
+
     @Test func eachEventLoopGetsConnectionsOfItsOwn() async throws {
         let db = try await Backend.postgres.makeDatabase(pool: ConnectionPoolConfiguration(maxConnections: 2))
-        defer { Task { await db.shutdown() } }
         let driver = try #require(db.driver as? PostgresDriver)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        defer { Task { try? await group.shutdownGracefully() } }
         let loops = Array(group.makeIterator())
         var matches = 0
         for round in 0..<20 {
@@ -38,6 +71,10 @@ import Testing
         }
         #expect(matches == 20)
         #expect(driver.pool.openConnections == 2, "one connection per loop: the queries ran one at a time")
+        // As a server does: close the pool's connections while their loops still run.
+        await db.shutdown()
+        #expect(driver.pool.openConnections == 0)
+        try await group.shutdownGracefully()
     }
 
     @Test func brokenConnectionsAreReplacedAfterARestartAndTheGapFailsFast() async throws {

@@ -36,6 +36,21 @@ import Testing
         #expect(error?.description.contains("hunter2") == false)
     }
 
+    @Test func theURLsQuerySetsThePoolsLimits() throws {
+        let db = try Database.open(url: "postgres://u@127.0.0.1/db?max_connections=7&connect_timeout=1.5&idle_timeout=300&wait_timeout=0.25")
+        let pool = try #require(db.driver as? PostgresDriver).pool.configuration
+        #expect(pool.maxConnections == 7)
+        #expect(pool.connectTimeout == .milliseconds(1500))
+        #expect(pool.idleTimeout == .seconds(300))
+        #expect(pool.waitTimeout == .milliseconds(250))
+        let sqlite = try Database.open(url: "sqlite:/tmp/carafe-url-test.sqlite?max_connections=3")
+        #expect(try #require(sqlite.driver as? SQLiteDriver).pool.configuration.maxConnections == 3)
+        #expect(try #require(sqlite.driver as? SQLiteDriver).storage == .file("/tmp/carafe-url-test.sqlite"))
+        let bad = #expect(throws: DatabaseURLError.self) { try Database.open(url: "sqlite:x.sqlite?wait_timeout=soon") }
+        #expect(bad?.description == "wait_timeout must be a positive number of seconds, got 'soon'")
+        #expect(throws: DatabaseURLError.self) { try Database.open(url: "postgres://u@h/db?max_connections=0") }
+    }
+
     @Test func postgresURLComponentsAreDecoded() throws {
         let configuration = try PostgresDriver.configuration(url: "postgres://app%40x:p%2Fw@db.example:6543/main")
         #expect(configuration.username == "app@x")

@@ -56,6 +56,7 @@ public final class PostgresServer: @unchecked Sendable {
         } else {
             self.runAs = nil
         }
+        try self.watchTestProcess()
         let passwordFile = self.directory.appendingPathComponent("password")
         try self.password.write(to: passwordFile, atomically: true, encoding: .utf8)
         if let runAs { _ = try Self.spawn("/bin/chown", [runAs, passwordFile.path]) }
@@ -87,6 +88,18 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// The server's log so far.
     public var log: String { (try? String(contentsOfFile: self.logFile, encoding: .utf8)) ?? "" }
+
+    /// Leaves a watchdog behind (a shell, detached) that stops the server and removes its
+    /// directory once this process is gone, should it crash or be killed before its `atexit`.
+    func watchTestProcess() throws {
+        let directory = self.directory.path
+        let script = """
+            ( while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done
+              pid=$(head -n 1 '\(directory)/data/postmaster.pid' 2>/dev/null) && kill -QUIT "$pid" 2>/dev/null
+              sleep 3; rm -rf '\(directory)' ) </dev/null >/dev/null 2>&1 &
+            """
+        _ = try Self.spawn("/bin/sh", ["-c", script])
+    }
 
     /// Stops the server at once and removes its directory. Signals the postmaster itself
     /// (SIGQUIT: immediate shutdown) rather than running pg_ctl, since this runs at exit, when
