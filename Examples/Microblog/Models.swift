@@ -15,28 +15,7 @@ struct Post: Content, Sendable {
         case createdAt = "created_at"
     }
 
-    init(id: Int, userId: Int, username: String, body: String, createdAt: Date) {
-        (self.id, self.userId, self.username, self.body, self.createdAt) = (id, userId, username, body, createdAt)
-    }
-
-    init(from decoder: any Decoder) throws {
-        let row = try decoder.container(keyedBy: CodingKeys.self)
-        self.id = try row.decode(Int.self, forKey: .id)
-        self.userId = try row.decode(Int.self, forKey: .userId)
-        self.username = try row.decode(String.self, forKey: .username)
-        self.body = try row.decode(String.self, forKey: .body)
-        // A row gives a Date; JSON (the live timeline's messages) gives ISO 8601 text.
-        if let date = try? row.decode(Date.self, forKey: .createdAt) {
-            self.createdAt = date
-        } else {
-            let text = try row.decode(String.self, forKey: .createdAt)
-            guard let date = try? Date(text, strategy: .iso8601) else {
-                throw DecodingError.dataCorruptedError(forKey: .createdAt, in: row, debugDescription: "not an ISO 8601 time: \(text)")
-            }
-            self.createdAt = date
-        }
-    }
-
+    /// Times go out as ISO 8601 text in UTC.
     func encode(to encoder: any Encoder) throws {
         var json = encoder.container(keyedBy: CodingKeys.self)
         try json.encode(self.id, forKey: .id)
@@ -67,6 +46,18 @@ struct Profile: Content, Sendable {
         case id, username, posts, following, followers
         case createdAt = "created_at"
         case followedByViewer = "followed_by_viewer"
+    }
+
+    /// Times go out as ISO 8601 text in UTC.
+    func encode(to encoder: any Encoder) throws {
+        var json = encoder.container(keyedBy: CodingKeys.self)
+        try json.encode(self.id, forKey: .id)
+        try json.encode(self.username, forKey: .username)
+        try json.encode(self.createdAt.formatted(.iso8601), forKey: .createdAt)
+        try json.encode(self.posts, forKey: .posts)
+        try json.encode(self.following, forKey: .following)
+        try json.encode(self.followers, forKey: .followers)
+        try json.encode(self.followedByViewer, forKey: .followedByViewer)
     }
 }
 

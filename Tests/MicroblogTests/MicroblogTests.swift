@@ -76,6 +76,7 @@ import Testing
 
         let profile = try ann.get("/api/users/ann").json()
         #expect(profile["posts"] as? Int == 0)
+        #expect((profile["created_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) } != nil, "\(profile)")
         #expect(profile["following"] as? Int == 0)
     }
 
