@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
         .executable(name: "behind-proxy", targets: ["BehindProxy"]),
+        .executable(name: "microblog", targets: ["Microblog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -107,6 +108,14 @@ let package = Package(
             path: "Examples/Accounts",
             resources: [.copy("Templates")]
         ),
+        // A miniature of Flask's microblog: accounts, posts, follows, a paginated timeline, a JSON
+        // API and a live timeline, on SQLite or PostgreSQL: what the README's first command runs.
+        .executableTarget(
+            name: "Microblog",
+            dependencies: ["Carafe", "CarafeSessions", "CarafeMustache", "CarafeStreaming", "CarafeDatabase"],
+            path: "Examples/Microblog",
+            resources: [.copy("Templates"), .copy("migrations")]
+        ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
         // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
@@ -125,6 +134,8 @@ let package = Package(
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
         // Runs the built `accounts` example over real sockets with curl: sign-up, log-in, CSRF, escaping.
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "ProcessTestSupport"]),
+        // Runs the built `microblog` over real sockets with curl: on SQLite, and on a PostgreSQL it starts.
+        .testTarget(name: "MicroblogTests", dependencies: ["Microblog", "ProcessTestSupport", "PostgresTestSupport"]),
         // The database layer against a real PostgreSQL (started by the tests) and SQLite.
         .testTarget(
             name: "CarafeDatabaseTests",

@@ -1,0 +1,82 @@
+import Carafe
+import Foundation
+
+/// A post with its author's name, as the timeline queries return it and the JSON API sends it.
+struct Post: Content, Sendable {
+    let id: Int
+    let userId: Int
+    let username: String
+    let body: String
+    let createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, username, body
+        case userId = "user_id"
+        case createdAt = "created_at"
+    }
+
+    /// Times go out as ISO 8601 text in UTC.
+    func encode(to encoder: any Encoder) throws {
+        var json = encoder.container(keyedBy: CodingKeys.self)
+        try json.encode(self.id, forKey: .id)
+        try json.encode(self.userId, forKey: .userId)
+        try json.encode(self.username, forKey: .username)
+        try json.encode(self.body, forKey: .body)
+        try json.encode(self.createdAt.formatted(.iso8601), forKey: .createdAt)
+    }
+
+    /// What a template shows of it (escaped by the template).
+    var templateContext: [String: Any] {
+        ["id": self.id, "username": self.username, "body": self.body, "time": self.createdAt.formatted(.iso8601)]
+    }
+}
+
+/// A user's public profile: counts, and whether the viewer follows them.
+struct Profile: Content, Sendable {
+    let id: Int
+    let username: String
+    let createdAt: Date
+    let posts: Int
+    let following: Int
+    let followers: Int
+    /// Whether the logged-in viewer follows this user (false without one).
+    let followedByViewer: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, username, posts, following, followers
+        case createdAt = "created_at"
+        case followedByViewer = "followed_by_viewer"
+    }
+
+    /// Times go out as ISO 8601 text in UTC.
+    func encode(to encoder: any Encoder) throws {
+        var json = encoder.container(keyedBy: CodingKeys.self)
+        try json.encode(self.id, forKey: .id)
+        try json.encode(self.username, forKey: .username)
+        try json.encode(self.createdAt.formatted(.iso8601), forKey: .createdAt)
+        try json.encode(self.posts, forKey: .posts)
+        try json.encode(self.following, forKey: .following)
+        try json.encode(self.followers, forKey: .followers)
+        try json.encode(self.followedByViewer, forKey: .followedByViewer)
+    }
+}
+
+/// One page of posts, as the JSON API sends it.
+struct PostPage: Content, Sendable {
+    let page: Int
+    let perPage: Int
+    let hasNext: Bool
+    let posts: [Post]
+
+    enum CodingKeys: String, CodingKey {
+        case page, posts
+        case perPage = "per_page"
+        case hasNext = "has_next"
+    }
+}
+
+/// The logged-in user, as the session holds them.
+struct Viewer: Sendable {
+    let id: Int
+    let username: String
+}
