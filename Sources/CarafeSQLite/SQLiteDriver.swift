@@ -61,9 +61,18 @@ public final class SQLiteDriver: DatabaseDriver {
                 throw DatabaseUnavailable("cannot open the SQLite database: \(error)")
             }
             let wrapped = SQLiteSQLConnection(connection)
-            if case .file = storage { _ = try await wrapped.run("PRAGMA journal_mode = WAL") }
-            _ = try await wrapped.run(SQL(stringLiteral: "PRAGMA busy_timeout = \(milliseconds)"))
-            _ = try await wrapped.run("PRAGMA foreign_keys = ON")
+            do {
+                // The busy timeout first: switching to WAL takes a lock that another connection
+                // opening at the same moment may hold.
+                _ = try await wrapped.run(SQL(stringLiteral: "PRAGMA busy_timeout = \(milliseconds)"))
+                if case .file = storage { _ = try await wrapped.run("PRAGMA journal_mode = WAL") }
+                _ = try await wrapped.run("PRAGMA foreign_keys = ON")
+            } catch {
+                // A connection that failed to set up (or whose opening timed out) is closed, not
+                // dropped open.
+                await wrapped.close()
+                throw error
+            }
             return wrapped
         }
     }
