@@ -75,15 +75,7 @@ struct API: Sendable {
     }
 
     func follow(_ req: Request, _ following: Bool) async throws -> Profile {
-        let viewer = try req.requireViewer()
-        let name = req.parameters["username"] ?? ""
-        guard let id = try await Queries.userId(req.db, username: name) else { throw HTTPError(.notFound, "There is no user \(name).") }
-        guard id != viewer.id else { throw HTTPError(.badRequest, "You cannot follow or unfollow yourself.") }
-        if following {
-            try await Queries.follow(req.db, follower: viewer.id, followed: id)
-        } else {
-            try await Queries.unfollow(req.db, follower: viewer.id, followed: id)
-        }
+        try await req.setFollowing(following)
         return try await self.profile(req)
     }
 }

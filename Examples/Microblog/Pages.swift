@@ -106,15 +106,7 @@ struct Pages: Sendable {
     }
 
     func follow(_ req: Request, _ following: Bool) async throws -> Response {
-        let viewer = try req.requireViewer()
-        let name = req.parameters["username"] ?? ""
-        guard let id = try await Queries.userId(req.db, username: name) else { throw HTTPError(.notFound, "There is no user \(name).") }
-        guard id != viewer.id else { throw HTTPError(.badRequest, "You cannot follow or unfollow yourself.") }
-        if following {
-            try await Queries.follow(req.db, follower: viewer.id, followed: id)
-        } else {
-            try await Queries.unfollow(req.db, follower: viewer.id, followed: id)
-        }
+        let name = try await req.setFollowing(following)
         return Response.redirect(to: "/u/\(name)", status: .seeOther)
     }
 

@@ -27,3 +27,22 @@ extension Request {
         return context.merging(extra) { _, new in new }
     }
 }
+
+extension Request {
+    /// Makes the viewer follow (or stop following) the user named by the `:username` path
+    /// parameter, for the page and the API alike; returns that name. 404 for an unknown user,
+    /// 400 for oneself.
+    @discardableResult
+    func setFollowing(_ following: Bool) async throws -> String {
+        let viewer = try self.requireViewer()
+        let name = self.parameters["username"] ?? ""
+        guard let id = try await Queries.userId(self.db, username: name) else { throw HTTPError(.notFound, "There is no user \(name).") }
+        guard id != viewer.id else { throw HTTPError(.badRequest, "You cannot follow or unfollow yourself.") }
+        if following {
+            try await Queries.follow(self.db, follower: viewer.id, followed: id)
+        } else {
+            try await Queries.unfollow(self.db, follower: viewer.id, followed: id)
+        }
+        return name
+    }
+}

@@ -43,17 +43,7 @@ import Testing
     }
 
     static func migrate(_ url: String, _ arguments: [String] = [probeMigrations]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = Self.probe
-        process.arguments = ["migrate"] + arguments
-        process.environment = Self.environment(url)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runProcess(Self.probe.path, ["migrate"] + arguments, environment: Self.environment(url))
     }
 
     @Test(arguments: ["sqlite", "postgres"])

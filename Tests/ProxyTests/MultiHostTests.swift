@@ -58,26 +58,43 @@ struct MultiHostTests {
         let bodies: [String: Int]
     }
 
-    @Test func killingOneHostMidLoadLosesNoIdempotentRequest() throws {
+    /// `edge` joined to `app1` (10.213.1.0/24) and to `app2` (10.213.2.0/24).
+    static func makeHosts() throws -> NetworkNamespaces {
         let hosts = try NetworkNamespaces(["edge", "app1", "app2"])
         try hosts.link("edge", "10.213.1.1/24", "app1", "10.213.1.2/24")
         try hosts.link("edge", "10.213.2.1/24", "app2", "10.213.2.2/24")
-        let directory = try testDirectory()
+        return hosts
+    }
 
+    /// `behind-proxy serve --workers 2` on `app1` and `app2`, each on 10.213.N.2:8000, with
+    /// `environment(N)` added to its environment; returns once both have their workers serving.
+    static func startAppHosts(
+        _ hosts: NetworkNamespaces,
+        directory: URL,
+        environment: (Int) -> [String: String] = { _ in [:] }
+    ) throws -> [ServerProcess] {
         var apps: [ServerProcess] = []
-        for (index, name) in ["app1", "app2"].enumerated() {
+        for host in 1...2 {
             // A Unix socket too, so that the harness sees the master come up (it listens on
             // 10.213.N.2:8000 inside its namespace, which the test process cannot reach).
-            let socket = directory.appendingPathComponent("\(name).sock").path
+            let socket = directory.appendingPathComponent("app\(host).sock").path
             let (launcher, arguments) = hosts.command(
-                in: name, builtExecutable("behind-proxy").path,
-                ["serve", "--workers", "2", "--bind", "unix:\(socket)", "--bind", "10.213.\(index + 1).2:8000", "--log-level", "info"]
+                in: "app\(host)", builtExecutable("behind-proxy").path,
+                ["serve", "--workers", "2", "--bind", "unix:\(socket)", "--bind", "10.213.\(host).2:8000", "--log-level", "info"]
             )
-            apps.append(try ServerProcess(launcher, arguments))
+            let merged = ProcessInfo.processInfo.environment.merging(environment(host)) { $1 }
+            apps.append(try ServerProcess(launcher, arguments, environment: merged))
         }
         for app in apps {
             #expect(app.waitForOutput("worker 2 \\(pid \\d+\\) serving", timeout: 20), "\(app.output)")
         }
+        return apps
+    }
+
+    @Test func killingOneHostMidLoadLosesNoIdempotentRequest() throws {
+        let hosts = try Self.makeHosts()
+        let directory = try testDirectory()
+        let apps = try Self.startAppHosts(hosts, directory: directory)
         let port = 8080
         let nginx = try NginxProcess(
             http: NginxConfig.http(listen: ["127.0.0.1:\(port)"], upstreams: ["10.213.1.2:8000", "10.213.2.2:8000"]),
@@ -120,10 +137,7 @@ struct MultiHostTests {
     }
 
     @Test func sseSubscribersOnEitherHostHearWhatTheOtherPublishes() throws {
-        let hosts = try NetworkNamespaces(["edge", "app1", "app2"])
-        try hosts.link("edge", "10.213.1.1/24", "app1", "10.213.1.2/24")
-        try hosts.link("edge", "10.213.2.1/24", "app2", "10.213.2.2/24")
-        let directory = try testDirectory()
+        let hosts = try Self.makeHosts()
         // PostgreSQL on the edge host, reachable from both app hosts: their LISTEN/NOTIFY backplane.
         let database = try PostgresServer(
             listenAddresses: ["10.213.1.1", "10.213.2.1"], clientNetworks: ["10.213.0.0/16"], namespace: hosts.names["edge"]
@@ -131,19 +145,9 @@ struct MultiHostTests {
         try database.start()
         defer { database.destroy() }
 
-        var apps: [ServerProcess] = []
-        for (index, name) in ["app1", "app2"].enumerated() {
-            let socket = directory.appendingPathComponent("\(name).sock").path
-            let (launcher, arguments) = hosts.command(
-                in: name, builtExecutable("behind-proxy").path,
-                ["serve", "--workers", "2", "--bind", "unix:\(socket)", "--bind", "10.213.\(index + 1).2:8000", "--log-level", "info"]
-            )
-            var environment = ProcessInfo.processInfo.environment
-            environment["DATABASE_URL"] = database.url(host: "10.213.\(index + 1).1")
-            apps.append(try ServerProcess(launcher, arguments, environment: environment))
-        }
-        for app in apps {
-            #expect(app.waitForOutput("worker 2 \\(pid \\d+\\) serving", timeout: 20), "\(app.output)")
+        // Kept to the end: a ServerProcess kills its process when released.
+        let apps = try Self.startAppHosts(hosts, directory: try testDirectory()) { host in
+            ["DATABASE_URL": database.url(host: "10.213.\(host).1")]
         }
         let port = 8080
         let nginx = try NginxProcess(
@@ -186,6 +190,6 @@ struct MultiHostTests {
             let streams = nginx.accessLog.split(separator: "\n").filter { $0.contains("GET /sse") }
             return streams.count == 4 && streams.contains { $0.contains("10.213.1.2:8000") } && streams.contains { $0.contains("10.213.2.2:8000") }
         }, "\(nginx.accessLog)")
-        _ = hosts
+        _ = (hosts, apps)
     }
 }
