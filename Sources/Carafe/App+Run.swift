@@ -127,7 +127,7 @@ extension App {
     /// heartbeats to the master once it accepts, stops gracefully on TERM and at once on INT
     /// or QUIT, and shuts down if its master is gone. USR1 reopens the log files.
     private func serve(_ configuration: HTTPServerConfiguration, errorLog: LogFile?, umask mask: mode_t?, worker: WorkerContext?) async throws {
-        let server = HTTPServer(configuration: configuration, responder: AppResponder(services: self.services), logger: self.logger)
+        let server = HTTPServer(configuration: configuration, responder: self.responder, logger: self.logger)
         do {
             for start in self.lifecycle.startHooks { try await start(server.eventLoopGroup) }
         } catch {
@@ -173,7 +173,7 @@ extension App {
                 })
         }
         signals.append(
-            Self.onSignal(SIGUSR1) { [logger, accessLog = self.services.accessLog] in
+            Self.onSignal(SIGUSR1) { [logger, accessLog = self.accessLog] in
                 do {
                     try accessLog?.reopen()
                     try errorLog?.reopen()

@@ -2,6 +2,7 @@ import CarafeTesting
 import Foundation
 import NIOHTTP1
 import Testing
+@testable import CarafeCore
 @testable import Carafe
 
 @Suite struct RoutingTests {

@@ -71,7 +71,7 @@ public final class App: RouteBuilder, Sendable {
         get { self.readiness.isReady }
         set { self.readiness.isReady = newValue }
     }
-    let readiness = Readiness(true)
+    package let readiness = Readiness(true)
     /// How long `serve` goes on serving after SIGTERM, answering the health path 503, before it
     /// stops gracefully (`--drain-delay`): the load balancer's probe interval, so that it has
     /// stopped sending by then. Zero (the default) stops at once.
@@ -80,7 +80,7 @@ public final class App: RouteBuilder, Sendable {
         set { self.configure("drainDelay") { $0.drainDelay = newValue } }
     }
     /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
-    let lifecycle = AppLifecycle()
+    package let lifecycle = AppLifecycle()
 
     private struct State {
         var settings = AppSettings()
@@ -132,6 +132,9 @@ public final class App: RouteBuilder, Sendable {
     /// Whether the services (the blocking thread pool among them) exist: only once the app serves.
     package var hasStartedServices: Bool { self.state.withLock { $0.services != nil } }
 
+    /// What the server calls for each request it has read (freezes the app and starts its services).
+    package var responder: any HTTPResponder { AppResponder(services: self.services) }
+
     /// Every route, as registered (the `routes` command prints them). Freezes the app.
     public var routes: [Route] { self.frozenRoutes.all }
 
@@ -155,10 +158,10 @@ struct AppSettings: Sendable {
 
 /// Whether the app answers its readiness probe with 200 (see `App.isReady`); shared by the
 /// app and the services made from it.
-final class Readiness: Sendable {
+package final class Readiness: Sendable {
     private let ready: Atomic<Bool>
     init(_ ready: Bool) { self.ready = Atomic(ready) }
-    var isReady: Bool {
+    package var isReady: Bool {
         get { self.ready.load(ordering: .relaxed) }
         set { self.ready.store(newValue, ordering: .relaxed) }
     }
