@@ -29,9 +29,8 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// The opcode and joined payload of a message whose fragments are still arriving.
     private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
-    private var readPaused = false
-    private var readPending = false
-    private var writabilityWaiters: [EventLoopPromise<Void>] = []
+    private var readGate = ReadGate()
+    private var writers = WritabilityWaiters()
     private var closeSent = false
     private var peerClosed = false
     private var pinger: RepeatedTask?
@@ -114,7 +113,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             message = .binary(data)
         }
         if self.source?.yield(message) == .stopProducing {
-            self.readPaused = true
+            _ = self.readGate.setConsumerPaused(true)
         }
     }
 
@@ -147,9 +146,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.readPaused {
-            self.readPending = true
-        } else {
+        if self.readGate.read() {
             context.read()
         }
     }
@@ -157,9 +154,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The consumer of `messages` wants more, or has gone (then what comes is dropped).
     func resumeReading() {
         guard let context = self.context else { return }
-        self.readPaused = false
-        if self.readPending {
-            self.readPending = false
+        if self.readGate.setConsumerPaused(false) {
             context.read()
         }
     }
@@ -176,11 +171,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         self.write(frame, context: context)
         context.flush()
-        if context.channel.isWritable {
-            promise.succeed()
-        } else {
-            self.writabilityWaiters.append(promise)
-        }
+        self.writers.wait(promise, writable: context.channel.isWritable)
     }
 
     /// Starts the close handshake from this side: sends a close frame, then closes the socket
@@ -226,11 +217,10 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            let waiters = self.writabilityWaiters
-            self.writabilityWaiters = []
-            waiters.forEach { $0.succeed() }
-        }
+        let writable = context.channel.isWritable
+        if writable { self.writers.resumeAll() }
+        // A peer that sends (pings, messages) but does not read must not grow the send queue.
+        if self.readGate.setSocketFull(!writable) { context.read() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -279,9 +269,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.closeTimer?.cancel()
         self.finishMessages()
         self.closeSent = true
-        let waiters = self.writabilityWaiters
-        self.writabilityWaiters = []
-        waiters.forEach { $0.fail(WebSocketError.closed) }
+        self.writers.failAll(WebSocketError.closed)
         context.fireChannelInactive()
     }
 
