@@ -69,8 +69,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // The broadcast hub and its backplane protocol: a leaf, so a backplane needs no framework.
-        .target(name: "CarafeBroadcast"),
+        // The broadcast hub and its backplane protocol, on the server core only (a draining server
+        // ends its subscriptions), so a backplane needs no framework.
+        .target(name: "CarafeBroadcast", dependencies: ["CarafeHTTP"]),
         // Long-lived connections: Server-Sent Events, WebSocket routes, long-polling.
         .target(name: "CarafeStreaming", dependencies: ["CarafeCore", "CarafeBroadcast"]),
         // Flask's session, CSRF protection and password hashing: signed cookies, tokens, scrypt/PBKDF2.

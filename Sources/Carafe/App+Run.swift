@@ -3,6 +3,7 @@ import CarafeHTTP
 import CarafeSupervisor
 import Dispatch
 import Foundation
+import Synchronization
 
 extension App {
     /// Runs the command line: `serve` (the default) or `routes`. See `--help`.
@@ -150,11 +151,20 @@ extension App {
         // serves on for the drain delay, so that a load balancer stops sending, then stops. (Under
         // a master, the master waits out the delay and tells the workers with USR2.)
         let drainDelay = worker == nil ? self.drainDelay : .zero
+        let stopping = SignalLatch()
         var signals = graceful.map { signo in
             Self.onSignal(signo) { [logger, readiness = self.readiness] in
+                guard stopping.first() else {
+                    // A second Ctrl-C (or TERM): stop waiting for connections.
+                    logger.notice("received signal \(signo) again; closing every connection now")
+                    server.closeAllConnections()
+                    return
+                }
                 guard signo == SIGTERM, drainDelay > .zero, readiness.isReady else {
                     logger.info("received signal \(signo); shutting down gracefully")
-                    Task { await server.shutdown() }
+                    // Ctrl-C on a single process is a quick stop: idle connections close at once.
+                    let closingIdle = signo == SIGINT && worker == nil
+                    Task { await server.shutdown(closingIdle: closingIdle) }
                     return
                 }
                 readiness.isReady = false
@@ -233,6 +243,12 @@ extension App {
     }
 }
 
+/// True for the first signal only: the second one stops at once.
+final class SignalLatch: Sendable {
+    private let seen = Atomic<Bool>(false)
+    func first() -> Bool { !self.seen.exchange(true, ordering: .relaxed) }
+}
+
 /// The command line of a Carafe app.
 struct CarafeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -303,8 +319,23 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "With --workers: add a random 0...J to --max-requests per worker, so they do not all restart at once.")
     var maxRequestsJitter: Int = 0
 
-    @Option(help: "Most connections a process serves at once; past it, it stops accepting until one closes. (default: 1000 with --workers, else no limit)")
+    @Option(help: "Most connections a process serves at once; past it, it stops accepting until one closes; 0 no limit. (default: 1000)")
     var workerConnections: Int?
+
+    @Option(help: "Seconds a request body may go without a byte (408), and the grace period before --body-min-rate applies; 0 never. (default: 20)")
+    var bodyTimeout: Int = 20
+
+    @Option(help: "After --body-timeout, bytes a second a request body must average (408 below); 0 no minimum. (default: 500)")
+    var bodyMinRate: Int = 500
+
+    @Option(help: "Seconds the socket may stay unwritable (the client reads nothing) before the connection closes; 0 never. (default: 60)")
+    var writeTimeout: Int = 60
+
+    @Option(help: "Seconds a handler may take to start its response before it is cancelled and the request answered 503; 0 never. (default: 0)")
+    var handlerTimeout: Int = 0
+
+    @Option(help: "Bytes of an unread request body read and dropped after an early response to keep the connection. (default: 65536)")
+    var maxDiscardedBody: Int = 64 * 1024
 
     @Flag(help: "Development: run a master (with one worker unless --workers says more) that reloads when the executable changes.")
     var reload = false
@@ -362,8 +393,14 @@ struct ServeOptions: ParsableArguments {
         configuration.keepAliveTimeout = .seconds(Int64(self.keepAlive))
         configuration.gracefulTimeout = .seconds(Int64(self.gracefulTimeout))
         if let eventLoops = self.eventLoops { configuration.eventLoops = eventLoops }
-        configuration.maxConnections = self.workerConnections
+        let connections = self.workerConnections ?? 1000
+        configuration.maxConnections = connections > 0 ? connections : nil
         configuration.proxyProtocol = try self.proxyProtocolValue()
+        configuration.bodyTimeout = self.bodyTimeout > 0 ? .seconds(Int64(self.bodyTimeout)) : nil
+        configuration.bodyMinRate = self.bodyMinRate > 0 ? self.bodyMinRate : nil
+        configuration.writeTimeout = self.writeTimeout > 0 ? .seconds(Int64(self.writeTimeout)) : nil
+        configuration.handlerTimeout = self.handlerTimeout > 0 ? .seconds(Int64(self.handlerTimeout)) : nil
+        configuration.maxDiscardedBody = max(0, self.maxDiscardedBody)
         return configuration
     }
 
@@ -378,7 +415,6 @@ struct ServeOptions: ParsableArguments {
     func workerConfiguration(_ worker: WorkerContext) throws -> HTTPServerConfiguration {
         var configuration = try self.configuration()
         configuration.bind = worker.bindAddresses
-        configuration.maxConnections = self.workerConnections ?? 1000
         if self.maxRequests > 0 {
             configuration.maxRequests = self.maxRequests + Int.random(in: 0...max(0, self.maxRequestsJitter))
         }

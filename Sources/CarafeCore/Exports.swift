@@ -12,3 +12,8 @@
 
 /// An HTTP response status: `.ok`, `.notFound`, `.custom(code: 418, reasonPhrase: "I'm a teapot")`.
 public typealias HTTPStatus = HTTPResponseStatus
+
+// A response's end (`Request.completion` in the framework) and the server's drain, for long-lived responses.
+@_exported import class CarafeHTTP.DrainSignal
+@_exported import class CarafeHTTP.ResponseCompletion
+@_exported import struct CarafeHTTP.ResponseSummary
