@@ -22,8 +22,15 @@ public final class App: RouteBuilder, @unchecked Sendable {
     /// The largest request body collected for a handler; larger is answered with 413 (routes
     /// that stream their body, `body: .stream`, have no limit).
     public var maxBodySize = 1 << 20 { didSet { self.settingsChanged() } }
-    /// Threads of the pool that runs blocking routes (`blocking: true`).
+    /// Threads of the pool that runs blocking routes (`blocking: true`), and every route under
+    /// the `threads` worker class (`--threads`).
     public var blockingThreads = max(2, usableCores()) { didSet { self.settingsChanged() } }
+    /// Where routes that do not say `blocking:` run (`--worker-class`, Gunicorn's `-k`): on the
+    /// event loop (`.async`, the default) or on the thread pool (`.threads`).
+    public var workerClass = WorkerClass.async { didSet { self.settingsChanged() } }
+    /// Jobs that may wait for a thread of that pool before a new request for it is answered
+    /// 503 with `Retry-After` at once (`--thread-queue-limit`; default 1024).
+    public var threadQueueLimit = 1024 { didSet { self.settingsChanged() } }
     public var logger = Logger(label: "carafe") { didSet { self.settingsChanged() } }
     /// Where one line per request goes (Apache combined format); nil logs none.
     public var accessLog: AccessLog? { didSet { self.settingsChanged() } }
@@ -78,6 +85,8 @@ public final class App: RouteBuilder, @unchecked Sendable {
                 extensions: self.extensions,
                 maxBodySize: self.maxBodySize,
                 blockingThreads: self.blockingThreads,
+                workerClass: self.workerClass,
+                threadQueueLimit: self.threadQueueLimit,
                 forwardedAllowIPs: self.forwardedAllowIPs,
                 healthPath: self.healthPath,
                 readiness: self.readiness
@@ -116,7 +125,9 @@ final class AppServices: Sendable {
     let accessLog: AccessLog?
     let extensions: [String: any Sendable]
     let maxBodySize: Int
-    let blockingPool: NIOThreadPool
+    /// Runs `blocking: true` routes, and all routes under the `threads` worker class.
+    let blockingPool: BlockingPool
+    let workerClass: WorkerClass
     let forwardedAllowIPs: TrustedAddresses
     let healthPath: String?
     let readiness: Readiness
@@ -130,6 +141,8 @@ final class AppServices: Sendable {
         extensions: [String: any Sendable],
         maxBodySize: Int,
         blockingThreads: Int,
+        workerClass: WorkerClass = .async,
+        threadQueueLimit: Int = 1024,
         forwardedAllowIPs: TrustedAddresses = .localhost,
         healthPath: String? = nil,
         readiness: Readiness = Readiness(true)
@@ -144,12 +157,8 @@ final class AppServices: Sendable {
         self.forwardedAllowIPs = forwardedAllowIPs
         self.healthPath = healthPath
         self.readiness = readiness
-        self.blockingPool = NIOThreadPool(numberOfThreads: blockingThreads)
-        self.blockingPool.start()
-    }
-
-    deinit {
-        self.blockingPool.shutdownGracefully { _ in }
+        self.workerClass = workerClass
+        self.blockingPool = BlockingPool(threads: blockingThreads, queueLimit: threadQueueLimit, limitName: "--thread-queue-limit")
     }
 }
 
