@@ -45,7 +45,7 @@ struct AppResponder: HTTPResponder {
         {
             return answer
         }
-        var blueprints = [self.services.root]
+        var blueprints = [self.services.routes.rootHooks]
         var collectsBody = false
         var onPool = false
         var action: Route.Handler
@@ -53,7 +53,7 @@ struct AppResponder: HTTPResponder {
         case .found(let route, let parameters):
             request.route = route
             request.parameters = parameters
-            blueprints = route.blueprints
+            blueprints = route.hooks
             collectsBody = route.body == .collect
             action = route.handler
             onPool = route.runsOnThreadPool(self.services.workerClass)
@@ -102,7 +102,7 @@ struct AppResponder: HTTPResponder {
 
     /// Collects the body if the route wants it, then runs the hooks, `action` and the error
     /// handlers in Flask's order, wherever the caller runs.
-    private func handle(_ request: Request, _ action: Route.Handler, blueprints: [Blueprint], collectsBody: Bool) async -> Response {
+    private func handle(_ request: Request, _ action: Route.Handler, blueprints: [Blueprint.Hooks], collectsBody: Bool) async -> Response {
         var failure: (any Error)?
         var response: Response
         do {
@@ -119,7 +119,7 @@ struct AppResponder: HTTPResponder {
             response = await self.answer(error, to: request, blueprints: blueprints)
         }
         for blueprint in blueprints.reversed() {
-            for hook in blueprint.afterHooks.reversed() {
+            for hook in blueprint.after.reversed() {
                 do {
                     response = try await hook(request, response)
                 } catch {
@@ -129,7 +129,7 @@ struct AppResponder: HTTPResponder {
             }
         }
         for blueprint in blueprints.reversed() {
-            for hook in blueprint.teardownHooks.reversed() {
+            for hook in blueprint.teardown.reversed() {
                 await hook(request, failure)
             }
         }
@@ -150,9 +150,9 @@ struct AppResponder: HTTPResponder {
         return response
     }
 
-    private static func runBeforeHooks(_ blueprints: [Blueprint], _ request: Request) async throws -> Response? {
+    private static func runBeforeHooks(_ blueprints: [Blueprint.Hooks], _ request: Request) async throws -> Response? {
         for blueprint in blueprints {
-            for hook in blueprint.beforeHooks {
+            for hook in blueprint.before {
                 if let response = try await hook(request) { return response }
             }
         }
@@ -160,7 +160,7 @@ struct AppResponder: HTTPResponder {
     }
 
     /// The response to `error`: from the innermost error handler that takes it, else the default.
-    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint]) async -> Response {
+    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint.Hooks]) async -> Response {
         for blueprint in blueprints.reversed() {
             for handler in blueprint.errorHandlers where handler.handles(error) {
                 do {
