@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "accounts", targets: ["Accounts"]),
         .executable(name: "behind-proxy", targets: ["BehindProxy"]),
         .executable(name: "microblog", targets: ["Microblog"]),
+        .executable(name: "concurrency-bench", targets: ["ConcurrencyBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -128,6 +129,12 @@ let package = Package(
         ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
+        // The "realistic" workload of docs/concurrency.md, async and blocking (`scripts/bench-concurrency`).
+        .executableTarget(
+            name: "ConcurrencyBench",
+            dependencies: ["Carafe", "CarafeDatabase", "CarafePostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Benchmarks/ConcurrencyBench"
+        ),
         // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
         .executableTarget(name: "PasswordCost", dependencies: ["CarafeSessions"], path: "Benchmarks/PasswordCost"),
         // An app behind nginx: client address, streaming, static files (the nginx tests run it).

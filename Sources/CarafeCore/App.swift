@@ -34,10 +34,23 @@ public final class App: RouteBuilder, Sendable {
         get { self.settings.maxBodySize }
         set { self.configure("maxBodySize") { $0.maxBodySize = newValue } }
     }
-    /// Threads of the pool that runs blocking routes (`blocking: true`).
+    /// Threads of the pool that runs blocking routes (`blocking: true`), and every route under
+    /// the `threads` worker class (`--threads`).
     public var blockingThreads: Int {
         get { self.settings.blockingThreads }
         set { self.configure("blockingThreads") { $0.blockingThreads = newValue } }
+    }
+    /// Where routes that do not say `blocking:` run (`--worker-class`, Gunicorn's `-k`): on the
+    /// event loop (`.async`, the default) or on the thread pool (`.threads`).
+    public var workerClass: WorkerClass {
+        get { self.settings.workerClass }
+        set { self.configure("workerClass") { $0.workerClass = newValue } }
+    }
+    /// Jobs that may wait for a thread of that pool before a new request for it is answered
+    /// 503 with `Retry-After` at once (`--thread-queue-limit`; default 1024).
+    public var threadQueueLimit: Int {
+        get { self.settings.threadQueueLimit }
+        set { self.configure("threadQueueLimit") { $0.threadQueueLimit = newValue } }
     }
     public var logger: Logger {
         get { self.settings.logger }
@@ -149,6 +162,8 @@ struct AppSettings: Sendable {
     var debug = false
     var maxBodySize = 1 << 20
     var blockingThreads = max(2, usableCores())
+    var workerClass = WorkerClass.async
+    var threadQueueLimit = 1024
     var logger = Logger(label: "carafe")
     var accessLog: AccessLog?
     var forwardedAllowIPs = TrustedAddresses.localhost
@@ -175,7 +190,9 @@ final class AppServices: Sendable {
     let accessLog: AccessLog?
     let storage: Storage
     let maxBodySize: Int
-    let blockingPool: NIOThreadPool
+    /// Runs `blocking: true` routes, and all routes under the `threads` worker class.
+    let blockingPool: BlockingPool
+    let workerClass: WorkerClass
     let forwardedAllowIPs: TrustedAddresses
     let healthPath: String?
     let readiness: Readiness
@@ -190,12 +207,8 @@ final class AppServices: Sendable {
         self.forwardedAllowIPs = settings.forwardedAllowIPs
         self.healthPath = settings.healthPath
         self.readiness = readiness
-        self.blockingPool = NIOThreadPool(numberOfThreads: settings.blockingThreads)
-        self.blockingPool.start()
-    }
-
-    deinit {
-        self.blockingPool.shutdownGracefully { _ in }
+        self.workerClass = settings.workerClass
+        self.blockingPool = BlockingPool(threads: settings.blockingThreads, queueLimit: settings.threadQueueLimit, limitName: "--thread-queue-limit")
     }
 }
 
