@@ -158,7 +158,7 @@ let package = Package(
             name: "CarafeDatabaseTests",
             dependencies: ["CarafeDatabase", "CarafeTesting", "DatabaseProbe", "ProcessTestSupport", "PostgresTestSupport"]
         ),
-        .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
+        .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe", "CarafeTesting"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.

@@ -212,9 +212,10 @@ final class AppServices: Sendable {
     }
 }
 
-extension App {
+extension App: HTTPResponder {
     /// Answers one request without a socket, the way the server does once it has read it.
-    /// The test client and embedders use this; `serve()` is the usual way in.
+    /// The test client and embedders use this (an `HTTPServer` can serve the app directly);
+    /// `serve()` is the usual way in.
     public func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
         await AppResponder(services: self.services).respond(to: request)
     }

@@ -128,10 +128,43 @@ struct AppResponder: HTTPResponder {
                 }
             }
         }
-        for blueprint in blueprints.reversed() {
-            for hook in blueprint.teardown.reversed() {
-                await hook(request, failure)
+        return await Self.scheduleTeardown(Teardown(blueprints, request, failure), after: response, of: request)
+    }
+
+    /// Runs the teardown hooks once the whole response has ended, as Flask does: at once for a
+    /// body already in memory; after the producer for a streamed body, and after the session for
+    /// a WebSocket, so that what the stream uses is released only when it is done with it. If the
+    /// server never starts the producer (the client left first, or HEAD), the hooks run when the
+    /// server says the response ended.
+    private static func scheduleTeardown(_ teardown: Teardown, after response: Response, of request: Request) async -> Response {
+        var response = response
+        switch response.body {
+        case .stream(let length, let produce) where request.method != .HEAD:
+            response.body = .stream(length: length) { writer in
+                teardown.started()
+                do {
+                    try await produce(writer)
+                } catch {
+                    await teardown.run(failure: error)
+                    throw error
+                }
+                await teardown.run()
             }
+            request.completion.whenFinished { _ in teardown.runIfNeverStarted() }
+        case .webSocket(let options, let run):
+            response.body = .webSocket(options) { socket in
+                teardown.started()
+                do {
+                    try await run(socket)
+                } catch {
+                    await teardown.run(failure: error)
+                    throw error
+                }
+                await teardown.run()
+            }
+            request.completion.whenFinished { _ in teardown.runIfNeverStarted() }
+        case .stream, .buffer:
+            await teardown.run()
         }
         return response
     }
@@ -200,6 +233,46 @@ struct AppResponder: HTTPResponder {
         }
         for (name, value) in httpError.headers { response.headers.replaceOrAdd(name: name, value: value) }
         return response
+    }
+}
+
+/// A request's teardown hooks, run once: when its response has ended (see `scheduleTeardown`).
+private final class Teardown: Sendable {
+    private let hooks: [Blueprint.Hooks]
+    private let request: Request
+    private let failure: (any Error)?
+    /// Whether the hooks have run (or are running), and whether the response's producer started.
+    private let state = Mutex((ran: false, started: false))
+
+    init(_ hooks: [Blueprint.Hooks], _ request: Request, _ failure: (any Error)?) {
+        self.hooks = hooks
+        self.request = request
+        self.failure = failure
+    }
+
+    func started() {
+        self.state.withLock { $0.started = true }
+    }
+
+    /// Runs the hooks, innermost blueprint first, unless they ran; they get the handler's error,
+    /// else the stream's.
+    func run(failure streamFailure: (any Error)? = nil) async {
+        let first = self.state.withLock { state in
+            defer { state.ran = true }
+            return !state.ran
+        }
+        guard first else { return }
+        for blueprint in self.hooks.reversed() {
+            for hook in blueprint.teardown.reversed() {
+                await hook(self.request, self.failure ?? streamFailure)
+            }
+        }
+    }
+
+    /// For a response whose producer the server never started: runs the hooks in a task of their own.
+    func runIfNeverStarted() {
+        guard !self.state.withLock({ $0.started || $0.ran }) else { return }
+        Task { await self.run() }
     }
 }
 

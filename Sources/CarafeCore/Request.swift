@@ -48,6 +48,10 @@ public final class Request: @unchecked Sendable {
     /// The serving app's `storage` (Flask's `current_app.extensions`).
     public var appStorage: Storage { self.services.storage }
 
+    /// Completes when the response to this request has fully ended, a streamed body or a
+    /// WebSocket session included, with the bytes written and the time taken: for work that must
+    /// wait for the end (teardown hooks already do).
+    public let completion: ResponseCompletion
     /// The host a trusted proxy forwarded, if it did.
     private let forwardedHost: String?
     /// When the request arrived, for the access log's request time.
@@ -63,6 +67,7 @@ public final class Request: @unchecked Sendable {
         self.version = request.head.version
         self.headers = request.head.headers
         self.bodyStream = request.body
+        self.completion = request.completion
         self.peerAddress = request.remoteAddress
         let forwarded = ForwardedHeaders(headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs)
         self.remoteAddress = forwarded.client

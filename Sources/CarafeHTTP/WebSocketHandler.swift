@@ -179,10 +179,23 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Sends a close frame and closes the socket once it is written, without waiting for an answer.
+    /// Sends a close frame and ends the connection without waiting for the peer's answer (after a
+    /// protocol error or a message over the limit). The peer may still be sending the rest of a
+    /// large message: closing a socket with unread bytes resets it, and the peer would never read
+    /// the close frame. So, as Apache's lingering close does, the rest of the input is read and
+    /// dropped, the write side is shut after the frame, and the socket closes when the peer closes
+    /// its side or after `lingeringClose` at most.
     private func sendCloseAndHangUp(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) {
         let channel = context.channel
-        self.sendClose(code, reason: reason, context: context).whenComplete { _ in channel.close(promise: nil) }
+        try? channel.pipeline.syncOperations.addHandler(DiscardingInboundHandler(), position: .first)
+        self.sendClose(code, reason: reason, context: context).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: Self.lingeringClose) { channel.close(promise: nil) }
+        }
     }
+
+    /// How long a hung-up connection reads and drops what the peer still sends.
+    static let lingeringClose = TimeAmount.seconds(2)
 
     private func sendClose(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         self.stopPinging()
@@ -294,6 +307,20 @@ public enum WebSocketError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .closed: "The WebSocket connection is closed."
+        }
+    }
+}
+
+/// Drops every byte read and closes the channel once the peer closes its side: what a connection
+/// becomes once it has said its last word (see `WebSocketHandler.sendCloseAndHangUp`).
+final class DiscardingInboundHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            context.close(promise: nil)
         }
     }
 }

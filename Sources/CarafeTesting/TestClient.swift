@@ -45,7 +45,9 @@ public struct TestClient: Sendable {
             headers.add(name: "cookie", value: cookie)
         }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)
-        let response = await self.app.respond(to: HTTPServerRequest(head: head, body: RequestBody(body), remoteAddress: self.remoteAddress))
+        let completion = ResponseCompletion()
+        let started = ContinuousClock.now
+        let response = await self.app.respond(to: HTTPServerRequest(head: head, body: RequestBody(body), remoteAddress: self.remoteAddress, completion: completion))
         self.cookies?.store(response.headers["set-cookie"])
         var received = ByteBuffer()
         switch response.body {
@@ -58,6 +60,8 @@ public struct TestClient: Sendable {
         case .stream, .webSocket:
             break  // a WebSocket needs a real connection: test it over a socket
         }
+        // As the server does once the last byte is out: teardown hooks waiting for the end run.
+        completion.finish(ResponseSummary(bytes: received.readableBytes, duration: ContinuousClock.now - started, complete: true))
         return TestResponse(status: response.status, headers: response.headers, body: method == .HEAD ? ByteBuffer() : received)
     }
 

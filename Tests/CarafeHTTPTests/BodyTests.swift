@@ -56,7 +56,7 @@ import Testing
 
     @Test func anAppCollectsAChunkedBody() async throws {
         let calls = Box(0)
-        try await withTestServer(responder: AppAdapter(app: Self.uploadApp(maxBodySize: 1 << 20, calls: calls))) { server in
+        try await withTestServer(responder: Self.uploadApp(maxBodySize: 1 << 20, calls: calls)) { server in
             let connection = try await server.connect()
             try await connection.send(
                 rawRequest("POST", "/upload", headers: ["Transfer-Encoding: chunked"]) + "5\r\nfirst\r\n1\r\n-\r\n6\r\nsecond\r\n0\r\n\r\n"
@@ -70,7 +70,7 @@ import Testing
 
     @Test func aChunkedBodyAtTheAppLimitIsAccepted() async throws {
         let calls = Box(0)
-        try await withTestServer(responder: AppAdapter(app: Self.uploadApp(maxBodySize: 1024, calls: calls))) { server in
+        try await withTestServer(responder: Self.uploadApp(maxBodySize: 1024, calls: calls)) { server in
             let connection = try await server.connect()
             let chunk = String(repeating: "a", count: 512)
             try await connection.send(
@@ -84,7 +84,7 @@ import Testing
 
     @Test func aChunkedBodyOverTheAppLimitIs413() async throws {
         let calls = Box(0)
-        try await withTestServer(responder: AppAdapter(app: Self.uploadApp(maxBodySize: 1024, calls: calls))) { server in
+        try await withTestServer(responder: Self.uploadApp(maxBodySize: 1024, calls: calls)) { server in
             let connection = try await server.connect()
             let chunk = String(repeating: "b", count: 600)
             try await connection.send(
@@ -101,7 +101,7 @@ import Testing
 
     @Test func aContentLengthBodyAtTheAppLimitIsAccepted() async throws {
         let calls = Box(0)
-        try await withTestServer(responder: AppAdapter(app: Self.uploadApp(maxBodySize: 1000, calls: calls))) { server in
+        try await withTestServer(responder: Self.uploadApp(maxBodySize: 1000, calls: calls)) { server in
             let connection = try await server.connect()
             try await connection.send(rawRequest("POST", "/upload", body: String(repeating: "c", count: 1000)))
             let response = try await connection.readResponse()
@@ -112,7 +112,7 @@ import Testing
 
     @Test func aContentLengthOverTheAppLimitIs413BeforeTheBody() async throws {
         let calls = Box(0)
-        try await withTestServer(responder: AppAdapter(app: Self.uploadApp(maxBodySize: 1000, calls: calls))) { server in
+        try await withTestServer(responder: Self.uploadApp(maxBodySize: 1000, calls: calls)) { server in
             let connection = try await server.connect()
             // Only the head: the server must not wait for a body it will not take.
             try await connection.send(rawRequest("POST", "/upload", headers: ["Content-Length: 1001"]))
@@ -144,7 +144,7 @@ import Testing
 
     @Test func expect100ContinueThroughAnApp() async throws {
         let calls = Box(0)
-        try await withTestServer(responder: AppAdapter(app: Self.uploadApp(maxBodySize: 1000, calls: calls))) { server in
+        try await withTestServer(responder: Self.uploadApp(maxBodySize: 1000, calls: calls)) { server in
             let connection = try await server.connect()
             try await connection.send(rawRequest("POST", "/upload", headers: ["Expect: 100-continue", "Content-Length: 4"]))
             #expect(try await connection.readResponse().status == 100)
@@ -158,7 +158,7 @@ import Testing
 
     @Test func expect100ContinueOverTheAppLimitIs413WithoutContinue() async throws {
         let calls = Box(0)
-        try await withTestServer(responder: AppAdapter(app: Self.uploadApp(maxBodySize: 1000, calls: calls))) { server in
+        try await withTestServer(responder: Self.uploadApp(maxBodySize: 1000, calls: calls)) { server in
             let connection = try await server.connect()
             try await connection.send(rawRequest("POST", "/upload", headers: ["Expect: 100-continue", "Content-Length: 5000"]))
             let response = try await connection.readResponse()

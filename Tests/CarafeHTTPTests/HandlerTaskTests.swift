@@ -114,7 +114,7 @@ import Testing
             let after = MultiThreadedEventLoopGroup.currentEventLoop != nil
             return "before=\(before) after=\(after) thread=\(currentThreadName())"
         }
-        try await withTestServer(responder: AppAdapter(app: app)) { server in
+        try await withTestServer(responder: app) { server in
             let connection = try await server.connect()
             try await connection.send(rawRequest("GET", "/where"))
             let response = try await connection.readResponse()

@@ -44,7 +44,7 @@ import Testing
         let app = App()
         app.get("/hello") { _ in "Hello, World!" }
         app.post("/echo") { request in request.bodyText }
-        try await withTestServer(responder: AppAdapter(app: app)) { server in
+        try await withTestServer(responder: app) { server in
             let connection = try await server.connect()
 
             try await connection.send(rawRequest("GET", "/hello"))
@@ -123,7 +123,7 @@ import Testing
     @Test func headOnAnAppGetRouteHasTheGetLengthAndNoBody() async throws {
         let app = App()
         app.get("/page") { _ in "Hello" }
-        try await withTestServer(responder: AppAdapter(app: app)) { server in
+        try await withTestServer(responder: app) { server in
             let connection = try await server.connect()
             try await connection.send(rawRequest("HEAD", "/page") + rawRequest("GET", "/page"))
 

@@ -126,7 +126,7 @@ import Testing
         let app = App()
         app.maxBodySize = 2048
         app.put("/file") { request in "stored \(request.body.readableBytes)" }
-        try await withTestServer(responder: AppAdapter(app: app)) { server in
+        try await withTestServer(responder: app) { server in
             let response = try await Self.sendExpectingRejection(
                 rawRequest("PUT", "/file", body: String(repeating: "d", count: 2049)),
                 to: server

@@ -14,7 +14,7 @@ import Testing
         try bytes.write(to: root.appendingPathComponent("data.bin"))
         let app = App()
         app.static("/files", directory: root.path)
-        try await withTestServer(responder: AppAdapter(app: app)) { server in
+        try await withTestServer(responder: app) { server in
             let url = server.baseURL + "/files/data.bin"
             let whole = try await curl(["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url])
             #expect(whole.output == "200 \(1 << 20)")

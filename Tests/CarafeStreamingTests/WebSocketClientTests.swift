@@ -5,27 +5,15 @@ import Testing
 /// `hello`'s `/ws` echo and the `chat` example, with real clients: Python's `websockets`
 /// package, and headless Chromium running the chat page's script.
 @Suite struct WebSocketClientTests {
-    struct Interop: Decodable {
-        let text: String
-        let binary: Bool
-        let fragmented: String
-        let pong: Bool
-        let oneMiB: Int
-        let closeCode: Int
-        let tooBig: Int?
-        let plainGet: Int
-        let plainGetUpgrade: String?
-    }
-
     @Test func pythonsWebsocketsClientInteroperatesWithTheEchoRoute() throws {
         let server = try ServerProcess(builtExecutable("hello"), ["serve", "--bind", "127.0.0.1:0", "--log-level", "info"])
-        let printed = try runClientScript("websocket_interop.py", ["ws://127.0.0.1:\(server.port)/ws"])
-        let result = try JSONDecoder().decode(Interop.self, from: Data(printed.utf8))
+        let (result, _) = try WebSocketInterop.run("ws://127.0.0.1:\(server.port)/ws", limit: 16 << 20)  // hello's limit, as the peers'
+
         #expect(result.text == "héllo")
         #expect(result.binary)
         #expect(result.fragmented == "fragmented")
         #expect(result.pong)
-        #expect(result.oneMiB == 1 << 20)
+        #expect(result.atLimit == 16 << 20)
         #expect(result.closeCode == 4001)  // our close code, echoed
         #expect(result.tooBig == 1009)
         #expect(result.plainGet == 426)

@@ -1,6 +1,9 @@
 """A real WebSocket client (the `websockets` package) against a Carafe echo route.
 
-    python3 websocket_interop.py ws://127.0.0.1:PORT/ws
+    python3 websocket_interop.py ws://127.0.0.1:PORT/ws [LIMIT]
+
+LIMIT is the route's largest message in bytes (default 1 MiB): a message of exactly LIMIT bytes
+must be echoed, one byte more closed with 1009.
 
 Prints one JSON object: what each exchange gave. The Swift test asserts on it.
 """
@@ -13,7 +16,7 @@ import urllib.request
 import websockets
 
 
-async def main(url):
+async def main(url, limit):
     result = {}
     async with websockets.connect(url, compression=None, max_size=None) as ws:
         await ws.send("héllo")
@@ -25,17 +28,22 @@ async def main(url):
         result["fragmented"] = await ws.recv()
         latency = await (await ws.ping(b"probe"))
         result["pong"] = latency >= 0
-        await ws.send("x" * (1 << 20))  # exactly the limit
-        result["oneMiB"] = len(await ws.recv())
+        await ws.send("x" * limit)  # exactly the limit
+        result["atLimit"] = len(await ws.recv())
         await ws.close(code=4001, reason="done")
         result["closeCode"] = ws.close_code
-    async with websockets.connect(url, compression=None, max_size=None) as ws:
-        await ws.send("x" * ((1 << 20) + 1))
-        try:
-            await ws.recv()
-            result["tooBig"] = "echoed"
-        except websockets.ConnectionClosed as closed:
-            result["tooBig"] = closed.rcvd.code if closed.rcvd else None
+    # One byte over the limit: the server closes with 1009 while this side may still be sending.
+    ws = await websockets.connect(url, compression=None, max_size=None)
+    try:
+        await ws.send("x" * (limit + 1))
+        await ws.recv()
+        result["tooBig"] = "echoed"
+    except websockets.ConnectionClosed as closed:
+        result["tooBig"] = closed.rcvd.code if closed.rcvd else None
+    try:
+        await ws.close()
+    except Exception:
+        pass
     plain = urllib.request.Request(url.replace("ws://", "http://", 1))
     try:
         urllib.request.urlopen(plain, timeout=5)
@@ -46,4 +54,4 @@ async def main(url):
     print(json.dumps(result))
 
 
-asyncio.run(asyncio.wait_for(main(sys.argv[1]), timeout=30))
+asyncio.run(asyncio.wait_for(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1 << 20), timeout=60))

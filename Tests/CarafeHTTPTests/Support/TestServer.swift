@@ -24,15 +24,6 @@ struct ClosureResponder: HTTPResponder {
     }
 }
 
-/// Serves a Carafe `App` the way `App.serve` does.
-struct AppAdapter: HTTPResponder {
-    let app: App
-
-    func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
-        await self.app.respond(to: request)
-    }
-}
-
 extension HTTPServerResponse {
     /// A text/plain response.
     static func text(_ text: String, status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:]) -> HTTPServerResponse {
