@@ -11,6 +11,7 @@ import Testing
         let fragmented: String
         let pong: Bool
         let oneMiB: Int
+        let fourMiB: Int
         let closeCode: Int
         let tooBig: Int?
         let plainGet: Int
@@ -26,6 +27,7 @@ import Testing
         #expect(result.fragmented == "fragmented")
         #expect(result.pong)
         #expect(result.oneMiB == 1 << 20)
+        #expect(result.fourMiB == 4 << 20, "hello's /ws takes the peers' 16 MiB messages")
         #expect(result.closeCode == 4001)  // our close code, echoed
         #expect(result.tooBig == 1009)
         #expect(result.plainGet == 426)

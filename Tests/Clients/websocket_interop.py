@@ -25,12 +25,14 @@ async def main(url):
         result["fragmented"] = await ws.recv()
         latency = await (await ws.ping(b"probe"))
         result["pong"] = latency >= 0
-        await ws.send("x" * (1 << 20))  # exactly the limit
+        await ws.send("x" * (1 << 20))  # the library's default limit; hello's is 16 MiB
         result["oneMiB"] = len(await ws.recv())
+        await ws.send(b"x" * (4 << 20))  # what the peers' echo contract needs
+        result["fourMiB"] = len(await ws.recv())
         await ws.close(code=4001, reason="done")
         result["closeCode"] = ws.close_code
     async with websockets.connect(url, compression=None, max_size=None) as ws:
-        await ws.send("x" * ((1 << 20) + 1))
+        await ws.send(b"x" * ((16 << 20) + 1))  # one past hello's limit
         try:
             await ws.recv()
             result["tooBig"] = "echoed"
