@@ -29,7 +29,8 @@ import Testing
         #expect(result.oneMiB == 1 << 20)
         #expect(result.fourMiB == 4 << 20, "hello's /ws takes the peers' 16 MiB messages")
         #expect(result.closeCode == 4001)  // our close code, echoed
-        #expect(result.tooBig == 1009)
+        // 1009, or a reset that overtook it while the client was still sending 16 MiB.
+        #expect(result.tooBig == 1009 || result.tooBig == -1)
         #expect(result.plainGet == 426)
         #expect(result.plainGetUpgrade == "websocket")
     }
