@@ -39,6 +39,8 @@ extension App {
         case let serve as ServeCommand:
             let options = serve.options
             if let threads = options.threads { self.blockingThreads = max(1, threads) }
+            if let workerClass = options.workerClass { self.workerClass = workerClass }
+            if let limit = options.threadQueueLimit { self.threadQueueLimit = max(0, limit) }
             if let worker = WorkerContext.fromEnvironment() {
                 do {
                     try await self.serve(options.workerConfiguration(worker), options, umask: nil, worker: worker)
@@ -55,6 +57,7 @@ extension App {
                     let errorLog = try self.logErrors(to: options.errorLogfile)
                     var configuration = try options.arbiterConfiguration()
                     if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
+                    self.logger.notice("\(self.workerClassSummary)")
                     let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
                     exit(arbiter.run())
                 } catch {
@@ -69,8 +72,8 @@ extension App {
                     CarafeCommand.exit(withError: ExitCode.failure)
                 }
             }
-        case is RoutesCommand:
-            print(self.routeTable, terminator: "")
+        case let routes as RoutesCommand:
+            print(self.routeTable(workerClass: routes.workerClass ?? self.workerClass), terminator: "")
         default:
             // `--help` and `help`: ArgumentParser's help command "fails" with the help text.
             do {
@@ -128,7 +131,7 @@ extension App {
     /// heartbeats to the master once it accepts, stops gracefully on TERM and at once on INT
     /// or QUIT, and shuts down if its master is gone. USR1 reopens the log files.
     private func serve(_ configuration: HTTPServerConfiguration, errorLog: LogFile?, umask mask: mode_t?, worker: WorkerContext?) async throws {
-        let server = HTTPServer(configuration: configuration, responder: AppResponder(services: self.services), logger: self.logger)
+        let server = HTTPServer(configuration: configuration, responder: self.responder, logger: self.logger)
         do {
             for start in self.lifecycle.startHooks { try await start(server.eventLoopGroup) }
         } catch {
@@ -183,7 +186,7 @@ extension App {
                 })
         }
         signals.append(
-            Self.onSignal(SIGUSR1) { [logger, accessLog = self.services.accessLog] in
+            Self.onSignal(SIGUSR1) { [logger, accessLog = self.accessLog] in
                 do {
                     try accessLog?.reopen()
                     try errorLog?.reopen()
@@ -203,6 +206,7 @@ extension App {
             server.beforeEventLoopsStop { [heartbeat] in heartbeat?.stop() }
             self.logger.info("worker \(worker.number) (pid \(getpid())) serving on \(server.localAddresses.map { Self.url(of: $0) }.joined(separator: ", "))")
         } else {
+            self.logger.notice("\(self.workerClassSummary)")
             for address in server.localAddresses {
                 self.logger.notice("Carafe serving on \(Self.url(of: address)) (pid \(getpid()), \(configuration.eventLoops) event loops)")
             }
@@ -213,16 +217,31 @@ extension App {
         self.logger.info("stopped")
     }
 
-    /// The route table as the `routes` command prints it.
-    public var routeTable: String {
-        let rows = self.routes.map { ($0.method.rawValue, $0.pattern.description, $0.name ?? "") }
-        let methodWidth = max(6, rows.map(\.0.count).max() ?? 0)
-        let pathWidth = max(4, rows.map(\.1.count).max() ?? 0)
-        func row(_ a: String, _ b: String, _ c: String) -> String {
-            a.padding(toLength: methodWidth, withPad: " ", startingAt: 0) + "  "
-                + b.padding(toLength: pathWidth, withPad: " ", startingAt: 0) + "  " + c
+    /// The route table as the `routes` command prints it, with where each route runs under
+    /// the app's worker class.
+    public var routeTable: String { self.routeTable(workerClass: self.workerClass) }
+
+    /// The route table, with where each route runs under `workerClass` (`routes --worker-class`).
+    public func routeTable(workerClass: WorkerClass) -> String {
+        let rows = self.routes.map { [$0.method.rawValue, $0.pattern.description, $0.name ?? "", $0.placement(workerClass)] }
+        let header = ["METHOD", "PATH", "NAME", "RUNS ON"]
+        let widths = header.indices.map { column in max(header[column].count, rows.map { $0[column].count }.max() ?? 0) }
+        func row(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
         }
-        return ([row("METHOD", "PATH", "NAME")] + rows.map(row)).map { $0.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
+        let title = "worker class: \(workerClass) (routes that do not say blocking: run on the \(workerClass == .threads ? "thread pool" : "event loop"))\n"
+        return title + ([row(header)] + rows.map(row)).map { $0.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
+    }
+
+    /// The line `serve` logs at start: the worker class and the pool.
+    var workerClassSummary: String {
+        let pool = "a pool of \(self.blockingThreads) threads per process, at most \(self.threadQueueLimit) jobs queued (--thread-queue-limit)"
+        switch self.workerClass {
+        case .async:
+            return "worker class async: handlers run on the event loops; blocking: true routes on \(pool)"
+        case .threads:
+            return "worker class threads: handlers run on \(pool), except blocking: false routes"
+        }
     }
 
     /// Runs `handler` on a dispatch queue whenever the process receives `signo`.
@@ -266,7 +285,10 @@ struct ServeCommand: ParsableCommand {
 }
 
 struct RoutesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "routes", abstract: "Print the route table.")
+    static let configuration = CommandConfiguration(commandName: "routes", abstract: "Print the route table, and where each route runs.")
+
+    @Option(name: [.customShort("k"), .long], help: "Show where routes run under this worker class: async or threads. (default: the app's, async unless set in code)")
+    var workerClass: WorkerClass?
 }
 
 /// Options of `serve`, named as Gunicorn names them where it has them.
@@ -304,8 +326,17 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Event loops (threads serving connections) per process. (default: the usable cores)")
     var eventLoops: Int?
 
-    @Option(help: "Threads per process for blocking routes. (default: the usable cores, at least 2)")
+    @Option(help: "Threads per process for blocking routes, and for every route with --worker-class threads. (default: the usable cores, at least 2)")
     var threads: Int?
+
+    @Option(
+        name: [.customShort("k"), .long],
+        help: "Where handlers run: async (on the event loops; only blocking: true routes on the thread pool) or threads (on the thread pool of --threads, except blocking: false routes). (default: async)"
+    )
+    var workerClass: WorkerClass?
+
+    @Option(help: "Jobs that may wait for a thread of the pool; past it, a request for the pool is answered 503 with Retry-After at once. (default: 1024)")
+    var threadQueueLimit: Int?
 
     @Option(name: [.short, .long], help: "Run a master and this many worker processes. (default: one process, no master)")
     var workers: Int?
@@ -445,3 +476,4 @@ struct ServeOptions: ParsableArguments {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension WorkerClass: ExpressibleByArgument {}

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeHTTP
 import Synchronization
 
 /// Named channels that handlers subscribe to and publish on: the fan-out behind Server-Sent
