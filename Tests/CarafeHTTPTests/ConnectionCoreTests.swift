@@ -130,6 +130,7 @@ import Testing
     }
 
     @Test func aLongLivedStreamEndsCleanlyWhenTheServerDrains() async throws {
+        let subscribed = Box(false)
         let responder = ClosureResponder { _ in
             HTTPServerResponse(
                 status: .ok,
@@ -138,6 +139,7 @@ import Testing
                     // What BroadcastHub does for a subscription: end it when the drain begins.
                     let (stream, continuation) = AsyncStream.makeStream(of: String.self)
                     let token = DrainSignal.current?.onDrain { continuation.finish() }
+                    subscribed.value = token != nil
                     for await line in stream { try await writer.write(ByteBuffer(string: line)) }
                     DrainSignal.current?.cancel(token)
                     try await writer.write(ByteBuffer(string: "bye\n"))
@@ -147,7 +149,7 @@ import Testing
         let server = try await TestServer.start(responder: responder, configure: { $0.gracefulTimeout = .seconds(20) })
         let connection = try await server.connect()
         try await connection.send(rawRequest())
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(await eventually { subscribed.value }, "no DrainSignal in the producer's task")
         let begin = ContinuousClock.now
         await server.shutdown(closingIdle: true)
         #expect(ContinuousClock.now - begin < .seconds(5), "the stream held the shutdown")

@@ -81,6 +81,20 @@ import Testing
         }
     }
 
+    @Test(arguments: [0, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999] as [UInt16])
+    func anInvalidCloseCodeIsAnsweredWith1002(code: UInt16) async throws {
+        let responder = Self.upgrading { ws in
+            for await _ in ws.messages {}
+        }
+        try await withTestServer(responder: responder) { server in
+            let connection = try await server.connect()
+            _ = try await connection.openWebSocket()
+            try await connection.send(.close(code))
+            #expect(try await connection.readClose().closeCode == 1002, "close code \(code)")
+            #expect(try await connection.waitForClose(timeout: 5))
+        }
+    }
+
     @Test func aHandlerThatReturnsClosesWith1000AndOneThatThrowsWith1011() async throws {
         struct Oops: Error {}
         let responder = ClosureResponder { request in
