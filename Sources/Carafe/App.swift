@@ -24,7 +24,9 @@ public final class App: RouteBuilder, @unchecked Sendable {
     public var maxBodySize = 1 << 20 { didSet { self.settingsChanged() } }
     /// Threads of the pool that runs blocking routes (`blocking: true`).
     public var blockingThreads = max(2, usableCores()) { didSet { self.settingsChanged() } }
-    public var logger = Logger(label: "carafe") { didSet { self.settingsChanged() } }
+    /// The app's log: by default to standard error, through `FileLogHandler`, which escapes
+    /// control characters so that user input in a message cannot forge a line.
+    public var logger = Logger(label: "carafe", factory: { FileLogHandler(label: $0, file: .standardError) }) { didSet { self.settingsChanged() } }
     /// Where one line per request goes (Apache combined format); nil logs none.
     public var accessLog: AccessLog? { didSet { self.settingsChanged() } }
     /// The peers whose forwarded headers (`X-Forwarded-For`, `-Proto`, `-Host`, `-Port`,
@@ -33,6 +35,20 @@ public final class App: RouteBuilder, @unchecked Sendable {
     /// peers are always trusted. `*` trusts every peer: only when nothing but the proxy can
     /// reach the server, as any client could otherwise claim any address.
     public var forwardedAllowIPs = TrustedAddresses.localhost { didSet { self.settingsChanged() } }
+    /// Which forwarded headers a trusted peer is believed for (`--forwarded-headers`): by default
+    /// `X-Forwarded-For`, `-Proto`, `-Host` and `-Port`; `Forwarded` and `X-Forwarded-Prefix`
+    /// only when turned on here, since a proxy that does not set (or clear) them passes a
+    /// client's own through. See docs/security.md.
+    public var forwardedHeaders = TrustedForwardedHeaders.default { didSet { self.settingsChanged() } }
+    /// The host names the app answers for (`--allowed-hosts`, Django's `ALLOWED_HOSTS`): a
+    /// request whose host (`Host`, or a trusted proxy's `X-Forwarded-Host`) is not one of them
+    /// gets 400 before routing, so that a made-up host never reaches `url(for:external:)`, a
+    /// password-reset mail or a cache. Nil (the default) allows every host. See `AllowedHosts`.
+    public var allowedHosts: AllowedHosts? { didSet { self.settingsChanged() } }
+    /// Headers added to responses that do not set them: `X-Content-Type-Options: nosniff` on
+    /// all, `X-Frame-Options` and `Content-Security-Policy: frame-ancestors` on HTML, so that
+    /// a page's forms cannot be framed by another site (clickjacking). `.none` adds nothing.
+    public var securityHeaders = SecurityHeaders() { didSet { self.settingsChanged() } }
     /// A path answered before routing, for a load balancer's or Kubernetes' probes
     /// (`--health-path`): `GET /healthz` is `200 ready` while `isReady`, else `503 draining`
     /// (readiness); `GET /healthz/live` is `200 alive` while the process serves (liveness).
@@ -80,7 +96,10 @@ public final class App: RouteBuilder, @unchecked Sendable {
                 blockingThreads: self.blockingThreads,
                 forwardedAllowIPs: self.forwardedAllowIPs,
                 healthPath: self.healthPath,
-                readiness: self.readiness
+                readiness: self.readiness,
+                forwardedHeaders: self.forwardedHeaders,
+                allowedHosts: self.allowedHosts,
+                securityHeaders: self.securityHeaders
             )
             services = made
             return made
@@ -120,6 +139,9 @@ final class AppServices: Sendable {
     let forwardedAllowIPs: TrustedAddresses
     let healthPath: String?
     let readiness: Readiness
+    let forwardedHeaders: TrustedForwardedHeaders
+    let allowedHosts: AllowedHosts?
+    let securityHeaders: SecurityHeaders
 
     init(
         routes: RouteTable,
@@ -132,7 +154,10 @@ final class AppServices: Sendable {
         blockingThreads: Int,
         forwardedAllowIPs: TrustedAddresses = .localhost,
         healthPath: String? = nil,
-        readiness: Readiness = Readiness(true)
+        readiness: Readiness = Readiness(true),
+        forwardedHeaders: TrustedForwardedHeaders = .default,
+        allowedHosts: AllowedHosts? = nil,
+        securityHeaders: SecurityHeaders = SecurityHeaders()
     ) {
         self.routes = routes
         self.root = root
@@ -144,6 +169,9 @@ final class AppServices: Sendable {
         self.forwardedAllowIPs = forwardedAllowIPs
         self.healthPath = healthPath
         self.readiness = readiness
+        self.forwardedHeaders = forwardedHeaders
+        self.allowedHosts = allowedHosts
+        self.securityHeaders = securityHeaders
         self.blockingPool = NIOThreadPool(numberOfThreads: blockingThreads)
         self.blockingPool.start()
     }
