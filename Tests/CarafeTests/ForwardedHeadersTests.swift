@@ -110,6 +110,12 @@ import Testing
         #expect(await nobody.get("/who", headers: ["host": "h", "x-forwarded-for": "192.0.2.1"]).text.hasPrefix("127.0.0.1 "))
     }
 
+    /// Found by the TrustedAddresses fuzz target: an entry of "/" trapped (index out of range).
+    @Test(arguments: ["/", "/8", "10.0.0.0/", "::1,/", " / "])
+    func anEntryWithoutAnAddressIsAnErrorNotATrap(text: String) {
+        #expect(throws: TrustedAddressesError.self) { try TrustedAddresses(parsing: text) }
+    }
+
     @Test func trustedAddressesParseNetworksAndMappedAddresses() throws {
         let trusted = try TrustedAddresses(parsing: " 10.0.0.0/8, 192.168.1.1 ,fd00::/8")
         #expect(trusted.contains(ip: "10.200.3.4"))
