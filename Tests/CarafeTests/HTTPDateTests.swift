@@ -14,6 +14,8 @@ import Testing
         ("Fri, 31 Dec 9999 23:59:59 GMT", 253_402_300_799),
         ("Tue, 29 Feb 2000 12:00:00 GMT", 951_825_600),
         ("Mon, 01 Mar 2100 00:00:00 GMT", 4_107_542_400),
+        // A leap second rolls over, as timegm's does; found by the fuzz target on the last day of 9999.
+        ("Fri, 31 Dec 9999 23:59:60 GMT", 253_402_300_800),
     ])
     func parses(text: String, seconds: Int) {
         #expect(HTTPDate.parse(text) == seconds)
