@@ -18,13 +18,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
-        .target(name: "FuzzSupport", dependencies: [.product(name: "Carafe", package: "Carafe")], path: "Sources/FuzzSupport"),
+        .target(name: "FuzzSupport", dependencies: [.product(name: "CarafeCore", package: "Carafe")], path: "Sources/FuzzSupport"),
     ] + targets.map { name in
         .executableTarget(
             name: "Fuzz\(name)",
             dependencies: [
                 "FuzzSupport",
-                .product(name: "Carafe", package: "Carafe"),
+                .product(name: "CarafeCore", package: "Carafe"),
                 .product(name: "CarafeHTTP", package: "Carafe"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

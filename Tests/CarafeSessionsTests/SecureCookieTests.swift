@@ -2,7 +2,7 @@ import CarafeTesting
 import Foundation
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 @testable import CarafeSessions
 
 /// The session cookie is `Secure` when the request came over https (behind a trusted proxy,

@@ -1,7 +1,7 @@
 import CarafeTesting
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// `App.allowedHosts`: a request for a host not in the list is 400 before routing, so the
 /// host never reaches an external URL.

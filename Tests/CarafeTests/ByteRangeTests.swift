@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// `ByteRange`, the parser of `Range: bytes=…`: every answer for a 100-byte file, and the
 /// hostile values that once trapped (`end + 1` overflowing) or were read with a sign.

@@ -1,7 +1,7 @@
 import CarafeTesting
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// `Cookie.headerValue` with hostile names, paths and domains: a `;` cannot inject an
 /// attribute, and what was set comes back through `Request.cookies`.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// `HTTPDate.parse`: IMF-fixdate only, with every field in range; the hostile dates that once
 /// trapped (`year - 1900` on an `Int32`) are nil.

@@ -1,7 +1,7 @@
 import CarafeTesting
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// `App.securityHeaders`: nosniff on every response, framing limited on HTML, what a route
 /// sets left alone, and all of it off with `.none`.

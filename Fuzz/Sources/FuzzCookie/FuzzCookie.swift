@@ -1,6 +1,6 @@
 // The `Cookie` request header, and `Set-Cookie` made from hostile names, values, paths and
 // domains: no attribute can be injected, and what is set is what comes back.
-@testable import Carafe
+@testable import CarafeCore
 import FuzzSupport
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,6 +1,6 @@
 // `application/x-www-form-urlencoded` bodies: parsing, serializing what parsed back to the
 // same pairs, and decoding into a Codable type with nested and repeated fields.
-@testable import Carafe
+@testable import CarafeCore
 import FuzzSupport
 
 struct Signup: Decodable {

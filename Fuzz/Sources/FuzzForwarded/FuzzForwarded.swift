@@ -1,6 +1,6 @@
 // A trusted proxy's forwarded headers, all of them trusted: whatever they say, the scheme is
 // http or https, the host has host characters only and the prefix is a path.
-@testable import Carafe
+@testable import CarafeCore
 import FuzzSupport
 import NIOCore
 

@@ -1,6 +1,6 @@
 // Percent-decoding of path segments: what decodes, escaped again, decodes to the same text;
 // and a decoded segment never holds a `/` that was not escaped in the target.
-@testable import Carafe
+@testable import CarafeCore
 import FuzzSupport
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,6 +1,6 @@
 // A request target as a client sends it: the path split and percent-decoded, the query string
 // parsed, and typed query parameters read, as a `Request` does for every request.
-@testable import Carafe
+@testable import CarafeCore
 import FuzzSupport
 import NIOCore
 import NIOHTTP1

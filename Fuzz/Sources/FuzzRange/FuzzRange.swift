@@ -1,5 +1,5 @@
 // `Range: bytes=…` against files of a few sizes, the extremes included.
-@testable import Carafe
+@testable import CarafeCore
 import FuzzSupport
 
 let sizes = [0, 1, 2, 100, 65_536, Int.max - 1, Int.max]
