@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 
 /// Which pages may open a WebSocket route (`websocket(_:origins:…)`): the check of the
 /// handshake's `Origin` that stops cross-site WebSocket hijacking.
