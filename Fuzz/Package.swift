@@ -8,7 +8,7 @@
 // See docs/security.md ("Fuzzing").
 import PackageDescription
 
-let targets = ["Range", "HTTPDate", "Cookie", "Forwarded", "TrustedAddresses", "ProxyProtocol", "Form", "Query", "Path"]
+let targets = ["Range", "HTTPDate", "Cookie", "Forwarded", "TrustedAddresses", "ProxyProtocol", "Form", "Query", "Path", "WebSocket"]
 
 let package = Package(
     name: "CarafeFuzz",
@@ -28,6 +28,8 @@ let package = Package(
                 .product(name: "CarafeHTTP", package: "Carafe"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "Sources/Fuzz\(name)"
         )
