@@ -7,7 +7,7 @@ import CarafeSessions
 import Foundation
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 9
-let methods: [PasswordHasher.Method] = [.scrypt(), .pbkdf2(.sha256, iterations: 600_000), .pbkdf2(.sha512, iterations: 210_000)]
+let methods: [PasswordHasher.Method] = [.scrypt(n: 32768), .recommended, .pbkdf2(.sha256, iterations: 600_000), .pbkdf2(.sha512, iterations: 210_000)]
 for method in methods {
     let hasher = PasswordHasher(method)
     let stored = try hasher.hashBlocking("correct horse battery staple")

@@ -53,6 +53,8 @@ extension App {
                 do {
                     // Bad values stop the master, not each worker as it boots.
                     _ = try options.forwardedAllowIPsValue()
+                    _ = try options.forwardedHeadersValue()
+                    _ = try options.allowedHostsValue()
                     _ = try options.proxyProtocolValue()
                     let errorLog = try self.logErrors(to: options.errorLogfile)
                     var configuration = try options.arbiterConfiguration()
@@ -108,6 +110,8 @@ extension App {
         self.debug = options.debug
         // Only what the command line says: settings made in code stay otherwise.
         if let trusted = try options.forwardedAllowIPsValue() { self.forwardedAllowIPs = trusted }
+        if let headers = try options.forwardedHeadersValue() { self.forwardedHeaders = headers }
+        if let hosts = try options.allowedHostsValue() { self.allowedHosts = hosts }
         if let path = options.healthPath { self.healthPath = path }
         if let seconds = options.drainDelay { self.drainDelay = .seconds(seconds) }
         if let path = options.accessLogfile {
@@ -386,6 +390,22 @@ struct ServeOptions: ParsableArguments {
     )
     var forwardedAllowIPs: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The forwarded headers believed from a trusted peer, comma-separated: x-forwarded-for, x-forwarded-proto, x-forwarded-host, x-forwarded-port, x-forwarded-prefix, forwarded (RFC 7239), or none. Turn on only what the proxy sets or clears. (default: $FORWARDED_HEADERS, else x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port)",
+            valueName: "headers"
+        )
+    )
+    var forwardedHeaders: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The host names served, comma-separated: example.com, .example.com (and its subdomains), or '*'; a request for another Host gets 400. (default: $ALLOWED_HOSTS, else any host)",
+            valueName: "hosts"
+        )
+    )
+    var allowedHosts: String?
+
     @Flag(help: "Expect a PROXY protocol header (v1 or v2) on every connection, from a TCP load balancer, and take the client's address from it.")
     var proxyProtocol = false
 
@@ -405,6 +425,26 @@ struct ServeOptions: ParsableArguments {
             return try TrustedAddresses(parsing: text)
         } catch {
             throw ValidationError("--forwarded-allow-ips: \(error)")
+        }
+    }
+
+    /// `--forwarded-headers`, else `$FORWARDED_HEADERS`, parsed; nil if neither is given.
+    func forwardedHeadersValue() throws -> TrustedForwardedHeaders? {
+        guard let text = self.forwardedHeaders ?? ProcessInfo.processInfo.environment["FORWARDED_HEADERS"] else { return nil }
+        do {
+            return try TrustedForwardedHeaders(parsing: text)
+        } catch {
+            throw ValidationError("--forwarded-headers: \(error)")
+        }
+    }
+
+    /// `--allowed-hosts`, else `$ALLOWED_HOSTS`, parsed; nil if neither is given.
+    func allowedHostsValue() throws -> AllowedHosts? {
+        guard let text = self.allowedHosts ?? ProcessInfo.processInfo.environment["ALLOWED_HOSTS"] else { return nil }
+        do {
+            return try AllowedHosts(parsing: text)
+        } catch {
+            throw ValidationError("--allowed-hosts: \(error)")
         }
     }
 

@@ -52,6 +52,8 @@ public final class App: RouteBuilder, Sendable {
         get { self.settings.threadQueueLimit }
         set { self.configure("threadQueueLimit") { $0.threadQueueLimit = newValue } }
     }
+    /// The app's log: by default to standard error, through `FileLogHandler`, which escapes
+    /// control characters so that user input in a message cannot forge a line.
     public var logger: Logger {
         get { self.settings.logger }
         set { self.configure("logger") { $0.logger = newValue } }
@@ -69,6 +71,30 @@ public final class App: RouteBuilder, Sendable {
     public var forwardedAllowIPs: TrustedAddresses {
         get { self.settings.forwardedAllowIPs }
         set { self.configure("forwardedAllowIPs") { $0.forwardedAllowIPs = newValue } }
+    }
+    /// Which forwarded headers a trusted peer is believed for (`--forwarded-headers`): by default
+    /// `X-Forwarded-For`, `-Proto`, `-Host` and `-Port`; `Forwarded` and `X-Forwarded-Prefix`
+    /// only when turned on here, since a proxy that does not set (or clear) them passes a
+    /// client's own through. See docs/security.md.
+    public var forwardedHeaders: TrustedForwardedHeaders {
+        get { self.settings.forwardedHeaders }
+        set { self.configure("forwardedHeaders") { $0.forwardedHeaders = newValue } }
+    }
+    /// The host names the app answers for (`--allowed-hosts`, Django's `ALLOWED_HOSTS`): a
+    /// request whose host (`Host`, or a trusted proxy's `X-Forwarded-Host`) is not one of them
+    /// gets 400 before its body, hooks and handler, so that a made-up host never reaches
+    /// `url(for:external:)`, a password-reset mail or a cache. Nil (the default) allows every
+    /// host. See `AllowedHosts`.
+    public var allowedHosts: AllowedHosts? {
+        get { self.settings.allowedHosts }
+        set { self.configure("allowedHosts") { $0.allowedHosts = newValue } }
+    }
+    /// Headers added to responses that do not set them: `X-Content-Type-Options: nosniff` on
+    /// all, `X-Frame-Options` and `Content-Security-Policy: frame-ancestors` on HTML, so that
+    /// a page's forms cannot be framed by another site (clickjacking). `.none` adds nothing.
+    public var securityHeaders: SecurityHeaders {
+        get { self.settings.securityHeaders }
+        set { self.configure("securityHeaders") { $0.securityHeaders = newValue } }
     }
     /// A path answered before routing, for a load balancer's or Kubernetes' probes
     /// (`--health-path`): `GET /healthz` is `200 ready` while `isReady`, else `503 draining`
@@ -164,9 +190,12 @@ struct AppSettings: Sendable {
     var blockingThreads = max(2, usableCores())
     var workerClass = WorkerClass.async
     var threadQueueLimit = 1024
-    var logger = Logger(label: "carafe")
+    var logger = Logger(label: "carafe", factory: { FileLogHandler(label: $0, file: .standardError) })
     var accessLog: AccessLog?
     var forwardedAllowIPs = TrustedAddresses.localhost
+    var forwardedHeaders = TrustedForwardedHeaders.default
+    var allowedHosts: AllowedHosts?
+    var securityHeaders = SecurityHeaders()
     var healthPath: String?
     var drainDelay: Duration = .zero
 }
@@ -196,6 +225,9 @@ final class AppServices: Sendable {
     let forwardedAllowIPs: TrustedAddresses
     let healthPath: String?
     let readiness: Readiness
+    let forwardedHeaders: TrustedForwardedHeaders
+    let allowedHosts: AllowedHosts?
+    let securityHeaders: SecurityHeaders
 
     init(routes: RouteTable, settings: AppSettings, storage: Storage = Storage(), readiness: Readiness = Readiness(true)) {
         self.routes = routes
@@ -207,6 +239,9 @@ final class AppServices: Sendable {
         self.forwardedAllowIPs = settings.forwardedAllowIPs
         self.healthPath = settings.healthPath
         self.readiness = readiness
+        self.forwardedHeaders = settings.forwardedHeaders
+        self.allowedHosts = settings.allowedHosts
+        self.securityHeaders = settings.securityHeaders
         self.workerClass = settings.workerClass
         self.blockingPool = BlockingPool(threads: settings.blockingThreads, queueLimit: settings.threadQueueLimit, limitName: "--thread-queue-limit")
     }

@@ -15,6 +15,7 @@ struct AppResponder: HTTPResponder {
     func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
         let request = Request(request, services: self.services)
         var response = await self.respond(to: request)
+        self.services.securityHeaders.apply(to: &response.headers)
         if let accessLog = self.services.accessLog {
             switch response.body {
             case .stream(let length, let produce) where request.method != .HEAD:
@@ -106,6 +107,11 @@ struct AppResponder: HTTPResponder {
         var failure: (any Error)?
         var response: Response
         do {
+            if let allowed = self.services.allowedHosts, !allowed.allows(request.host) {
+                // Before the body, the hooks and the handler: nothing may build a URL with this host.
+                let host = request.host ?? request.headers.first(name: "host")
+                throw HTTPError(.badRequest, "Host \(host.map { "'\(FileLogHandler.escaped($0))'" } ?? "(none)") is not allowed (App.allowedHosts: \(allowed)).")
+            }
             if collectsBody {
                 try await request.collectBody(upTo: self.services.maxBodySize)
             }

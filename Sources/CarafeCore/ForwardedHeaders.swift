@@ -6,9 +6,10 @@ import Foundation
 /// Werkzeug's `ProxyFix` and Gunicorn's `--forwarded-allow-ips`.
 ///
 /// The headers are read only when the socket's peer is trusted (`App.forwardedAllowIPs`);
-/// from any other peer they are ignored, so a client cannot claim another address. RFC 7239
-/// `Forwarded` is read if present, else `X-Forwarded-For`, `-Proto`, `-Host` and `-Port`;
-/// `X-Forwarded-Prefix` gives the prefix in both cases.
+/// from any other peer they are ignored, so a client cannot claim another address. Of a
+/// trusted peer's, only those in `App.forwardedHeaders` are read (by default `X-Forwarded-For`,
+/// `-Proto`, `-Host` and `-Port`); when `Forwarded` is among them and present, it is read
+/// instead of those four; `X-Forwarded-Prefix`, when trusted, gives the prefix in both cases.
 ///
 /// The client is found as nginx's `real_ip_recursive` finds it: walking the list of addresses
 /// from the right (the hop nearest this server), skipping the trusted ones, the first untrusted
@@ -22,9 +23,9 @@ struct ForwardedHeaders {
     var host: String?
     var prefix = ""
 
-    init(headers: HTTPHeaders, peer: SocketAddress?, trusted: TrustedAddresses) {
+    init(headers: HTTPHeaders, peer: SocketAddress?, trusted: TrustedAddresses, accepting accepted: TrustedForwardedHeaders = .default) {
         self.client = peer
-        guard trusted.contains(peer) else { return }
+        guard !accepted.isEmpty, trusted.contains(peer) else { return }
         var forwarded: [String] = []
         var forwardedFor: [String] = []
         var proto: String?
@@ -34,12 +35,12 @@ struct ForwardedHeaders {
         for (name, value) in headers {
             guard let first = name.utf8.first, first | 0x20 == UInt8(ascii: "x") || first | 0x20 == UInt8(ascii: "f") else { continue }
             switch name.lowercased() {
-            case "forwarded": forwarded.append(value)
-            case "x-forwarded-for": forwardedFor.append(value)
-            case "x-forwarded-proto": proto = Self.last(value)
-            case "x-forwarded-host": host = Self.last(value)
-            case "x-forwarded-port": port = Self.last(value)
-            case "x-forwarded-prefix": prefix = Self.last(value)
+            case "forwarded" where accepted.contains(.forwarded): forwarded.append(value)
+            case "x-forwarded-for" where accepted.contains(.xForwardedFor): forwardedFor.append(value)
+            case "x-forwarded-proto" where accepted.contains(.xForwardedProto): proto = Self.last(value)
+            case "x-forwarded-host" where accepted.contains(.xForwardedHost): host = Self.last(value)
+            case "x-forwarded-port" where accepted.contains(.xForwardedPort): port = Self.last(value)
+            case "x-forwarded-prefix" where accepted.contains(.xForwardedPrefix): prefix = Self.last(value)
             default: continue
             }
         }

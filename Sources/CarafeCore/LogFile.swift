@@ -19,8 +19,17 @@ public final class LogFile: Sendable {
         self.descriptor = path == "-" ? STDOUT_FILENO : try Self.open(path, kind)
     }
 
+    /// Standard error, never closed or reopened: where `App.logger` writes by default.
+    public static let standardError = LogFile(standardStream: STDERR_FILENO, name: "-stderr")
+
+    private init(standardStream descriptor: Int32, name: String) {
+        self.path = name
+        self.kind = "log"
+        self.descriptor = descriptor
+    }
+
     deinit {
-        if self.path != "-" { close(self.descriptor) }
+        if self.path != "-" && self.path != "-stderr" { close(self.descriptor) }
     }
 
     /// Writes `line` (newline included) with one `write(2)`.
@@ -34,7 +43,7 @@ public final class LogFile: Sendable {
     /// old file or to the new one, never to a closed descriptor. After a rotation renamed the
     /// file, lines go to a new file at the path. Standard output is left as it is.
     public func reopen() throws(LogFileError) {
-        guard self.path != "-" else { return }
+        guard self.path != "-", self.path != "-stderr" else { return }
         let fresh = try Self.open(self.path, self.kind)
         defer { close(fresh) }
         guard dup2(fresh, self.descriptor) >= 0 else {

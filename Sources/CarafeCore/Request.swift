@@ -69,7 +69,8 @@ public final class Request: @unchecked Sendable {
         self.bodyStream = request.body
         self.completion = request.completion
         self.peerAddress = request.remoteAddress
-        let forwarded = ForwardedHeaders(headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs)
+        let forwarded = ForwardedHeaders(
+            headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs, accepting: services.forwardedHeaders)
         self.remoteAddress = forwarded.client
         self.scheme = forwarded.scheme
         self.forwardedHost = forwarded.host

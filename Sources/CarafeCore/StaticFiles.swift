@@ -181,34 +181,3 @@ final class FileDescriptor: @unchecked Sendable {
         _ = Glibc.close(self.fd)
     }
 }
-
-/// A `Range: bytes=…` header with one range.
-enum ByteRange {
-    case satisfiable(Range<Int>)
-    case unsatisfiable
-
-    /// nil for anything but one `bytes=` range (several ranges, other units, garbage).
-    init?(_ header: String, size: Int) {
-        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
-        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
-        guard let dash = spec.firstIndex(of: "-") else { return nil }
-        let first = spec[..<dash], last = spec[spec.index(after: dash)...]
-        if first.isEmpty {
-            guard let suffix = Int(last), suffix > 0 else {
-                if last.isEmpty { return nil }
-                self = .unsatisfiable
-                return
-            }
-            self = size == 0 ? .unsatisfiable : .satisfiable(max(0, size - suffix)..<size)
-            return
-        }
-        guard let start = Int(first), start >= 0 else { return nil }
-        guard start < size else { self = .unsatisfiable; return }
-        if last.isEmpty {
-            self = .satisfiable(start..<size)
-        } else {
-            guard let end = Int(last), end >= start else { return nil }
-            self = .satisfiable(start..<min(end + 1, size))
-        }
-    }
-}

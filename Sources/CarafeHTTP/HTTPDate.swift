@@ -46,21 +46,46 @@ public enum HTTPDate {
 
     /// The seconds since 1970 of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); nil for
     /// anything else (the obsolete RFC 850 and asctime forms are not accepted).
+    ///
+    /// Strict, and free of arithmetic that can overflow: each field must have the digits
+    /// IMF-fixdate gives it (`2DIGIT` day, `4DIGIT` year, `2DIGIT` hour, minute and second) and
+    /// be in range, so a hostile `If-Modified-Since` (a year of `-2147483648`, say) is nil,
+    /// which a conditional request treats as absent.
     public static func parse(_ text: String) -> Int? {
-        let fields = text.split(separator: " ")
-        guard fields.count == 6, fields[0].hasSuffix(","), fields[5] == "GMT",
-            let day = Int32(fields[1]), let month = months.firstIndex(of: String(fields[2])), let year = Int32(fields[3])
+        let fields = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard fields.count == 6, fields[0].count == 4, fields[0].hasSuffix(","), days.contains(String(fields[0].dropLast())),
+            fields[5] == "GMT",
+            let day = digits(fields[1], count: 2), (1...31).contains(day),
+            let month = months.firstIndex(of: String(fields[2])),
+            let year = digits(fields[3], count: 4)
         else { return nil }
-        let clock = fields[4].split(separator: ":").compactMap { Int32($0) }
-        guard clock.count == 3 else { return nil }
-        var t = tm()
-        t.tm_year = year - 1900
-        t.tm_mon = Int32(month)
-        t.tm_mday = day
-        t.tm_hour = clock[0]
-        t.tm_min = clock[1]
-        t.tm_sec = clock[2]
-        return Int(timegm(&t))
+        let clock = fields[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard clock.count == 3, let hour = digits(clock[0], count: 2), let minute = digits(clock[1], count: 2),
+            let second = digits(clock[2], count: 2), hour < 24, minute < 60, second <= 60
+        else { return nil }
+        return daysSince1970(year: year, month: month + 1, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+    }
+
+    /// Exactly `count` ASCII digits as a number; nil for anything else.
+    private static func digits(_ text: Substring, count: Int) -> Int? {
+        guard text.utf8.count == count else { return nil }
+        var value = 0
+        for byte in text.utf8 {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+    /// `days_from_civil`); a day past the month's end (`31 Feb`) rolls over, as `timegm` does.
+    static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     private static func brokenDown(_ seconds: Int) -> tm {

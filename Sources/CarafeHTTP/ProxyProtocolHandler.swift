@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 
 /// Reads the PROXY protocol header (version 1 or 2) a TCP load balancer sends at the start of
 /// each connection, tells the request handler the client's address from it, and removes itself
@@ -7,7 +8,8 @@ import NIOCore
 ///
 /// It sits first in the pipeline, before the connection guard. A header may arrive in several
 /// reads; it is collected until complete. A connection from a peer not in `allowFrom`, or whose
-/// first bytes are not a valid header, is closed with a log line saying why.
+/// first bytes are not a valid header, is closed with a log line saying why (rate-limited:
+/// see `LogRateLimiter`).
 final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -58,7 +60,18 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
     private func reject(_ reason: String, context: ChannelHandlerContext) {
         self.closing = true
         self.received = nil
-        self.logger.warning("closing a connection: \(reason)")
+        switch Self.rejections.withLock({ $0.decide(at: .now()) }) {
+        case .write(let suppressed):
+            let more = suppressed == 0 ? "" : " (and \(suppressed) more refused in the last \(Self.rejectionLogInterval.nanoseconds / 1_000_000_000) s, not logged)"
+            self.logger.warning("closing a connection: \(reason)\(more)")
+        case .suppress:
+            break
+        }
         context.close(promise: nil)
     }
+
+    /// At most one "closing a connection" line per 10 s for the whole process, however many
+    /// connections are refused.
+    static let rejectionLogInterval = TimeAmount.seconds(10)
+    static let rejections = Mutex(LogRateLimiter(interval: rejectionLogInterval))
 }

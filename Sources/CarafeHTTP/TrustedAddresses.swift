@@ -38,7 +38,8 @@ public struct TrustedAddresses: Sendable, Hashable, CustomStringConvertible {
                 everyone = true
                 continue
             }
-            let parts = entry.split(separator: "/", maxSplits: 1)
+            // Empty parts kept: "/" or "/8" is an entry without an address, not an empty list.
+            let parts = entry.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             guard let bytes = Self.addressBytes(String(parts[0])) else {
                 throw TrustedAddressesError(entry: String(entry), reason: "'\(parts[0])' is not an IPv4 or IPv6 address")
             }

@@ -4,6 +4,10 @@ import NIOCore
 import NIOPosix
 import SQLiteNIO
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// SQLite through sqlite-nio: the embedded database, a file next to the app, nothing to
 /// install or run. SQLite's C calls block, so they run on a thread pool of the driver's own (a
 /// thread per connection), never on an event loop; a handler awaits them as it would a
@@ -53,6 +57,7 @@ public final class SQLiteDriver: DatabaseDriver {
             do {
                 switch storage {
                 case .file(let path):
+                    Self.createPrivately(path)
                     connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threads, logger: logger, on: loop)
                 case .memory:
                     connection = try await SQLiteConnection.open(storage: .memory, threadPool: threads, logger: logger, on: loop)
@@ -77,7 +82,15 @@ public final class SQLiteDriver: DatabaseDriver {
         }
     }
 
-    /// A database in the file at `path` (created if missing).
+    /// Creates the database file, if missing, readable and writable by its owner only (0600):
+    /// it holds whatever the app keeps, password hashes included, and SQLite gives its `-wal`
+    /// and `-shm` files the database file's mode. An existing file keeps its mode.
+    static func createPrivately(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd >= 0 { close(fd) }
+    }
+
+    /// A database in the file at `path` (created if missing, mode 0600).
     public convenience init(path: String, pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(maxConnections: 8)) {
         self.init(storage: .file(path), pool: pool)
     }

@@ -22,7 +22,10 @@ extension App {
     ///   - maxAge: how long a session lasts after it last changed: the cookie's `Max-Age`, and
     ///     the age past which a signed cookie is refused whatever the client says. 31 days, as
     ///     Flask's `PERMANENT_SESSION_LIFETIME`.
-    ///   - secure: send the cookie over HTTPS only (`Secure`). Turn it on in production.
+    ///   - secure: send the cookie over HTTPS only (`Secure`). Nil (the default): `Secure` when
+    ///     the request that set it came over https (`req.scheme`, which behind a trusted proxy is
+    ///     its `X-Forwarded-Proto`), so a site served over https never lets its session cookie go
+    ///     over plain http. `true` in production makes it so whatever the request said.
     ///   - sameSite: `Lax` by default: the cookie goes along on links from other sites, not on
     ///     their forms' POSTs or their scripts' requests.
     ///   - domain: the cookie's `Domain`; nil for the host that set it only.
@@ -33,7 +36,7 @@ extension App {
         oldSecretKeys: [String] = [],
         cookieName: String = "session",
         maxAge: Duration = .seconds(31 * 24 * 3600),
-        secure: Bool = false,
+        secure: Bool? = nil,
         sameSite: Cookie.SameSite = .lax,
         domain: String? = nil
     ) throws {
@@ -64,7 +67,7 @@ extension App {
             if values.isEmpty {
                 if session.cookie != nil { response.deleteCookie(settings.cookieName, path: "/", domain: settings.domain) }
             } else {
-                let cookie = settings.cookie(for: values)
+                let cookie = settings.cookie(for: values, scheme: req.scheme)
                 if cookie.headerValue.utf8.count > 4093 {
                     Session.logger.warning(
                         "the session cookie is \(cookie.headerValue.utf8.count) bytes, more than the 4093 browsers keep: they will drop it; store less in the session"

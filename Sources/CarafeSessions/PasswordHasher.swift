@@ -1,13 +1,14 @@
 import CarafeCore
 import Crypto
+import Foundation
 import NIOPosix
 import _CryptoExtras
 
 /// Hashes passwords with a slow, salted key-derivation function, and checks them (Werkzeug's
 /// `generate_password_hash` and `check_password_hash`, in the same format).
 ///
-///     let passwords = PasswordHasher()                          // scrypt, N=32768, r=8, p=1
-///     let stored = try await passwords.hash("correct horse")    // "scrypt:32768:8:1$fK2…$9c4e…"
+///     let passwords = PasswordHasher()                          // scrypt, N=131072, r=8, p=1
+///     let stored = try await passwords.hash("correct horse")    // "scrypt:131072:8:1$fK2…$9c4e…"
 ///     try await passwords.verify("correct horse", against: stored)   // true
 ///
 /// A hash is `method$salt$hash`: `scrypt:N:r:p` or `pbkdf2:sha256:iterations`, a salt of 16
@@ -16,8 +17,15 @@ import _CryptoExtras
 ///
 /// Hashing is slow on purpose (see docs/web-apps.md for what it costs): `hash` and `verify` run
 /// on a thread pool, never on the event loop, so that other requests go on while one logs in;
-/// the pool's size also bounds how many run at once, and so the memory scrypt takes (32 MiB
+/// the pool's size also bounds how many run at once, and so the memory scrypt takes (128 MiB
 /// each with the default parameters).
+///
+/// The default follows OWASP's Password Storage Cheat Sheet: scrypt with N=2^17, r=8, p=1
+/// (`Method.recommended`). Hashes made with other parameters (Werkzeug's N=32768, say) still
+/// verify, since a hash names its own; `needsRehash` says which to hash again at the next
+/// log-in. `$PASSWORD_HASH_METHOD` (`scrypt:32768:8:1`, `pbkdf2:sha256:600000`) overrides the
+/// default for `PasswordHasher()`: for a machine too small for 128 MiB a hash, or for tests
+/// of debug builds, where BoringSSL's scrypt is about ten times slower.
 ///
 /// Its queue is bounded too (`queueLimit`, default 16): past it, `hash` and `verify` throw
 /// `BlockingPoolFull` at once, which a handler lets through as a 503 with `Retry-After`.
@@ -28,12 +36,26 @@ public struct PasswordHasher: Sendable {
     /// A key-derivation function and its cost parameters.
     public enum Method: Sendable, Hashable, CustomStringConvertible {
         /// scrypt (RFC 7914): memory-hard; `n` (a power of 2) costs 128·n·r bytes of memory and as
-        /// much work, `p` runs it that many times. Werkzeug's default: `n: 32768, r: 8, p: 1`.
-        case scrypt(n: Int = 32768, r: Int = 8, p: Int = 1)
+        /// much work, `p` runs it that many times. The default, OWASP's: `n: 131072, r: 8, p: 1`
+        /// (Werkzeug's is `n: 32768`).
+        case scrypt(n: Int = 131_072, r: Int = 8, p: Int = 1)
         /// PBKDF2 with HMAC-SHA-256 or -512: `iterations` rounds of the hash.
         case pbkdf2(PBKDF2Hash = .sha256, iterations: Int = 600_000)
 
-        /// How it is written at the start of a hash: `scrypt:32768:8:1`, `pbkdf2:sha256:600000`.
+        /// OWASP's advice for scrypt: N=2^17, r=8, p=1.
+        public static let recommended = Method.scrypt(n: 131_072, r: 8, p: 1)
+
+        /// `$PASSWORD_HASH_METHOD` if set and valid (written as a hash begins: `scrypt:32768:8:1`),
+        /// else `recommended`.
+        public static var `default`: Method {
+            guard let text = ProcessInfo.processInfo.environment["PASSWORD_HASH_METHOD"], !text.isEmpty else { return .recommended }
+            guard let method = try? StoredPasswordHash.parseMethod(Substring(text)) else {
+                preconditionFailure("PASSWORD_HASH_METHOD=\(text) is not a method: write it as a hash begins, e.g. scrypt:131072:8:1")
+            }
+            return method
+        }
+
+        /// How it is written at the start of a hash: `scrypt:131072:8:1`, `pbkdf2:sha256:600000`.
         public var description: String {
             switch self {
             case .scrypt(let n, let r, let p): "scrypt:\(n):\(r):\(p)"
@@ -53,12 +75,13 @@ public struct PasswordHasher: Sendable {
     private let threadPool: BlockingPool
 
     /// - Parameters:
-    ///   - method: how to hash: scrypt with Werkzeug's parameters unless told otherwise.
+    ///   - method: how to hash: `Method.default` (OWASP's scrypt parameters, unless
+    ///     `$PASSWORD_HASH_METHOD` says otherwise) unless told otherwise.
     ///   - threadPool: where to run; by default NIO's shared pool, one thread per core.
     ///   - queueLimit: hashes that may wait for a thread; past it, `hash` and `verify` throw
     ///     `BlockingPoolFull` (a 503) at once. 16 by default: with scrypt's cost and two cores,
     ///     about a second of waiting.
-    public init(_ method: Method = .scrypt(), threadPool: NIOThreadPool = .singleton, queueLimit: Int = 16) {
+    public init(_ method: Method = .default, threadPool: NIOThreadPool = .singleton, queueLimit: Int = 16) {
         self.method = method
         self.threadPool = BlockingPool(sharing: threadPool, queueLimit: queueLimit, limitName: "PasswordHasher's queueLimit")
     }
@@ -89,8 +112,10 @@ public struct PasswordHasher: Sendable {
         try StoredPasswordHash(storedHash).matches(password)
     }
 
-    /// Whether `storedHash` was made with another method or other parameters than this hasher's:
-    /// after a successful login, hash the password again and store the new hash.
+    /// Whether `storedHash` was made with another method or other parameters than this hasher's
+    /// (a Werkzeug hash with N=32768, a hash from before the default was raised): after a
+    /// successful log-in, hash the password again and store the new hash. A malformed hash
+    /// needs one too.
     public func needsRehash(_ storedHash: String) -> Bool {
         (try? StoredPasswordHash(storedHash).method) != self.method
     }

@@ -6,21 +6,22 @@ struct SessionSettings: Sendable {
     let signer: SessionSigner
     let cookieName: String
     let maxAgeSeconds: Int
-    let secure: Bool
+    /// `Secure` always (true), never (false), or when the request came over https (nil).
+    let secure: Bool?
     let sameSite: Cookie.SameSite
     let domain: String?
     /// The clock: the real one, except in tests that need old cookies.
     let now: @Sendable () -> Date
 
-    /// The `Set-Cookie` for a session holding `values`.
-    func cookie(for values: [String: String]) -> Cookie {
+    /// The `Set-Cookie` for a session holding `values`, set in answer to a request over `scheme`.
+    func cookie(for values: [String: String], scheme: String = "http") -> Cookie {
         Cookie(
             self.cookieName,
             self.signer.sign(values, at: self.now()),
             maxAge: self.maxAgeSeconds,
             path: "/",
             domain: self.domain,
-            secure: self.secure,
+            secure: self.secure ?? (scheme == "https"),
             httpOnly: true,
             sameSite: self.sameSite
         )

@@ -69,7 +69,7 @@ struct StoredPasswordHash {
     }
 
     /// `scrypt:32768:8:1` or `pbkdf2:sha256:600000`.
-    private static func parseMethod(_ text: Substring) throws -> PasswordHasher.Method {
+    static func parseMethod(_ text: Substring) throws -> PasswordHasher.Method {
         let fields = text.split(separator: ":", omittingEmptySubsequences: false)
         let method: PasswordHasher.Method
         switch fields.first {

@@ -17,17 +17,27 @@ extension RouteBuilder {
     /// 1009; the server pings a quiet peer every `options.pingInterval`. When the handler
     /// returns the connection closes with 1000 (1011 if it threw); when the peer goes away,
     /// `ws.messages` ends and the handler's task is cancelled.
+    ///
+    /// `origins` guards against cross-site WebSocket hijacking: by default a handshake that
+    /// carries cookies must come from the app's own origin, else 403 (see `WebSocketOrigins`).
     @discardableResult
     public func websocket(
         _ path: String,
         name: String? = nil,
         options: WebSocketOptions = WebSocketOptions(),
+        origins: WebSocketOrigins = .default,
         _ handler: @escaping @Sendable (Request, WebSocket) async throws -> Void
     ) -> Self {
         self.get(path, name: name) { request in
             let head = HTTPRequestHead(version: request.version, method: request.method, uri: request.uri, headers: request.headers)
             if let problem = WebSocketHandshake.problem(with: head) {
                 throw HTTPError(problem.status, problem.message, headers: problem.headers)
+            }
+            if let refusal = origins.problem(
+                origin: request.headers.first(name: "origin"), hasCookies: request.headers.contains(name: "cookie"),
+                scheme: request.scheme, host: request.host)
+            {
+                throw HTTPError(.forbidden, refusal)
             }
             return Response(status: .switchingProtocols, body: .webSocket(options) { socket in try await handler(request, socket) })
         }

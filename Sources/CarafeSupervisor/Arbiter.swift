@@ -413,7 +413,9 @@ public final class Arbiter {
     }
 
     private static func write(_ text: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // O_NOFOLLOW: a symbolic link planted at the path is refused, not followed to overwrite
+        // whatever it points at (the master often runs with more rights than the link's maker).
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SupervisorError.system("open(\(path))", errno) }
         defer { close(fd) }
         var text = text

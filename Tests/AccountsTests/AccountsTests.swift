@@ -49,7 +49,7 @@ import Testing
         try ServerProcess(
             builtExecutable("accounts"),
             ["serve", "--bind", "127.0.0.1:0", "--log-level", "info"] + arguments,
-            environment: ["SECRET_KEY": String(repeating: "s", count: 64), "PATH": "/usr/bin:/bin"]
+            environment: ["SECRET_KEY": String(repeating: "s", count: 64), "PATH": "/usr/bin:/bin", "PASSWORD_HASH_METHOD": "scrypt:32768:8:1"]
         )
     }
 

@@ -4,9 +4,10 @@ import Testing
 
 /// `App.forwardedAllowIPs` through the test client: which peers' forwarded headers are believed.
 @Suite struct ForwardedHeadersTests {
-    private func app(trusting trusted: String = "127.0.0.1,::1") throws -> App {
+    private func app(trusting trusted: String = "127.0.0.1,::1", headers: TrustedForwardedHeaders = .default) throws -> App {
         let app = App()
         app.forwardedAllowIPs = try TrustedAddresses(parsing: trusted)
+        app.forwardedHeaders = headers
         app.get("/users/:id", name: "user") { _ in "" }
         app.get("/who") { req in
             "\(req.remoteAddress?.ipAddress ?? "-") \(req.scheme) \(req.host ?? "-") \(req.scriptRoot.isEmpty ? "-" : req.scriptRoot) \(try req.url(for: "user", ["id": "7"], external: true))"
@@ -21,7 +22,7 @@ import Testing
     }
 
     @Test func aTrustedProxysHeadersSetClientSchemeHostAndPrefix() async throws {
-        let client = try self.client(try self.app(), from: "127.0.0.1")
+        let client = try self.client(try self.app(headers: [.default, .xForwardedPrefix]), from: "127.0.0.1")
         let headers: HTTPHeaders = [
             "host": "internal:8000", "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https",
             "x-forwarded-host": "example.com", "x-forwarded-prefix": "/shop/",
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func rfc7239Forwarded() async throws {
-        let client = try self.client(try self.app(), from: "::1")
+        let client = try self.client(try self.app(headers: [.default, .forwarded]), from: "::1")
         let headers: HTTPHeaders = ["host": "h", "forwarded": #"for="[2001:db8:cafe::17]:4711";proto=https;host=example.org, for=127.0.0.1"#]
         #expect(await client.get("/who", headers: headers).text == "2001:db8:cafe::17 https example.org - https://example.org/users/7")
         let v4: HTTPHeaders = ["host": "h", "forwarded": "For=\"192.0.2.60:8080\";by=203.0.113.43"]
@@ -64,7 +65,7 @@ import Testing
     }
 
     @Test func invalidValuesAreIgnored() async throws {
-        let client = try self.client(try self.app(), from: "127.0.0.1")
+        let client = try self.client(try self.app(headers: [.default, .xForwardedPrefix]), from: "127.0.0.1")
         let headers: HTTPHeaders = [
             "host": "good.test", "x-forwarded-proto": "javascript", "x-forwarded-host": "evil.example/path",
             "x-forwarded-prefix": "//evil.example", "x-forwarded-port": "99999",
@@ -72,11 +73,47 @@ import Testing
         #expect(await client.get("/who", headers: headers).text == "127.0.0.1 http good.test - http://good.test/users/7")
     }
 
+    /// By default a trusted proxy's `Forwarded` and `X-Forwarded-Prefix` are not read: a proxy
+    /// that does not set them passes the client's own through.
+    @Test func forwardedAndPrefixAreOptIn() async throws {
+        let client = try self.client(try self.app(), from: "127.0.0.1")
+        let spoofed: HTTPHeaders = [
+            "host": "site.test", "x-forwarded-for": "203.0.113.9", "x-forwarded-prefix": "/evil",
+            "forwarded": "for=1.2.3.4;proto=https;host=evil.example",
+        ]
+        #expect(await client.get("/who", headers: spoofed).text == "203.0.113.9 http site.test - http://site.test/users/7")
+        // Each header on its own: trusting only X-Forwarded-Proto ignores X-Forwarded-For.
+        let protoOnly = try self.client(try self.app(headers: .xForwardedProto), from: "127.0.0.1")
+        let both: HTTPHeaders = ["host": "h", "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https", "x-forwarded-host": "evil.example"]
+        #expect(await protoOnly.get("/who", headers: both).text == "127.0.0.1 https h - https://h/users/7")
+        let none = try self.client(try self.app(headers: .none), from: "127.0.0.1")
+        #expect(await none.get("/who", headers: both).text == "127.0.0.1 http h - http://h/users/7")
+    }
+
+    @Test func theHeaderListParsesAndNamesWhatIsWrong() throws {
+        #expect(try TrustedForwardedHeaders(parsing: "X-Forwarded-For, forwarded") == [.xForwardedFor, .forwarded])
+        #expect(try TrustedForwardedHeaders(parsing: "none") == .none)
+        #expect(try TrustedForwardedHeaders(parsing: "") == .none)
+        #expect(TrustedForwardedHeaders.default.description == "x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port")
+        #expect(throws: TrustedForwardedHeadersError.self) { try TrustedForwardedHeaders(parsing: "x-real-ip") }
+        do {
+            _ = try TrustedForwardedHeaders(parsing: "x-forwarded-for,x-real-ip")
+        } catch {
+            #expect("\(error)".contains("'x-real-ip'") && "\(error)".contains("x-forwarded-prefix"))
+        }
+    }
+
     @Test func everyoneAndNobody() async throws {
         let anyone = try self.client(try self.app(trusting: "*"), from: "198.51.100.1")
         #expect(await anyone.get("/who", headers: ["host": "h", "x-forwarded-for": "192.0.2.1"]).text.hasPrefix("192.0.2.1 "))
         let nobody = try self.client(try self.app(trusting: ""), from: "127.0.0.1")
         #expect(await nobody.get("/who", headers: ["host": "h", "x-forwarded-for": "192.0.2.1"]).text.hasPrefix("127.0.0.1 "))
+    }
+
+    /// Found by the TrustedAddresses fuzz target: an entry of "/" trapped (index out of range).
+    @Test(arguments: ["/", "/8", "10.0.0.0/", "::1,/", " / "])
+    func anEntryWithoutAnAddressIsAnErrorNotATrap(text: String) {
+        #expect(throws: TrustedAddressesError.self) { try TrustedAddresses(parsing: text) }
     }
 
     @Test func trustedAddressesParseNetworksAndMappedAddresses() throws {

@@ -19,6 +19,7 @@ final class MicroblogServer {
     func start(databaseURL: String? = nil, secretKey: String? = String(repeating: "k", count: 64), arguments: [String] = []) throws {
         var environment = ["PATH": "/usr/bin:/bin", "DATABASE_URL": databaseURL ?? "sqlite:\(self.databasePath)"]
         environment["SECRET_KEY"] = secretKey
+        environment["PASSWORD_HASH_METHOD"] = "scrypt:32768:8:1"  // debug builds: 2^17 costs about 5 s a hash
         self.process = try ServerProcess(
             builtExecutable("microblog"),
             ["serve", "--bind", "127.0.0.1:0", "--log-level", "info"] + arguments,

@@ -122,8 +122,11 @@ import Testing
         #expect(try curl(["-o", "/dev/null", "-w", "%{http_code}", "\(deployment.url)/_static/data.bin"]) == "404")
     }
 
+    /// The four X-Forwarded-* headers docs/nginx.md sets, and the prefix its /app/ location sets.
+    static let withPrefix = ["--forwarded-headers", "x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port,x-forwarded-prefix"]
+
     @Test func theAppSeesTheRealClientAndBuildsExternalURLs() throws {
-        let deployment = try Deployment()
+        let deployment = try Deployment(carafeArguments: Self.withPrefix)
         let client = try ClientView.get("\(deployment.url)/client", [])
         // The socket's peer is nginx on the Unix socket (always trusted); the client is what
         // nginx forwarded.
@@ -134,6 +137,31 @@ import Testing
         #expect(mounted.scriptRoot == "/app")
         #expect(mounted.url == "http://127.0.0.1:\(deployment.port)/app/users/7")
         #expect(try curl(["\(deployment.url)/app/users/7"]) == "user 7")
+    }
+
+    /// A client's own `Forwarded` and `X-Forwarded-Prefix` do not win: Carafe does not read
+    /// them by default, and docs/nginx.md's configuration clears them even when it does.
+    @Test func aClientsForwardedAndPrefixHeadersDoNotWin() throws {
+        let spoof = [
+            "-H", "Forwarded: for=1.2.3.4;proto=https;host=evil.example", "-H", "X-Forwarded-Prefix: /evil",
+            "-H", "X-Real-IP: 1.2.3.4",
+        ]
+        let everything = ["--forwarded-headers", "x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port,x-forwarded-prefix,forwarded"]
+        for arguments in [[], everything] {
+            let deployment = try Deployment(carafeArguments: arguments)
+            let client = try ClientView.get("\(deployment.url)/client", spoof)
+            #expect(client.remote == "127.0.0.1", "\(arguments)")
+            #expect(client.scheme == "http", "\(arguments)")
+            #expect(client.host == "127.0.0.1:\(deployment.port)", "\(arguments)")
+            #expect(client.scriptRoot == "", "\(arguments)")
+            #expect(client.url == "http://127.0.0.1:\(deployment.port)/users/7", "\(arguments)")
+            if arguments == everything {
+                // Under /app/ nginx's own prefix replaces the client's.
+                let mounted = try ClientView.get("\(deployment.url)/app/client", spoof)
+                #expect(mounted.scriptRoot == "/app")
+                #expect(mounted.url == "http://127.0.0.1:\(deployment.port)/app/users/7")
+            }
+        }
     }
 
     @Test func aClientOtherThanTheProxyCannotSpoofItsAddress() throws {

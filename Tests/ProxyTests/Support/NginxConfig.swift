@@ -47,6 +47,9 @@ enum NginxConfig {
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $host;
             proxy_set_header X-Forwarded-Port $server_port;
+            proxy_set_header Forwarded "";
+            proxy_set_header X-Forwarded-Prefix "";
+            proxy_set_header X-Real-IP "";
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_read_timeout 60s;
