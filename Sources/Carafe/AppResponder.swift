@@ -36,6 +36,9 @@ struct AppResponder: HTTPResponder {
                 }
             }
         }
+        if let uploads = request.temporaryUploads {
+            response.body = uploads.removing(after: response.body, method: request.method)
+        }
         return HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)
     }
 
@@ -45,15 +48,18 @@ struct AppResponder: HTTPResponder {
         {
             return answer
         }
+        if let preflight = self.preflight(request) {
+            return preflight
+        }
         var blueprints = [self.services.root]
-        var collectsBody = false
+        var bodyStrategy = RequestBodyStrategy.stream
         let action: Route.Handler
         switch self.services.routes.match(request.method, request.pathSegments) {
         case .found(let route, let parameters):
             request.route = route
             request.parameters = parameters
             blueprints = route.blueprints
-            collectsBody = route.body == .collect
+            bodyStrategy = route.body
             action = route.handler
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
             action = { _ in Response(status: .noContent, headers: ["allow": allowed.joined(separator: ", ")]) }
@@ -69,12 +75,16 @@ struct AppResponder: HTTPResponder {
             action = { request in throw HTTPError(.notFound, "No route for \(request.path).") }
         }
 
+        // A request no route matched has its errors answered by the blueprint its path falls
+        // under (an API's JSON handler for /api/nope), though none of its hooks run.
+        let errorBlueprints = request.route == nil ? self.services.root.chain(matching: request.pathSegments[...]) : blueprints
         var failure: (any Error)?
         var response: Response
         do {
-            if collectsBody {
-                try await request.collectBody(upTo: self.services.maxBodySize)
+            if request.route != nil {
+                for hook in self.services.root.beforeBodyHooks { try hook(request) }
             }
+            try await request.readBody(bodyStrategy)
             if let early = try await Self.runBeforeHooks(blueprints, request) {
                 response = early
             } else {
@@ -82,7 +92,7 @@ struct AppResponder: HTTPResponder {
             }
         } catch {
             failure = error
-            response = await self.answer(error, to: request, blueprints: blueprints)
+            response = await self.answer(error, to: request, blueprints: errorBlueprints)
         }
         for blueprint in blueprints.reversed() {
             for hook in blueprint.afterHooks.reversed() {
@@ -90,7 +100,7 @@ struct AppResponder: HTTPResponder {
                     response = try await hook(request, response)
                 } catch {
                     failure = failure ?? error
-                    response = await self.answer(error, to: request, blueprints: blueprints)
+                    response = await self.answer(error, to: request, blueprints: errorBlueprints)
                 }
             }
         }
@@ -99,6 +109,7 @@ struct AppResponder: HTTPResponder {
                 await hook(request, failure)
             }
         }
+        self.addCORSHeaders(&response, for: request)
         return response
     }
 
@@ -138,15 +149,16 @@ struct AppResponder: HTTPResponder {
                     return response
                 } catch let failure {
                     self.services.logger.error("error handler failed for \(request.method.rawValue) \(request.uri): \(failure) (handling: \(error))")
-                    return self.defaultResponse(to: failure, for: request)
+                    return self.defaultResponse(to: failure, for: request, blueprints: blueprints)
                 }
             }
         }
-        return self.defaultResponse(to: error, for: request)
+        return self.defaultResponse(to: error, for: request, blueprints: blueprints)
     }
 
-    /// An error response in JSON for clients that prefer it, else in plain text.
-    private func defaultResponse(to error: any Error, for request: Request) -> Response {
+    /// An error response in the format the innermost blueprint declares (`errorFormat`), else
+    /// in the client's: JSON for clients that prefer it, HTML for browsers, else plain text.
+    private func defaultResponse(to error: any Error, for request: Request, blueprints: [Blueprint]) -> Response {
         var httpError = HTTPError(converting: error)
         if Task.isCancelled {
             // The client went away; nobody will read this response.
@@ -155,13 +167,15 @@ struct AppResponder: HTTPResponder {
             self.services.logger.error("unhandled error in \(request.method.rawValue) \(request.uri): \(String(reflecting: error))")
             if self.services.debug { httpError.message = "\(String(reflecting: error))" }
         }
-        let accept = request.headers.first(name: "accept") ?? ""
         var response: Response
-        if accept.contains("json") && !accept.contains("html") {
+        switch blueprints.reversed().lazy.compactMap(\.errorFormat).first ?? ErrorFormat(accept: request.headers[canonicalForm: "accept"]) {
+        case .json:
             struct Body: Encodable { let error: String; let status: UInt }
             response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code), status: httpError.status))
                 ?? Response(status: httpError.status)
-        } else {
+        case .html:
+            response = Response(status: httpError.status, text: ErrorFormat.page(httpError), contentType: "text/html; charset=utf-8")
+        case .text:
             response = Response(status: httpError.status, text: HTTPServerResponse.errorText(httpError.status, httpError.message))
         }
         for (name, value) in httpError.headers { response.headers.replaceOrAdd(name: name, value: value) }

@@ -37,6 +37,14 @@ public final class Blueprint: RouteBuilder, @unchecked Sendable {
     var afterHooks: [AfterHook] = []
     var teardownHooks: [TeardownHook] = []
     var errorHandlers: [ErrorHandler] = []
+    /// Run before the body is read, on the app's own blueprint only (`App.beforeBody`).
+    var beforeBodyHooks: [@Sendable (Request) throws -> Void] = []
+    /// The format of the default error responses for its routes and for paths under its prefix
+    /// that no route matches: `.json` for an API, whatever the client asks; nil (the default)
+    /// follows the client's `Accept` (see `ErrorFormat`). Error handlers answer as they like.
+    public var errorFormat: ErrorFormat?
+    /// Its CORS policy (`cors(_:)`), if it has one.
+    var corsPolicy: CORS?
 
     /// - Parameters:
     ///   - name: prefixes the names of its routes (`name.route`); "" adds none.
