@@ -4,7 +4,7 @@ extension App {
     /// such as `CarafeCompression`'s request decompression (`Request.replaceBodyStream`). A hook
     /// that throws answers the request with that error.
     public func beforeBody(_ hook: @escaping @Sendable (Request) throws -> Void) {
-        self.blueprint.beforeBodyHooks.append(hook)
+        self.blueprint.register("a before-body hook") { $0.hooks.beforeBody.append(hook) }
     }
 }
 

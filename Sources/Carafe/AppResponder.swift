@@ -51,14 +51,14 @@ struct AppResponder: HTTPResponder {
         if let preflight = self.preflight(request) {
             return preflight
         }
-        var blueprints = [self.services.root]
+        var blueprints = [self.services.routes.rootHooks]
         var bodyStrategy = RequestBodyStrategy.stream
         let action: Route.Handler
         switch self.services.routes.match(request.method, request.pathSegments) {
         case .found(let route, let parameters):
             request.route = route
             request.parameters = parameters
-            blueprints = route.blueprints
+            blueprints = route.hooks
             bodyStrategy = route.body
             action = route.handler
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
@@ -77,12 +77,12 @@ struct AppResponder: HTTPResponder {
 
         // A request no route matched has its errors answered by the blueprint its path falls
         // under (an API's JSON handler for /api/nope), though none of its hooks run.
-        let errorBlueprints = request.route == nil ? self.services.root.chain(matching: request.pathSegments[...]) : blueprints
+        let errorBlueprints = request.route == nil ? self.services.routes.hooksChain(for: request.pathSegments) : blueprints
         var failure: (any Error)?
         var response: Response
         do {
             if request.route != nil {
-                for hook in self.services.root.beforeBodyHooks { try hook(request) }
+                for hook in self.services.routes.rootHooks.beforeBody { try hook(request) }
             }
             try await request.readBody(bodyStrategy)
             if let early = try await Self.runBeforeHooks(blueprints, request) {
@@ -95,7 +95,7 @@ struct AppResponder: HTTPResponder {
             response = await self.answer(error, to: request, blueprints: errorBlueprints)
         }
         for blueprint in blueprints.reversed() {
-            for hook in blueprint.afterHooks.reversed() {
+            for hook in blueprint.after.reversed() {
                 do {
                     response = try await hook(request, response)
                 } catch {
@@ -105,7 +105,7 @@ struct AppResponder: HTTPResponder {
             }
         }
         for blueprint in blueprints.reversed() {
-            for hook in blueprint.teardownHooks.reversed() {
+            for hook in blueprint.teardown.reversed() {
                 await hook(request, failure)
             }
         }
@@ -127,9 +127,9 @@ struct AppResponder: HTTPResponder {
         return response
     }
 
-    private static func runBeforeHooks(_ blueprints: [Blueprint], _ request: Request) async throws -> Response? {
+    private static func runBeforeHooks(_ blueprints: [Blueprint.Hooks], _ request: Request) async throws -> Response? {
         for blueprint in blueprints {
-            for hook in blueprint.beforeHooks {
+            for hook in blueprint.before {
                 if let response = try await hook(request) { return response }
             }
         }
@@ -137,7 +137,7 @@ struct AppResponder: HTTPResponder {
     }
 
     /// The response to `error`: from the innermost error handler that takes it, else the default.
-    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint]) async -> Response {
+    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint.Hooks]) async -> Response {
         for blueprint in blueprints.reversed() {
             for handler in blueprint.errorHandlers where handler.handles(error) {
                 do {
@@ -158,7 +158,7 @@ struct AppResponder: HTTPResponder {
 
     /// An error response in the format the innermost blueprint declares (`errorFormat`), else
     /// in the client's: JSON for clients that prefer it, HTML for browsers, else plain text.
-    private func defaultResponse(to error: any Error, for request: Request, blueprints: [Blueprint]) -> Response {
+    private func defaultResponse(to error: any Error, for request: Request, blueprints: [Blueprint.Hooks]) -> Response {
         var httpError = HTTPError(converting: error)
         if Task.isCancelled {
             // The client went away; nobody will read this response.

@@ -1,14 +1,22 @@
-extension Blueprint {
-    /// The blueprints whose prefixes `segments` (a request path) falls under, from this one
-    /// down: for what applies to a request no route matched (its CORS policy, its error format).
-    func chain(matching segments: ArraySlice<String>) -> [Blueprint] {
-        var best: (Blueprint, ArraySlice<String>)?
-        for child in self.children {
-            guard let rest = child.prefix.strip(from: segments) else { continue }
-            if best == nil || rest.count < best!.1.count { best = (child, rest) }
+extension RouteTable {
+    /// The hooks of the blueprints whose prefixes `segments` (a request path no route matched)
+    /// falls under, from the app's down: what applies to it (error handlers, CORS policy,
+    /// error format). Found from the routes' own chains, deepest match first.
+    func hooksChain(for segments: [String]) -> [Blueprint.Hooks] {
+        var best: (depth: Int, route: Route)?
+        for route in self.all {
+            var rest = segments[...]
+            var depth = 0
+            // The root (index 0) has no prefix of its own that matters; its children's do.
+            for blueprint in route.blueprints.dropFirst() {
+                guard let after = blueprint.prefix.strip(from: rest) else { break }
+                rest = after
+                depth += 1
+            }
+            if depth > (best?.depth ?? 0) { best = (depth, route) }
         }
-        guard let (child, rest) = best else { return [self] }
-        return [self] + child.chain(matching: rest)
+        guard let best else { return [self.rootHooks] }
+        return Array(best.route.hooks.prefix(best.depth + 1))
     }
 }
 

@@ -31,3 +31,14 @@ public enum ErrorFormat: Sendable, Hashable {
         return "<!doctype html>\n<html lang=en>\n<title>\(title)</title>\n<h1>\(HTML.escape(error.status.reasonPhrase))</h1>\n<p>\(HTML.escape(error.message))</p>\n"
     }
 }
+
+extension RouteBuilder {
+    /// Writes the default error responses of this blueprint's routes, and of paths under its
+    /// prefix that no route matches, as `format` whatever the client asks: `.json` for an API.
+    /// Without it they follow the client's `Accept`. Error handlers answer as they like.
+    @discardableResult
+    public func errorFormat(_ format: ErrorFormat) -> Self {
+        self.blueprint.register("an error format") { $0.hooks.errorFormat = format }
+        return self
+    }
+}

@@ -43,15 +43,15 @@ public final class Request: @unchecked Sendable {
     public internal(set) var parameters = Parameters(kind: "path parameter")
     /// The matched route; nil when none matched (404, 405).
     public internal(set) var route: Route?
-    /// Values that hooks and handlers pass along for this request (Flask's `g`).
-    public var storage: [String: any Sendable] = [:]
+    /// Values that hooks and handlers pass along for this request, by typed key (Flask's `g`).
+    public let storage = Storage()
+    /// The serving app's `storage` (Flask's `current_app.extensions`).
+    public var appStorage: Storage { self.services.storage }
     /// The `multipart/form-data` form, when the request has one and its route collected it
     /// (the default; `body: .multipart(limits)`), or once `form` or `decode` parsed it.
     public internal(set) var multipartForm: MultipartForm?
     /// The temporary files of spooled uploads, removed when the request ends.
     var temporaryUploads: TemporaryUploads?
-    /// The serving app's `extensions` (Flask's `current_app.extensions`).
-    public var appExtensions: [String: any Sendable] { self.services.extensions }
 
     /// The host a trusted proxy forwarded, if it did.
     private let forwardedHost: String?

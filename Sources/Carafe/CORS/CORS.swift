@@ -102,7 +102,7 @@ extension RouteBuilder {
         if policy.allowedOrigins.isEmpty {
             throw CORSConfigurationError(description: "CORS: allowedOrigins is empty; list the origins (or \"*\").")
         }
-        self.blueprint.corsPolicy = policy
+        self.blueprint.register("a CORS policy") { $0.hooks.cors = policy }
         return self
     }
 }
@@ -113,21 +113,21 @@ extension AppResponder {
         guard request.method == .OPTIONS, let origin = request.headers.first(name: "origin"),
             let method = request.headers.first(name: "access-control-request-method")
         else { return nil }
-        let chain: [Blueprint]
+        let chain: [Blueprint.Hooks]
         if case .found(let route, _) = self.services.routes.match(HTTPMethod(rawValue: method), request.pathSegments) {
-            chain = route.blueprints
+            chain = route.hooks
         } else {
-            chain = self.services.root.chain(matching: request.pathSegments[...])
+            chain = self.services.routes.hooksChain(for: request.pathSegments)
         }
-        guard let policy = chain.reversed().lazy.compactMap(\.corsPolicy).first else { return nil }
+        guard let policy = chain.reversed().lazy.compactMap(\.cors).first else { return nil }
         let headers = policy.headers(origin: origin, preflight: (method, request.headers.first(name: "access-control-request-headers")))
         return Response(status: .noContent, headers: headers)
     }
 
     /// Adds the CORS headers of the request's policy to `response`.
     func addCORSHeaders(_ response: inout Response, for request: Request) {
-        let chain = request.route?.blueprints ?? self.services.root.chain(matching: request.pathSegments[...])
-        guard let policy = chain.reversed().lazy.compactMap(\.corsPolicy).first else { return }
+        let chain = request.route?.hooks ?? self.services.routes.hooksChain(for: request.pathSegments)
+        guard let policy = chain.reversed().lazy.compactMap(\.cors).first else { return }
         guard !response.headers.contains(name: "access-control-allow-origin") else { return }
         for (name, value) in policy.headers(origin: request.headers.first(name: "origin")) {
             if name == "vary" { response.headers.addVary(value) } else { response.headers.replaceOrAdd(name: name, value: value) }
