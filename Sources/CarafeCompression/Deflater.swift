@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import CompressNIO
 
 /// One deflate stream (gzip or zlib format) through compress-nio's zlib binding.

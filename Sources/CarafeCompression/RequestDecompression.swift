@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import CompressNIO
 
 /// Request bodies sent with `Content-Encoding: gzip` or `deflate`, decompressed as they arrive

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import CompressNIO
 
 /// Response compression (flask-compress): gzip or deflate, chosen by the client's

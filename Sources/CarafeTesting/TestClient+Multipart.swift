@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Foundation
 
 /// One part of a multipart body the test client sends: a text field or a file.

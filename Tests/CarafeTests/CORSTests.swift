@@ -1,7 +1,7 @@
 import CarafeTesting
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 @Suite struct CORSTests {
     static func app() throws -> App {

@@ -3,7 +3,7 @@ import CarafeTesting
 import Foundation
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// gunzip / zlib-decompress through Python's zlib (a second, independent implementation).
 func pythonInflate(_ bytes: ByteBuffer, wbits: Int) throws -> [UInt8] {

@@ -2,7 +2,7 @@ import CarafeTesting
 import Foundation
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// The multipart parser (bytes in, events out), the collected form, `decode`, spooling and limits.
 @Suite struct MultipartParserTests {

@@ -33,7 +33,7 @@ public struct MultipartForm: Sendable {
         from reader: MultipartReader,
         limits: MultipartLimits,
         uploads: TemporaryUploads,
-        pool: NIOThreadPool
+        pool: BlockingPool
     ) async throws -> MultipartForm {
         var form = MultipartForm()
         while let head = try await reader.nextPart() {

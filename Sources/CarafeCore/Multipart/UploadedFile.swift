@@ -39,7 +39,7 @@ public struct UploadedFile: Sendable, Decodable {
     }
 
     /// `filename` made safe to use as a path component (`secureFilename(_:)`); may be empty.
-    public var secureFilename: String { Carafe.secureFilename(self.filename) }
+    public var secureFilename: String { CarafeCore.secureFilename(self.filename) }
 
     /// The temporary file's path, when the file was spooled to disk.
     public var temporaryPath: String? {

@@ -53,7 +53,8 @@ struct AppResponder: HTTPResponder {
         }
         var blueprints = [self.services.routes.rootHooks]
         var bodyStrategy = RequestBodyStrategy.stream
-        let action: Route.Handler
+        var onPool = false
+        var action: Route.Handler
         switch self.services.routes.match(request.method, request.pathSegments) {
         case .found(let route, let parameters):
             request.route = route
@@ -61,6 +62,7 @@ struct AppResponder: HTTPResponder {
             blueprints = route.hooks
             bodyStrategy = route.body
             action = route.handler
+            onPool = route.runsOnThreadPool(self.services.workerClass)
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
             action = { _ in Response(status: .noContent, headers: ["allow": allowed.joined(separator: ", ")]) }
         case .methodNotAllowed(let allowed):
@@ -74,7 +76,39 @@ struct AppResponder: HTTPResponder {
         case .notFound:
             action = { request in throw HTTPError(.notFound, "No route for \(request.path).") }
         }
+        guard onPool else {
+            return await self.handle(request, action, blueprints: blueprints, bodyStrategy: bodyStrategy)
+        }
+        // The route runs on the thread pool: hooks, handler, error handlers, and its streamed body
+        // or WebSocket, so that any of them may block. A full queue is answered 503 at once, on
+        // the loop, before the body is read.
+        let pool = self.services.blockingPool
+        do {
+            try pool.admit()
+        } catch {
+            action = { _ in throw error }
+            return await self.handle(request, action, blueprints: blueprints, bodyStrategy: .stream)
+        }
+        var response = await withTaskExecutorPreference(pool) { [action] in
+            await self.handle(request, action, blueprints: blueprints, bodyStrategy: bodyStrategy)
+        }
+        switch response.body {
+        case .buffer: break
+        case .stream(let length, let produce):
+            response.body = .stream(length: length) { writer in
+                try await withTaskExecutorPreference(pool) { try await produce(writer) }
+            }
+        case .webSocket(let options, let run):
+            response.body = .webSocket(options) { socket in
+                try await withTaskExecutorPreference(pool) { try await run(socket) }
+            }
+        }
+        return response
+    }
 
+    /// Reads the body as the route wants it, then runs the hooks, `action` and the error
+    /// handlers in Flask's order, wherever the caller runs.
+    private func handle(_ request: Request, _ action: Route.Handler, blueprints: [Blueprint.Hooks], bodyStrategy: RequestBodyStrategy) async -> Response {
         // A request no route matched has its errors answered by the blueprint its path falls
         // under (an API's JSON handler for /api/nope), though none of its hooks run.
         let errorBlueprints = request.route == nil ? self.services.routes.hooksChain(for: request.pathSegments) : blueprints
