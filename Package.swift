@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "CarafePostgres", targets: ["CarafePostgres"]),
         .library(name: "CarafeSQLite", targets: ["CarafeSQLite"]),
         .library(name: "CarafeDatabase", targets: ["CarafeDatabase"]),
+        .library(name: "CarafeCompression", targets: ["CarafeCompression"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
@@ -34,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        // Only CarafeCompression uses it: zlib's gzip and deflate for NIO's buffers.
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -105,11 +108,21 @@ let package = Package(
         .target(name: "CarafeSQLite", dependencies: ["CarafeSQL", .product(name: "SQLiteNIO", package: "sqlite-nio")]),
         // `Database.open(url:)`: PostgreSQL for postgres:// URLs, SQLite otherwise.
         .target(name: "CarafeDatabase", dependencies: ["CarafeSQL", "CarafePostgres", "CarafeSQLite"]),
+        // Response compression (gzip, deflate, streamed bodies too) and request decompression with
+        // bomb limits, through zlib (compress-nio): `app.compression()`, `app.requestDecompression()`.
+        .target(
+            name: "CarafeCompression",
+            dependencies: ["CarafeCore", .product(name: "CompressNIO", package: "compress-nio")]
+        ),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["CarafeCore"]),
         // The README's first snippet, as written (a test checks the README still shows this file).
         .executableTarget(name: "Readme", dependencies: ["Carafe"], path: "Examples/Readme"),
-        .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
+        .executableTarget(
+            name: "Hello",
+            dependencies: ["Carafe", "CarafeStreaming", "CarafeCompression", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Examples/Hello"
+        ),
         // A chat room page over WebSocket and EventSource, on one BroadcastHub channel.
         .executableTarget(name: "Chat", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Chat"),
         // Sign-up, log-in and notes: sessions, CSRF, password hashing and templates together.
@@ -145,7 +158,7 @@ let package = Package(
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         // A throwaway PostgreSQL server (initdb + pg_ctl in a temporary directory) for the database tests.
         .target(name: "PostgresTestSupport", dependencies: ["ProcessTestSupport"], path: "Tests/PostgresTestSupport"),
-        .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeCore", "CarafeTesting"]),
+        .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeCore", "CarafeTesting", "CarafeCompression"]),
         .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]),
         .testTarget(name: "CarafeSessionsTests", dependencies: ["CarafeSessions", "CarafeTesting"]),
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),

@@ -1,12 +1,18 @@
 // The benchmark endpoints of ../shared/bench, served by Carafe.
 import Carafe
+import CarafeCompression
 import CarafeStreaming
+import Crypto
 
 struct Message: Content {
     let message: String
 }
 
 let app = App()
+// Pages of https://app.example may call every route from a browser (no cookies).
+try app.cors(CORS(allowedOrigins: ["https://app.example"], allowedHeaders: ["Content-Type"]))
+// gzip or deflate for textual responses of 500 bytes or more, streams included.
+app.compression()
 
 app.get("/plaintext") { _ in "Hello, World!" }
 
@@ -41,6 +47,53 @@ app.post("/upload", body: .stream) { req in
         length += chunk.readableBytes
     }
     return String(length)
+}
+
+// Each part of a multipart/form-data body, hashed as it arrives (never held whole): a JSON array
+// of {name, filename, content_type, size, sha256}. No total size limit; the default part limits.
+struct PartDigest: Content {
+    let name: String
+    let filename: String?
+    let content_type: String?
+    let size: Int
+    let sha256: String
+
+    // `null`, not an absent key, for a part without a file name or a content type.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.name, forKey: .name)
+        try container.encode(self.filename, forKey: .filename)
+        try container.encode(self.content_type, forKey: .content_type)
+        try container.encode(self.size, forKey: .size)
+        try container.encode(self.sha256, forKey: .sha256)
+    }
+}
+app.post("/multipart", body: .stream) { req in
+    var digests: [PartDigest] = []
+    for try await part in try req.multipartParts(limits: MultipartLimits(maxTotalSize: .max)) {
+        var hash = SHA256()
+        var size = 0
+        for try await chunk in part.body {
+            chunk.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
+            size += chunk.readableBytes
+        }
+        let hex = hash.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        digests.append(PartDigest(name: part.name, filename: part.filename, content_type: part.contentType, size: size, sha256: hex))
+    }
+    return digests
+}
+
+// `bytes` bytes (default 65536) of text/plain: a repeated sentence, for compression.
+app.get("/text") { req in
+    let bytes = try req.query.get("bytes", as: Int.self) ?? 65536
+    guard (0...(64 << 20)).contains(bytes) else { try abort(.badRequest, "bytes must be between 0 and 67108864.") }
+    let sentence = Array("The quick brown fox jumps over the lazy dog. ".utf8)
+    var body = ByteBuffer()
+    body.reserveCapacity(bytes)
+    while body.readableBytes < bytes {
+        body.writeBytes(sentence.prefix(bytes - body.readableBytes))
+    }
+    return Response(text: String(buffer: body))
 }
 
 // Server-Sent Events: ": hello" at once, then each text POSTed to /publish, and ": ping" every 15 s.

@@ -37,6 +37,9 @@ struct AppResponder: HTTPResponder {
                 }
             }
         }
+        if let uploads = request.temporaryUploads {
+            response.body = uploads.removing(after: response.body, method: request.method)
+        }
         return HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)
     }
 
@@ -46,8 +49,11 @@ struct AppResponder: HTTPResponder {
         {
             return answer
         }
+        if let preflight = self.preflight(request) {
+            return preflight
+        }
         var blueprints = [self.services.routes.rootHooks]
-        var collectsBody = false
+        var bodyStrategy = RequestBodyStrategy.stream
         var onPool = false
         var action: Route.Handler
         switch self.services.routes.match(request.method, request.pathSegments) {
@@ -55,7 +61,7 @@ struct AppResponder: HTTPResponder {
             request.route = route
             request.parameters = parameters
             blueprints = route.hooks
-            collectsBody = route.body == .collect
+            bodyStrategy = route.body
             action = route.handler
             onPool = route.runsOnThreadPool(self.services.workerClass)
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
@@ -72,7 +78,7 @@ struct AppResponder: HTTPResponder {
             action = { request in throw HTTPError(.notFound, "No route for \(request.path).") }
         }
         guard onPool else {
-            return await self.handle(request, action, blueprints: blueprints, collectsBody: collectsBody)
+            return await self.handle(request, action, blueprints: blueprints, bodyStrategy: bodyStrategy)
         }
         // The route runs on the thread pool: hooks, handler, error handlers, and its streamed body
         // or WebSocket, so that any of them may block. A full queue is answered 503 at once, on
@@ -82,10 +88,10 @@ struct AppResponder: HTTPResponder {
             try pool.admit()
         } catch {
             action = { _ in throw error }
-            return await self.handle(request, action, blueprints: blueprints, collectsBody: false)
+            return await self.handle(request, action, blueprints: blueprints, bodyStrategy: .stream)
         }
         var response = await withTaskExecutorPreference(pool) { [action] in
-            await self.handle(request, action, blueprints: blueprints, collectsBody: collectsBody)
+            await self.handle(request, action, blueprints: blueprints, bodyStrategy: bodyStrategy)
         }
         switch response.body {
         case .buffer: break
@@ -101,9 +107,12 @@ struct AppResponder: HTTPResponder {
         return response
     }
 
-    /// Collects the body if the route wants it, then runs the hooks, `action` and the error
+    /// Reads the body as the route wants it, then runs the hooks, `action` and the error
     /// handlers in Flask's order, wherever the caller runs.
-    private func handle(_ request: Request, _ action: Route.Handler, blueprints: [Blueprint.Hooks], collectsBody: Bool) async -> Response {
+    private func handle(_ request: Request, _ action: Route.Handler, blueprints: [Blueprint.Hooks], bodyStrategy: RequestBodyStrategy) async -> Response {
+        // A request no route matched has its errors answered by the blueprint its path falls
+        // under (an API's JSON handler for /api/nope), though none of its hooks run.
+        let errorBlueprints = request.route == nil ? self.services.routes.hooksChain(for: request.pathSegments) : blueprints
         var failure: (any Error)?
         var response: Response
         do {
@@ -112,9 +121,10 @@ struct AppResponder: HTTPResponder {
                 let host = request.host ?? request.headers.first(name: "host")
                 throw HTTPError(.badRequest, "Host \(host.map { "'\(FileLogHandler.escaped($0))'" } ?? "(none)") is not allowed (App.allowedHosts: \(allowed)).")
             }
-            if collectsBody {
-                try await request.collectBody(upTo: self.services.maxBodySize)
+            if request.route != nil {
+                for hook in self.services.routes.rootHooks.beforeBody { try hook(request) }
             }
+            try await request.readBody(bodyStrategy)
             if let early = try await Self.runBeforeHooks(blueprints, request) {
                 response = early
             } else {
@@ -122,7 +132,7 @@ struct AppResponder: HTTPResponder {
             }
         } catch {
             failure = error
-            response = await self.answer(error, to: request, blueprints: blueprints)
+            response = await self.answer(error, to: request, blueprints: errorBlueprints)
         }
         for blueprint in blueprints.reversed() {
             for hook in blueprint.after.reversed() {
@@ -130,7 +140,7 @@ struct AppResponder: HTTPResponder {
                     response = try await hook(request, response)
                 } catch {
                     failure = failure ?? error
-                    response = await self.answer(error, to: request, blueprints: blueprints)
+                    response = await self.answer(error, to: request, blueprints: errorBlueprints)
                 }
             }
         }
@@ -172,6 +182,7 @@ struct AppResponder: HTTPResponder {
         case .stream, .buffer:
             await teardown.run()
         }
+        self.addCORSHeaders(&response, for: request)
         return response
     }
 
@@ -211,15 +222,16 @@ struct AppResponder: HTTPResponder {
                     return response
                 } catch let failure {
                     self.services.logger.error("error handler failed for \(request.method.rawValue) \(request.uri): \(failure) (handling: \(error))")
-                    return self.defaultResponse(to: failure, for: request)
+                    return self.defaultResponse(to: failure, for: request, blueprints: blueprints)
                 }
             }
         }
-        return self.defaultResponse(to: error, for: request)
+        return self.defaultResponse(to: error, for: request, blueprints: blueprints)
     }
 
-    /// An error response in JSON for clients that prefer it, else in plain text.
-    private func defaultResponse(to error: any Error, for request: Request) -> Response {
+    /// An error response in the format the innermost blueprint declares (`errorFormat`), else
+    /// in the client's: JSON for clients that prefer it, HTML for browsers, else plain text.
+    private func defaultResponse(to error: any Error, for request: Request, blueprints: [Blueprint.Hooks]) -> Response {
         var httpError = HTTPError(converting: error)
         if Task.isCancelled {
             // The client went away; nobody will read this response.
@@ -228,13 +240,15 @@ struct AppResponder: HTTPResponder {
             self.services.logger.error("unhandled error in \(request.method.rawValue) \(request.uri): \(String(reflecting: error))")
             if self.services.debug { httpError.message = "\(String(reflecting: error))" }
         }
-        let accept = request.headers.first(name: "accept") ?? ""
         var response: Response
-        if accept.contains("json") && !accept.contains("html") {
+        switch blueprints.reversed().lazy.compactMap(\.errorFormat).first ?? ErrorFormat(accept: request.headers[canonicalForm: "accept"]) {
+        case .json:
             struct Body: Encodable { let error: String; let status: UInt }
             response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code), status: httpError.status))
                 ?? Response(status: httpError.status)
-        } else {
+        case .html:
+            response = Response(status: httpError.status, text: ErrorFormat.page(httpError), contentType: "text/html; charset=utf-8")
+        case .text:
             response = Response(status: httpError.status, text: HTTPServerResponse.errorText(httpError.status, httpError.message))
         }
         for (name, value) in httpError.headers { response.headers.replaceOrAdd(name: name, value: value) }

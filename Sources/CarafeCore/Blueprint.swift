@@ -38,6 +38,12 @@ public final class Blueprint: RouteBuilder, Sendable {
         var after: [AfterHook] = []
         var teardown: [TeardownHook] = []
         var errorHandlers: [ErrorHandler] = []
+        /// Run before the body is read; the app's own only (`App.beforeBody`).
+        var beforeBody: [@Sendable (Request) throws -> Void] = []
+        /// The format of its default error responses (`errorFormat(_:)`), if it sets one.
+        var errorFormat: ErrorFormat?
+        /// Its CORS policy (`cors(_:)`), if it has one.
+        var cors: CORS?
     }
 
     /// Everything registered here, until the app freezes.

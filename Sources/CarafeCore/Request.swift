@@ -47,6 +47,11 @@ public final class Request: @unchecked Sendable {
     public let storage = Storage()
     /// The serving app's `storage` (Flask's `current_app.extensions`).
     public var appStorage: Storage { self.services.storage }
+    /// The `multipart/form-data` form, when the request has one and its route collected it
+    /// (the default; `body: .multipart(limits)`), or once `form` or `decode` parsed it.
+    public internal(set) var multipartForm: MultipartForm?
+    /// The temporary files of spooled uploads, removed when the request ends.
+    var temporaryUploads: TemporaryUploads?
 
     /// Completes when the response to this request has fully ended, a streamed body or a
     /// WebSocket session included, with the bytes written and the time taken: for work that must
@@ -125,8 +130,13 @@ public final class Request: @unchecked Sendable {
         }
     }()
 
-    /// The fields of an `application/x-www-form-urlencoded` body; empty for other content types.
+    /// The fields of an `application/x-www-form-urlencoded` body, or the text fields of a
+    /// `multipart/form-data` one (empty if it does not parse: `decode` says why); empty for
+    /// other content types.
     public private(set) lazy var form: Parameters = {
+        if self.mediaType == "multipart/form-data" {
+            return Parameters(kind: "form field", (try? self.multipartFormForDecoding())?.fields ?? [])
+        }
         guard self.mediaType == "application/x-www-form-urlencoded" else { return Parameters(kind: "form field") }
         return Parameters(kind: "form field", URLEncodedForm.parse(self.bodyText))
     }()
@@ -142,7 +152,7 @@ public final class Request: @unchecked Sendable {
     }
 
     /// Decodes the body as `T`: JSON for `application/json` (and `+json` types), form fields for
-    /// `application/x-www-form-urlencoded`. A malformed body is a 400 naming the bad field; any
+    /// `application/x-www-form-urlencoded`, fields and files (`UploadedFile`) for `multipart/form-data`. A malformed body is a 400 naming the bad field; any
     /// other content type is a 415.
     public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
         let mediaType = self.mediaType ?? ""
@@ -153,12 +163,15 @@ public final class Request: @unchecked Sendable {
             if mediaType == "application/x-www-form-urlencoded" {
                 return try URLEncodedFormDecoder().decode(T.self, from: Array(self.form))
             }
+            if mediaType == "multipart/form-data" {
+                return try self.decodeMultipart(T.self)
+            }
         } catch let error as DecodingError {
             throw HTTPError(.badRequest, "Invalid request body: \(Self.explain(error))")
         }
         throw HTTPError(
             .unsupportedMediaType,
-            "Expected a body of type application/json or application/x-www-form-urlencoded, got \(mediaType.isEmpty ? "none" : mediaType)."
+            "Expected a body of type application/json, application/x-www-form-urlencoded or multipart/form-data, got \(mediaType.isEmpty ? "none" : mediaType)."
         )
     }
 

@@ -23,10 +23,15 @@ public struct Route: Sendable {
 }
 
 /// What a route does with the request body.
-public enum RequestBodyStrategy: Sendable {
+public enum RequestBodyStrategy: Sendable, Hashable {
     /// Read it whole (at most `App.maxBodySize`, else 413) before the hooks and the handler run,
-    /// into `Request.body`. The default.
+    /// into `Request.body`. The default. A `multipart/form-data` body is parsed as it arrives
+    /// instead, with the default `MultipartLimits`, into `Request.multipartForm` (`form`,
+    /// `files`); its files past the spool threshold go to temporary files, and `body` stays empty.
     case collect
+    /// Require a `multipart/form-data` body (else 415) and parse it as it arrives, before the
+    /// hooks and the handler run, with these limits (`maxTotalSize` nil: `App.maxBodySize`).
+    case multipart(MultipartLimits)
     /// Hand it to the handler as it arrives, as `Request.bodyStream`, with backpressure: for
     /// uploads of any size in flat memory. `App.maxBodySize` does not apply.
     case stream

@@ -72,6 +72,13 @@ enum StaticFile {
             }
             return Response(status: .ok, headers: headers)
         }
+        return Self.serve(fd, info, contentType: contentType(of: path), request: request)
+    }
+
+    /// The response for the open regular file `fd` (which it closes): ETag, Last-Modified,
+    /// 304, a single Range (206, 416), HEAD, then the bytes from the thread pool. Shared by
+    /// static files and `Response.file(at:)`.
+    static func serve(_ fd: Int32, _ info: stat, contentType: String, request: Request, extraHeaders: HTTPHeaders = [:]) -> Response {
         let size = Int(info.st_size)
         let modified = Int(info.st_mtim.tv_sec)
         let etag = "\"\(String(size, radix: 16))-\(String(modified, radix: 16))-\(String(info.st_mtim.tv_nsec, radix: 16))\""
@@ -80,6 +87,7 @@ enum StaticFile {
             "last-modified": HTTPDate.format(modified),
             "accept-ranges": "bytes",
         ]
+        headers.add(contentsOf: extraHeaders)
         if notModified(request.headers, etag: etag, modified: modified) {
             close(fd)
             return Response(status: .notModified, headers: headers)
@@ -100,7 +108,7 @@ enum StaticFile {
                 break  // not a single byte range we understand: the whole file, as RFC 9110 allows
             }
         }
-        headers.add(name: "content-type", value: contentType(of: path))
+        headers.add(name: "content-type", value: contentType)
         if request.method == .HEAD {
             close(fd)
             return Response(status: status, headers: headers, body: .stream(length: range.count) { _ in })

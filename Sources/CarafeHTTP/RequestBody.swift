@@ -19,6 +19,7 @@ public struct RequestBody: AsyncSequence, Sendable {
     private enum Storage: Sendable {
         case buffer(ByteBuffer)
         case stream(Producer, expectContinue: (@Sendable () -> Void)?, iterated: IterationFlag)
+        case sequence(@Sendable () -> Iterator)
     }
 
     /// Set by the first iterator of a streamed body: a second one gets `alreadyConsumed`.
@@ -37,6 +38,22 @@ public struct RequestBody: AsyncSequence, Sendable {
     /// A body streamed from a connection; `expectContinue` runs when it is first read.
     init(_ producer: Producer, expectContinue: (@Sendable () -> Void)?) {
         self.storage = .stream(producer, expectContinue: expectContinue, iterated: IterationFlag())
+    }
+
+    /// A body made of another sequence's chunks: a body transformed on its way to the handler
+    /// (decompressed, say). Iterate it once, as a streamed body.
+    public init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == ByteBuffer {
+        self.storage = .sequence {
+            let box = IteratorBox(sequence.makeAsyncIterator())
+            return Iterator(next: { try await box.next() })
+        }
+    }
+
+    /// Holds another sequence's iterator for `Iterator`, which only one task uses.
+    private final class IteratorBox<I: AsyncIteratorProtocol>: @unchecked Sendable where I.Element == ByteBuffer {
+        var iterator: I
+        init(_ iterator: I) { self.iterator = iterator }
+        func next() async throws -> ByteBuffer? { try await self.iterator.next() }
     }
 
     /// The whole body, if it is at most `limit` bytes; else `HTTPBodyError.tooLarge`.
@@ -59,6 +76,8 @@ public struct RequestBody: AsyncSequence, Sendable {
             Iterator(buffer: buffer.readableBytes > 0 ? buffer : nil)
         case .stream(let producer, let expectContinue, let iterated):
             iterated.take() ? Iterator(stream: producer.makeAsyncIterator(), expectContinue: expectContinue) : Iterator(failure: .alreadyConsumed)
+        case .sequence(let make):
+            make()
         }
     }
 
@@ -67,6 +86,11 @@ public struct RequestBody: AsyncSequence, Sendable {
         private var stream: Producer.AsyncIterator?
         private var expectContinue: (@Sendable () -> Void)?
         private var failure: HTTPBodyError?
+        private var nextChunk: (() async throws -> ByteBuffer?)?
+
+        init(next: @escaping () async throws -> ByteBuffer?) {
+            self.nextChunk = next
+        }
 
         init(buffer: ByteBuffer?) {
             self.buffer = buffer
@@ -83,6 +107,7 @@ public struct RequestBody: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> ByteBuffer? {
             if let failure = self.failure { throw failure }
+            if let nextChunk = self.nextChunk { return try await nextChunk() }
             if let buffer = self.buffer {
                 self.buffer = nil
                 return buffer

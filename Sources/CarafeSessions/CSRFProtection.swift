@@ -2,7 +2,8 @@ import CarafeCore
 import Synchronization
 
 /// Cross-site request forgery protection (Flask-WTF's `CSRFProtect`): every POST, PUT, PATCH
-/// and DELETE must carry the session's CSRF token, in a form field `csrf_token` or a header
+/// and DELETE must carry the session's CSRF token, in a form field `csrf_token` (of a URL-encoded
+/// or a `multipart/form-data` form, read as it arrives before the handler) or a header
 /// `X-CSRF-Token` (or `X-CSRFToken`); one that does not is answered `400 Bad Request` with
 /// "CSRF token missing or incorrect", and its handler does not run.
 ///

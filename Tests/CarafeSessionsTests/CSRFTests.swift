@@ -55,6 +55,19 @@ import Testing
         #expect(recorder.all == ["posts"])
     }
 
+    @Test func aMultipartFormCarriesTheTokenToo() async throws {
+        let recorder = Recorder()
+        let app = try Self.app(recorder)
+        let (cookie, token) = try await Self.formSession(app)
+        let file = MultipartTestPart.file("avatar", filename: "me.png", contentType: "image/png", [UInt8](repeating: 1, count: 600_000))
+        let passed = await app.test.post("/posts", multipart: [.field("csrf_token", token), file], headers: sessionCookie(cookie))
+        #expect(passed.status == .ok)
+        let refused = await app.test.post("/posts", multipart: [.field("csrf_token", "forged"), file], headers: sessionCookie(cookie))
+        #expect(refused.status == .badRequest)
+        #expect(refused.text.contains(CSRFProtection.failureMessage))
+        #expect(recorder.all == ["posts"])
+    }
+
     @Test func installationOrderDoesNotMatter() async throws {
         let app = App()
         let csrf = app.csrfProtection()  // before sessions: the session is read on first use

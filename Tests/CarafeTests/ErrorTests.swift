@@ -161,8 +161,9 @@ import Testing
         #expect(await app.test.get("/api/boom").text == "app boom")
         #expect(await app.test.get("/api/v1/missing").text == "api 404")
         #expect(await app.test.get("/api/v1/boom").text == "v1 boom")
-        // No route matched, so no blueprint: the app's handler.
-        #expect(await app.test.get("/api/v1/nothing").text == "app 404")
+        // No route matched: the handlers of the blueprints whose prefix the path is under.
+        #expect(await app.test.get("/api/v1/nothing").text == "api 404")
+        #expect(await app.test.get("/nothing").text == "app 404")
     }
 
     @Test func anErrorHandlerThatThrowsGivesA500WithoutDetails() async {
@@ -215,11 +216,50 @@ import Testing
         #expect(!boom.text.contains("hunter2"))
     }
 
-    @Test func browsersGetPlainTextErrors() async {
+    @Test func browsersGetHTMLAndOthersText() async {
         let app = App()
         let response = await app.test.get("/nowhere", headers: ["accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"])
-        #expect(response.header("content-type") == "text/plain; charset=utf-8")
-        #expect(response.text == "404 Not Found: No route for /nowhere.\n")
+        #expect(response.header("content-type") == "text/html; charset=utf-8")
+        #expect(response.text.contains("<title>404 Not Found</title>"))
+        #expect(response.text.contains("<p>No route for /nowhere.</p>"))
+        let escaped = await app.test.get("/%3Cscript%3E")
+        #expect(escaped.header("content-type") == "text/plain; charset=utf-8")
+        let html = await app.test.get("/%3Cscript%3E", headers: ["accept": "text/html"])
+        #expect(html.text.contains("No route for /&lt;script&gt;."))
+        let curl = await app.test.get("/nowhere", headers: ["accept": "*/*"])
+        #expect(curl.text == "404 Not Found: No route for /nowhere.\n")
+    }
+
+    @Test func aBlueprintDeclaredAsAnAPIAnswersJSONEvenToBrowsers() async throws {
+        let app = App()
+        let api = Blueprint("api", prefix: "/api")
+        api.errorFormat(.json)
+        api.get("/items") { _ in "items" }
+        api.post("/items") { req in JSON(try req.decode([String: String].self)) }
+        app.register(api)
+        let browser: HTTPHeaders = ["accept": "text/html"]
+        for (method, path, status) in [(HTTPMethod.GET, "/api/nope", 404), (.DELETE, "/api/items", 405)] {
+            let response = await app.test.request(method, path, headers: browser)
+            #expect(response.header("content-type") == "application/json", "\(path)")
+            #expect(try response.json(ErrorBody.self).status == status)
+        }
+        let bad = await app.test.post("/api/items", "{", contentType: "application/json", headers: browser)
+        #expect(try bad.json(ErrorBody.self).status == 400)
+        let tooLarge = await app.test.post("/api/items", String(repeating: "x", count: (1 << 20) + 1), headers: browser)
+        #expect(try tooLarge.json(ErrorBody.self).status == 413)
+        // Outside the blueprint, the client's format.
+        #expect(await app.test.get("/nope", headers: browser).header("content-type") == "text/html; charset=utf-8")
+    }
+
+    @Test func aBlueprintsErrorHandlerAnswersForUnmatchedPathsUnderItsPrefix() async throws {
+        let app = App()
+        app.errorHandler(.notFound) { _, _ in HTML("<p>page</p>") }
+        let api = Blueprint("api", prefix: "/api")
+        api.errorHandler(.notFound) { _, error in JSON(["api": error.message]) }
+        api.get("/items") { _ in "items" }
+        app.register(api)
+        #expect(await app.test.get("/api/nope", headers: ["accept": "application/json"]).text == #"{"api":"No route for \/api\/nope."}"#)
+        #expect(await app.test.get("/nope").text == "<p>page</p>")
     }
 }
 

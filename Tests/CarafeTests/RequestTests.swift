@@ -147,7 +147,7 @@ import Testing
 
         let text = await app.test.post("/people", "Ada, 36", contentType: "text/csv")
         #expect(text.status == .unsupportedMediaType)
-        #expect(text.text == "415 Unsupported Media Type: Expected a body of type application/json or application/x-www-form-urlencoded, got text/csv.\n")
+        #expect(text.text == "415 Unsupported Media Type: Expected a body of type application/json, application/x-www-form-urlencoded or multipart/form-data, got text/csv.\n")
 
         let none = await app.test.request(.POST, "/people", body: ByteBuffer(string: "Ada"))
         #expect(none.status == .unsupportedMediaType)
