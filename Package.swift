@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "CarafePostgres", targets: ["CarafePostgres"]),
         .library(name: "CarafeSQLite", targets: ["CarafeSQLite"]),
         .library(name: "CarafeDatabase", targets: ["CarafeDatabase"]),
+        .library(name: "CarafeTLS", targets: ["CarafeTLS"]),
+        .library(name: "CarafeHTTP2", targets: ["CarafeHTTP2"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
@@ -32,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        // Only CarafeTLS uses the first (postgres-nio needs it too), only CarafeHTTP2 the second.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -96,9 +101,23 @@ let package = Package(
         .target(name: "CarafeSQLite", dependencies: ["CarafeSQL", .product(name: "SQLiteNIO", package: "sqlite-nio")]),
         // `Database.open(url:)`: PostgreSQL for postgres:// URLs, SQLite otherwise.
         .target(name: "CarafeDatabase", dependencies: ["CarafeSQL", "CarafePostgres", "CarafeSQLite"]),
+        // HTTPS: `serve --certfile --keyfile`, per-bind TLS, ALPN, reloading certificates on HUP.
+        .target(
+            name: "CarafeTLS",
+            dependencies: [
+                "Carafe", "CarafeHTTP",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
+        // HTTP/2 over TLS (ALPN h2) and prior-knowledge h2c: each stream a request to the same app.
+        .target(
+            name: "CarafeHTTP2",
+            dependencies: ["Carafe", "CarafeHTTP", .product(name: "NIOHTTP2", package: "swift-nio-http2")]
+        ),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
-        .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
+        .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming", "CarafeTLS", "CarafeHTTP2"], path: "Examples/Hello"),
         // A chat room page over WebSocket and EventSource, on one BroadcastHub channel.
         .executableTarget(name: "Chat", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Chat"),
         // Sign-up, log-in and notes: sessions, CSRF, password hashing and templates together.
@@ -142,6 +161,8 @@ let package = Package(
             dependencies: ["CarafeDatabase", "CarafeTesting", "DatabaseProbe", "ProcessTestSupport", "PostgresTestSupport"]
         ),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
+        // `hello` over TLS and HTTP/2 with curl, nghttp/h2load and Python's h2 and websockets.
+        .testTarget(name: "CarafeTLSTests", dependencies: ["CarafeTLS", "CarafeHTTP2", "Hello", "ProcessTestSupport"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.

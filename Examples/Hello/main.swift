@@ -1,12 +1,17 @@
 // The benchmark endpoints of ../shared/bench, served by Carafe.
 import Carafe
+import CarafeHTTP2
 import CarafeStreaming
+import CarafeTLS
 
 struct Message: Content {
     let message: String
 }
 
 let app = App()
+// `serve --certfile --keyfile` (HTTPS, with h2 by ALPN) and `serve --h2c`.
+app.useTLS()
+app.useHTTP2()
 
 app.get("/plaintext") { _ in "Hello, World!" }
 

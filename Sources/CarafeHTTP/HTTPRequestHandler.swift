@@ -37,8 +37,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private let responder: any HTTPResponder
     private let loop: EventLoopResources
     private let server: HTTPServer.SharedState
-    /// The connection's timeouts, told when a request starts and ends.
-    private let connectionGuard: ConnectionGuardHandler
+    /// The connection's timeouts, told when a request starts and ends; nil on an HTTP/2
+    /// stream's channel (the connection's own handler keeps its idle timeout).
+    private let connectionGuard: ConnectionGuardHandler?
     private var state = State.idle
     /// The task answering the current request, to cancel if the client goes away.
     private var task: Task<Void, Never>?
@@ -75,7 +76,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         responder: any HTTPResponder,
         loop: EventLoopResources,
         server: HTTPServer.SharedState,
-        connectionGuard: ConnectionGuardHandler
+        connectionGuard: ConnectionGuardHandler?
     ) {
         self.configuration = configuration
         self.responder = responder
@@ -89,7 +90,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (self.unwrapInboundIn(data), self.state) {
         case (.head(let head), .idle):
-            self.connectionGuard.requestHeadReceived()
+            self.connectionGuard?.requestHeadReceived()
             if let (status, message) = self.violatedLimit(head) {
                 return self.reject(.rejection(status, message), version: head.version, context: context)
             }
@@ -385,7 +386,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             position: .before(self)
         )
         // This handler stays, last, only to cancel the task when the connection closes.
-        pipeline.removeHandler(self.connectionGuard, promise: nil)
+        if let connectionGuard = self.connectionGuard { pipeline.removeHandler(connectionGuard, promise: nil) }
         pipeline.removeHandler(context: try pipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self), promise: nil)
         pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
         pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
@@ -428,7 +429,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             // Become idle before `.end`: writing it may deliver the next pipelined request at once.
             self.state = .idle
             self.task = nil
-            self.connectionGuard.responseSent()
+            self.connectionGuard?.responseSent()
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
