@@ -95,7 +95,11 @@ let package = Package(
         // PostgreSQL through postgres-nio: a connection pool per event loop, LISTEN/NOTIFY.
         .target(
             name: "CarafePostgres",
-            dependencies: ["CarafeSQL", "CarafeStreaming", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "CarafeSQL", "CarafeStreaming",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         // SQLite through sqlite-nio: the embedded default.
         .target(name: "CarafeSQLite", dependencies: ["CarafeSQL", .product(name: "SQLiteNIO", package: "sqlite-nio")]),

@@ -22,8 +22,9 @@ struct ForwardedHeaders {
     var host: String?
     var prefix = ""
 
-    init(headers: HTTPHeaders, peer: SocketAddress?, trusted: TrustedAddresses) {
+    init(headers: HTTPHeaders, peer: SocketAddress?, trusted: TrustedAddresses, secure: Bool = false) {
         self.client = peer
+        if secure { self.scheme = "https" }
         guard trusted.contains(peer) else { return }
         var forwarded: [String] = []
         var forwardedFor: [String] = []

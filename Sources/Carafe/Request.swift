@@ -64,7 +64,7 @@ public final class Request: @unchecked Sendable {
         self.headers = request.head.headers
         self.bodyStream = request.body
         self.peerAddress = request.remoteAddress
-        let forwarded = ForwardedHeaders(headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs)
+        let forwarded = ForwardedHeaders(headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs, secure: request.isSecure)
         self.remoteAddress = forwarded.client
         self.scheme = forwarded.scheme
         self.forwardedHost = forwarded.host

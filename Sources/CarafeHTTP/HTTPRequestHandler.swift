@@ -70,6 +70,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// The client's address when it is not the socket's peer: the one a PROXY protocol header
     /// gave (set by `ProxyProtocolHandler` before the first request).
     var clientAddress: SocketAddress?
+    /// The connection speaks TLS (set by the server for its TLS listeners).
+    var isSecure = false
 
     init(
         configuration: HTTPServerConfiguration,
@@ -212,7 +214,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             self.requestEnded = true
             body = RequestBody()
         }
-        let request = HTTPServerRequest(head: head, body: body, remoteAddress: self.clientAddress ?? context.channel.remoteAddress)
+        var request = HTTPServerRequest(head: head, body: body, remoteAddress: self.clientAddress ?? context.channel.remoteAddress)
+        request.isSecure = self.isSecure
         let responder = self.responder
         let logger = self.server.logger
         // The task starts at once on this thread and runs until its first suspension; a handler

@@ -163,6 +163,7 @@ public final class HTTPServer: Sendable {
             server: self.shared,
             connectionGuard: connectionGuard
         )
+        requestHandler.isSecure = self.isTLS(listener)
         if let allowFrom = self.configuration.proxyProtocol {
             try sync.addHandler(ProxyProtocolHandler(allowFrom: allowFrom, logger: self.shared.logger, requestHandler: requestHandler))
         }
@@ -190,6 +191,7 @@ public final class HTTPServer: Sendable {
                 connectionGuard: nil
             )
             handler.clientAddress = proxied.value.clientAddress
+            handler.isSecure = proxied.value.isSecure
             try stream.pipeline.syncOperations.addHandler(handler)
         }
         if let tls = self.configuration.tls, self.isTLS(listener) {

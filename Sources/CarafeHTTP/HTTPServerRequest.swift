@@ -8,6 +8,8 @@ public struct HTTPServerRequest: Sendable {
     public var body: RequestBody
     /// The peer's address; nil for requests that did not come over a socket (the test client).
     public var remoteAddress: SocketAddress?
+    /// Whether it came over TLS to this server (`req.scheme` is then `https`).
+    public var isSecure = false
 
     public init(head: HTTPRequestHead, body: RequestBody = RequestBody(), remoteAddress: SocketAddress? = nil) {
         self.head = head

@@ -42,13 +42,20 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
 
     public func configure(_ channel: any Channel, streams: HTTPStreamPipeline) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
-            let manager = HTTP2ConnectionManager(idleTimeout: self.settings.idleTimeout, logger: self.logger)
+            // NIOHTTP2's manager: on `ChannelShouldQuiesceEvent` (the server's graceful stop) a
+            // GOAWAY, a PING, a second GOAWAY with the last stream opened, then a close once the
+            // streams in flight have finished (the server's graceful timeout bounds them); and a
+            // graceful close after `idleTimeout` with no stream open.
+            let manager = NIOHTTP2ServerConnectionManagementHandler(
+                eventLoop: channel.eventLoop,
+                configuration: .init(maxIdleTime: self.settings.idleTimeout, maxAge: nil, maxGraceTime: nil, keepalive: nil)
+            )
             let sync = channel.pipeline.syncOperations
             _ = try sync.configureHTTP2Pipeline(
                 mode: .server,
                 connectionConfiguration: self.connectionConfiguration,
                 streamConfiguration: self.streamConfiguration,
-                streamDelegate: manager.delegate
+                streamDelegate: manager.http2StreamDelegate
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
@@ -56,6 +63,7 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
                 }
             }
             try sync.addHandler(manager)
+            try sync.addHandler(HTTP2ConnectionErrorHandler(logger: self.logger))
         }
     }
 }
