@@ -53,11 +53,13 @@ extension App {
                     // Bad values stop the master, not each worker as it boots.
                     _ = try options.forwardedAllowIPsValue()
                     _ = try options.proxyProtocolValue()
-                    // Loads the certificate files once, so that a bad one stops the master.
-                    var serverConfiguration = try options.configuration()
-                    try self.applyServerSetups(&serverConfiguration, options.protocolOptions)
                     let errorLog = try self.logErrors(to: options.errorLogfile)
                     var configuration = try options.arbiterConfiguration()
+                    // Loads the certificate files once, so that a bad one stops the master before
+                    // any worker. (Not `options.configuration()`: systemd's sockets are read once.)
+                    var serverConfiguration = HTTPServerConfiguration(bind: configuration.bind)
+                    serverConfiguration.tlsBinds = options.tlsBindIndices(count: configuration.bind.count)
+                    try self.applyServerSetups(&serverConfiguration, options.protocolOptions)
                     if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
                     let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
                     exit(arbiter.run())
