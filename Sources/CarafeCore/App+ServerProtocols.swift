@@ -49,7 +49,7 @@ extension App {
     }
 
     /// Runs the `configureServer` bodies, then checks that each flag given found a module.
-    func applyServerSetups(_ configuration: inout HTTPServerConfiguration, _ options: ServeProtocolOptions) throws {
+    package func applyServerSetups(_ configuration: inout HTTPServerConfiguration, _ options: ServeProtocolOptions) throws {
         for setup in self.lifecycle.serverSetups {
             try setup(&configuration, options, self.logger)
         }
