@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import Synchronization
 import Testing
+@testable import CarafeCore
 @testable import Carafe
 
 /// The worker class (`App.workerClass`, `--worker-class`), `blocking:`'s three states, and the
