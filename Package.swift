@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "CarafeSQLite", targets: ["CarafeSQLite"]),
         .library(name: "CarafeDatabase", targets: ["CarafeDatabase"]),
         .library(name: "CarafeCompression", targets: ["CarafeCompression"]),
+        .library(name: "CarafeTLS", targets: ["CarafeTLS"]),
+        .library(name: "CarafeHTTP2", targets: ["CarafeHTTP2"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
@@ -37,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         // Only CarafeCompression uses it: zlib's gzip and deflate for NIO's buffers.
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        // Only CarafeTLS uses the first (postgres-nio needs it too), only CarafeHTTP2 the second.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -102,7 +107,11 @@ let package = Package(
         // PostgreSQL through postgres-nio: a connection pool per event loop, LISTEN/NOTIFY.
         .target(
             name: "CarafePostgres",
-            dependencies: ["CarafeSQL", "CarafeBroadcast", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "CarafeSQL", "CarafeBroadcast",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         // SQLite through sqlite-nio: the embedded default.
         .target(name: "CarafeSQLite", dependencies: ["CarafeSQL", .product(name: "SQLiteNIO", package: "sqlite-nio")]),
@@ -114,6 +123,20 @@ let package = Package(
             name: "CarafeCompression",
             dependencies: ["CarafeCore", .product(name: "CompressNIO", package: "compress-nio")]
         ),
+        // HTTPS: `serve --certfile --keyfile`, per-bind TLS, ALPN, reloading certificates on HUP.
+        .target(
+            name: "CarafeTLS",
+            dependencies: [
+                "CarafeCore", "CarafeHTTP",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
+        // HTTP/2 over TLS (ALPN h2) and prior-knowledge h2c: each stream a request to the same app.
+        .target(
+            name: "CarafeHTTP2",
+            dependencies: ["CarafeCore", "CarafeHTTP", .product(name: "NIOHTTP2", package: "swift-nio-http2")]
+        ),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["CarafeCore"]),
         // The README's first snippet, as written (a test checks the README still shows this file).
@@ -123,6 +146,7 @@ let package = Package(
             dependencies: ["Carafe", "CarafeStreaming", "CarafeCompression", .product(name: "Crypto", package: "swift-crypto")],
             path: "Examples/Hello"
         ),
+        .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming", "CarafeTLS", "CarafeHTTP2"], path: "Examples/Hello"),
         // A chat room page over WebSocket and EventSource, on one BroadcastHub channel.
         .executableTarget(name: "Chat", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Chat"),
         // Sign-up, log-in and notes: sessions, CSRF, password hashing and templates together.
@@ -171,7 +195,11 @@ let package = Package(
             name: "CarafeDatabaseTests",
             dependencies: ["CarafeDatabase", "CarafeTesting", "DatabaseProbe", "ProcessTestSupport", "PostgresTestSupport"]
         ),
-        .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe", "CarafeTesting"]),
+        .executableTarget(
+            name: "Hello",
+            dependencies: ["Carafe", "CarafeStreaming", "CarafeCompression", "CarafeTLS", "CarafeHTTP2", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Examples/Hello"
+        ),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.

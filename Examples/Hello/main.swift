@@ -1,7 +1,9 @@
 // The benchmark endpoints of ../shared/bench, served by Carafe.
 import Carafe
 import CarafeCompression
+import CarafeHTTP2
 import CarafeStreaming
+import CarafeTLS
 import Crypto
 
 struct Message: Content {
@@ -13,6 +15,9 @@ let app = App()
 try app.cors(CORS(allowedOrigins: ["https://app.example"], allowedHeaders: ["Content-Type"]))
 // gzip or deflate for textual responses of 500 bytes or more, streams included.
 app.compression()
+// `serve --certfile --keyfile` (HTTPS, with h2 by ALPN) and `serve --h2c`.
+app.useTLS()
+app.useHTTP2()
 
 app.get("/plaintext") { _ in "Hello, World!" }
 

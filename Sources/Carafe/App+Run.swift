@@ -43,7 +43,9 @@ extension App {
             if let limit = options.threadQueueLimit { self.threadQueueLimit = max(0, limit) }
             if let worker = WorkerContext.fromEnvironment() {
                 do {
-                    try await self.serve(options.workerConfiguration(worker), options, umask: nil, worker: worker)
+                    var configuration = try options.workerConfiguration(worker)
+                    try self.applyServerSetups(&configuration, options.protocolOptions)
+                    try await self.serve(configuration, options, umask: nil, worker: worker)
                 } catch {
                     self.logger.critical("worker \(worker.number) (pid \(getpid())) failed to boot: \(error)")
                     exit(3)  // a boot error: the master stops instead of respawning
@@ -58,6 +60,11 @@ extension App {
                     _ = try options.proxyProtocolValue()
                     let errorLog = try self.logErrors(to: options.errorLogfile)
                     var configuration = try options.arbiterConfiguration()
+                    // Loads the certificate files once, so that a bad one stops the master before
+                    // any worker. (Not `options.configuration()`: systemd's sockets are read once.)
+                    var serverConfiguration = HTTPServerConfiguration(bind: configuration.bind)
+                    serverConfiguration.tlsBinds = options.tlsBindIndices(count: configuration.bind.count)
+                    try self.applyServerSetups(&serverConfiguration, options.protocolOptions)
                     if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
                     self.logger.notice("\(self.workerClassSummary)")
                     let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
@@ -68,7 +75,9 @@ extension App {
                 }
             } else {
                 do {
-                    try await self.serve(options.configuration(), options, umask: options.umaskValue(), worker: nil)
+                    var configuration = try options.configuration()
+                    try self.applyServerSetups(&configuration, options.protocolOptions)
+                    try await self.serve(configuration, options, umask: options.umaskValue(), worker: nil)
                 } catch {
                     self.logger.critical("\(error)")
                     CarafeCommand.exit(withError: ExitCode.failure)
@@ -212,7 +221,9 @@ extension App {
         } else {
             self.logger.notice("\(self.workerClassSummary)")
             for address in server.localAddresses {
-                self.logger.notice("Carafe serving on \(Self.url(of: address)) (pid \(getpid()), \(configuration.eventLoops) event loops)")
+                let url = Self.url(of: address)
+                let tls = server.localTLSAddresses.contains(address) && url.hasPrefix("http:")
+                self.logger.notice("Carafe serving on \(tls ? "https" + url.dropFirst(4) : url) (pid \(getpid()), \(configuration.eventLoops) event loops)")
             }
         }
         await server.waitUntilStopped()
@@ -297,8 +308,26 @@ struct RoutesCommand: ParsableCommand {
 
 /// Options of `serve`, named as Gunicorn names them where it has them.
 struct ServeOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N; repeatable. (default: systemd's LISTEN_FDS if set, else 127.0.0.1:8000)")
+    @Option(name: [.short, .long], help: "Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N, each optionally prefixed https:// (TLS) or http:// (plain); repeatable. (default: systemd's LISTEN_FDS if set, else 127.0.0.1:8000)")
     var bind: [String] = []
+
+    @Option(help: ArgumentHelp("TLS: the certificate chain (PEM). With no https:// bind, every bind speaks TLS. Needs CarafeTLS.", valueName: "file"))
+    var certfile: String?
+
+    @Option(help: ArgumentHelp("TLS: the certificate's private key (PEM).", valueName: "file"))
+    var keyfile: String?
+
+    @Option(help: ArgumentHelp("TLS: CA certificates (PEM) that client certificates must chain to.", valueName: "file"))
+    var caCerts: String?
+
+    @Option(help: ArgumentHelp("TLS: client certificates: none, optional or required (or Gunicorn's 0, 1, 2).", valueName: "reqs"))
+    var certReqs = "none"
+
+    @Option(help: ArgumentHelp("TLS 1.2 ciphers, an OpenSSL cipher list. (default: NIOSSL's)", valueName: "list"))
+    var ciphers: String?
+
+    @Flag(help: "Serve HTTP/2 with prior knowledge (h2c) on plain binds, besides HTTP/1.1. Needs CarafeHTTP2.")
+    var h2c = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .notice
@@ -461,6 +490,7 @@ struct ServeOptions: ParsableArguments {
     func configuration() throws -> HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration()
         configuration.bind = try self.bindAddresses()
+        configuration.tlsBinds = self.tlsBindIndices(count: configuration.bind.count)
         configuration.keepAliveTimeout = .seconds(Int64(self.keepAlive))
         configuration.gracefulTimeout = .seconds(Int64(self.gracefulTimeout))
         if let eventLoops = self.eventLoops { configuration.eventLoops = eventLoops }
@@ -477,9 +507,29 @@ struct ServeOptions: ParsableArguments {
 
     /// `--bind`, else the sockets systemd passed (socket activation), else 127.0.0.1:8000.
     func bindAddresses() throws -> [BindAddress] {
-        if !self.bind.isEmpty { return try self.bind.map(BindAddress.init(parsing:)) }
+        if !self.bind.isEmpty { return try self.bind.map { try BindAddress(parsing: Self.withoutScheme($0).address) } }
         if let inherited = ListeningSocket.systemdDescriptors() { return inherited.map(BindAddress.fileDescriptor) }
         return HTTPServerConfiguration().bind
+    }
+
+    /// A `--bind` value without its `https://` or `http://` prefix, and whether it had the first.
+    static func withoutScheme(_ text: String) -> (address: String, tls: Bool) {
+        if text.hasPrefix("https://") { return (String(text.dropFirst(8)), true) }
+        if text.hasPrefix("http://") { return (String(text.dropFirst(7)), false) }
+        return (text, false)
+    }
+
+    /// The binds that speak TLS: the `https://` ones; if none is, all of them with `--certfile`.
+    func tlsBindIndices(count: Int) -> Set<Int> {
+        let marked = Set(self.bind.indices.filter { Self.withoutScheme(self.bind[$0]).tls })
+        if !marked.isEmpty { return marked }
+        guard self.certfile != nil else { return [] }
+        return Set((0..<count).filter { !self.bind.indices.contains($0) || !self.bind[$0].hasPrefix("http://") })
+    }
+
+    /// The TLS and HTTP/2 flags, for the modules that serve them.
+    var protocolOptions: ServeProtocolOptions {
+        ServeProtocolOptions(certfile: self.certfile, keyfile: self.keyfile, caCerts: self.caCerts, certReqs: self.certReqs, ciphers: self.ciphers, h2c: self.h2c)
     }
 
     /// A worker's server: the master's sockets, and the per-worker limits.

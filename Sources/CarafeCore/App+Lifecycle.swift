@@ -42,6 +42,7 @@ package final class AppLifecycle: Sendable {
         var start: [@Sendable (any EventLoopGroup) async throws -> Void] = []
         var stop: [@Sendable () async -> Void] = []
         package var commands: [String: Command] = [:]
+        var serverSetups: [@Sendable (inout HTTPServerConfiguration, ServeProtocolOptions, Logger) throws -> Void] = []
     }
 
     let state = Mutex(State())
@@ -49,6 +50,9 @@ package final class AppLifecycle: Sendable {
     package var startHooks: [@Sendable (any EventLoopGroup) async throws -> Void] { self.state.withLock { $0.start } }
     package var stopHooks: [@Sendable () async -> Void] { self.state.withLock { $0.stop.reversed() } }
     package var commands: [String: Command] { self.state.withLock { $0.commands } }
+    package var serverSetups: [@Sendable (inout HTTPServerConfiguration, ServeProtocolOptions, Logger) throws -> Void] {
+        self.state.withLock { $0.serverSetups }
+    }
 
     /// The extra commands as `--help` lists them.
     package var commandHelp: String {

@@ -23,8 +23,9 @@ struct ForwardedHeaders {
     var host: String?
     var prefix = ""
 
-    init(headers: HTTPHeaders, peer: SocketAddress?, trusted: TrustedAddresses, accepting accepted: TrustedForwardedHeaders = .default) {
+    init(headers: HTTPHeaders, peer: SocketAddress?, trusted: TrustedAddresses, accepting accepted: TrustedForwardedHeaders = .default, secure: Bool = false) {
         self.client = peer
+        if secure { self.scheme = "https" }
         guard !accepted.isEmpty, trusted.contains(peer) else { return }
         var forwarded: [String] = []
         var forwardedFor: [String] = []

@@ -75,7 +75,8 @@ public final class Request: @unchecked Sendable {
         self.completion = request.completion
         self.peerAddress = request.remoteAddress
         let forwarded = ForwardedHeaders(
-            headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs, accepting: services.forwardedHeaders)
+            headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs, accepting: services.forwardedHeaders,
+            secure: request.isSecure)
         self.remoteAddress = forwarded.client
         self.scheme = forwarded.scheme
         self.forwardedHost = forwarded.host

@@ -57,6 +57,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// The client's address when it is not the socket's peer: the one a PROXY protocol header
     /// gave (set by `ProxyProtocolHandler` before the first request).
     var clientAddress: SocketAddress?
+    /// The connection speaks TLS (set by the server for its TLS listeners): `isSecure` of requests.
+    var isSecure = false
 
     init(
         configuration: HTTPServerConfiguration,
@@ -210,12 +212,13 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         }
         let completion = ResponseCompletion()
         self.completion = completion
-        let request = HTTPServerRequest(
+        var request = HTTPServerRequest(
             head: head,
             body: body,
             remoteAddress: self.clientAddress ?? context.channel.remoteAddress,
             completion: completion
         )
+        request.isSecure = self.isSecure
         let responder = self.responder
         let logger = self.server.logger
         let drain = self.server.drainSignal

@@ -43,6 +43,8 @@ public final class HTTPServer: Sendable {
     private let shared: SharedState
     private let connections = ConnectionRegistry()
     private let listeners = Mutex<[any Channel]>([])
+    /// The local addresses of the TLS listeners.
+    private let tlsAddresses = Mutex<[SocketAddress]>([])
     /// Inherited sockets (`fd://N`), which other processes may accept on too.
     private let acceptors = Mutex<[SharedSocketAcceptor]>([])
     /// Open connections, and whether accepting is paused because of `maxConnections`.
@@ -94,27 +96,30 @@ public final class HTTPServer: Sendable {
         self.listeners.withLock { $0.compactMap(\.localAddress) } + self.acceptors.withLock { $0.compactMap(\.localAddress) }
     }
 
+    /// The local addresses of the listeners that speak TLS (a subset of `localAddresses`).
+    public var localTLSAddresses: [SocketAddress] { self.tlsAddresses.withLock { $0 } }
+
     /// Binds every configured address and starts accepting connections.
     public func start() async throws {
-        let bootstrap = ServerBootstrap(group: self.group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try self.configure(channel) }
-            }
-        for address in self.configuration.bind {
+        for (listener, address) in self.configuration.bind.enumerated() {
+            let bootstrap = ServerBootstrap(group: self.group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture { try self.configure(channel, listener: listener) }
+                }
             do {
-                try await self.bind(address, bootstrap: bootstrap)
+                try await self.bind(address, listener: listener, bootstrap: bootstrap)
             } catch {
                 throw HTTPServerError(address: address, underlying: error)
             }
         }
     }
 
-    private func bind(_ address: BindAddress, bootstrap: ServerBootstrap) async throws {
+    private func bind(_ address: BindAddress, listener: Int, bootstrap: ServerBootstrap) async throws {
         do {
             let channel: any Channel
             switch address {
@@ -133,7 +138,7 @@ public final class HTTPServer: Sendable {
                     .channelOption(.allowRemoteHalfClosure, value: true)
                     .channelOption(.maxMessagesPerRead, value: 16)
                     .channelInitializer { [self] channel in
-                        channel.eventLoop.makeCompletedFuture { try self.configure(channel) }
+                        channel.eventLoop.makeCompletedFuture { try self.configure(channel, listener: listener) }
                     }
                 let logger = self.shared.logger
                 let configured = ConfiguredBootstrap(bootstrap: connections)
@@ -143,24 +148,25 @@ public final class HTTPServer: Sendable {
                     }
                 }
                 self.acceptors.withLock { $0.append(acceptor) }
-                self.shared.logger.info("listening on \(address) (\(acceptor.localAddress?.description ?? "?"))")
+                if self.isTLS(listener), let local = acceptor.localAddress { self.tlsAddresses.withLock { $0.append(local) } }
+                self.shared.logger.info("listening on \(address)\(self.isTLS(listener) ? " (TLS)" : "") (\(acceptor.localAddress?.description ?? "?"))")
                 return
             }
             self.listeners.withLock { $0.append(channel) }
-            self.shared.logger.info("listening on \(address) (\(channel.localAddress?.description ?? "?"))")
+            if self.isTLS(listener), let local = channel.localAddress { self.tlsAddresses.withLock { $0.append(local) } }
+            self.shared.logger.info("listening on \(address)\(self.isTLS(listener) ? " (TLS)" : "") (\(channel.localAddress?.description ?? "?"))")
         }
     }
 
-    private func configure(_ channel: any Channel) throws {
+    /// Whether listener number `listener` (an index into `bind`) speaks TLS.
+    public func isTLS(_ listener: Int) -> Bool {
+        self.configuration.tls != nil && self.configuration.tlsBinds.contains(listener)
+    }
+
+    private func configure(_ channel: any Channel, listener: Int) throws {
         guard let loop = self.loops[ObjectIdentifier(channel.eventLoop)] else {
             preconditionFailure("a connection on an event loop that is not the server's")
         }
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        // The parser stops hostile heads early; `HTTPRequestHandler` then checks the exact limits
-        // so that the answer can say which one was broken.
-        limits.maxHeaderFieldCount = self.configuration.maxHeaderFields
-        limits.maxHeaderFieldSize = max(self.configuration.maxHeaderFieldSize, self.configuration.maxRequestLine) * 8
-        limits.maxHeaderListSize = max(80 * 1024, limits.maxHeaderFieldSize)
         self.connections.add(channel)
         if let limit = self.configuration.maxConnections {
             self.admit(channel, limit: limit)
@@ -174,9 +180,59 @@ public final class HTTPServer: Sendable {
             server: self.shared,
             connectionGuard: connectionGuard
         )
+        requestHandler.isSecure = self.isTLS(listener)
         if let allowFrom = self.configuration.proxyProtocol {
             try sync.addHandler(ProxyProtocolHandler(allowFrom: allowFrom, logger: self.shared.logger, requestHandler: requestHandler))
         }
+        let http1: (any Channel) throws -> Void = { [self] channel in
+            try self.addHTTP1Handlers(to: channel, connectionGuard: connectionGuard, requestHandler: requestHandler)
+        }
+        guard let http2 = self.configuration.http2 else {
+            if let tls = self.configuration.tls, self.isTLS(listener) {
+                try tls.secure(channel, applicationProtocols: ["http/1.1"]) { _ in
+                    channel.eventLoop.makeCompletedFuture { try http1(channel) }
+                }
+            } else {
+                try http1(channel)
+            }
+            return
+        }
+        // The client's address from a PROXY protocol header, read when a stream starts.
+        let proxied = NIOLoopBound(requestHandler, eventLoop: channel.eventLoop)
+        let streams = HTTPStreamPipeline { [self] stream in
+            let handler = HTTPRequestHandler(
+                configuration: self.configuration,
+                responder: self.responder,
+                loop: loop,
+                server: self.shared,
+                connectionGuard: nil,
+                speaksHTTP1: false
+            )
+            handler.clientAddress = proxied.value.clientAddress
+            handler.isSecure = proxied.value.isSecure
+            try stream.pipeline.syncOperations.addHandler(handler)
+        }
+        if let tls = self.configuration.tls, self.isTLS(listener) {
+            try tls.secure(channel, applicationProtocols: ["h2", "http/1.1"]) { negotiated in
+                if negotiated == "h2" { return http2.configure(channel, streams: streams) }
+                return channel.eventLoop.makeCompletedFuture { try http1(channel) }
+            }
+        } else if http2.acceptsPriorKnowledge {
+            try sync.addHandler(HTTP2PrefaceDetector(http2: { http2.configure($0, streams: streams) }, http1: http1))
+        } else {
+            try http1(channel)
+        }
+    }
+
+    /// The HTTP/1.1 handlers, after any PROXY protocol reader and TLS.
+    private func addHTTP1Handlers(to channel: any Channel, connectionGuard: ConnectionGuardHandler, requestHandler: HTTPRequestHandler) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        // The parser stops hostile heads early; `HTTPRequestHandler` then checks the exact limits
+        // so that the answer can say which one was broken.
+        limits.maxHeaderFieldCount = self.configuration.maxHeaderFields
+        limits.maxHeaderFieldSize = max(self.configuration.maxHeaderFieldSize, self.configuration.maxRequestLine) * 8
+        limits.maxHeaderListSize = max(80 * 1024, limits.maxHeaderFieldSize)
+        let sync = channel.pipeline.syncOperations
         try sync.addHandler(connectionGuard)
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: true,

@@ -35,6 +35,15 @@ public struct HTTPServerConfiguration: Sendable {
     /// The value is the peers allowed to send one (`--proxy-allow-from`); connections from
     /// others, and connections without a valid header, are closed.
     public var proxyProtocol: TrustedAddresses?
+    /// TLS for the listeners of `tlsBinds` (CarafeTLS fills it: `--certfile`, `--keyfile`).
+    /// Nil: every listener is plain.
+    public var tls: (any HTTPConnectionSecurity)? = nil
+    /// Which listeners speak TLS, as indices into `bind` (`--bind https://HOST:PORT`; with
+    /// `--certfile` and no `https://` bind, all of them). Only with `tls` set.
+    public var tlsBinds: Set<Int> = []
+    /// HTTP/2 (CarafeHTTP2 fills it): `h2` offered in ALPN on TLS listeners, and prior-knowledge
+    /// h2c on plain ones if it says so (`--h2c`). Nil: HTTP/1.1 only.
+    public var http2: (any HTTPConnectionHTTP2)? = nil
     /// No request body byte for this long: 408 (or, once a response started, a close). It is
     /// also the grace period before `bodyMinRate` applies (`--body-timeout`, default 20 s;
     /// nil: none).

@@ -8,6 +8,8 @@ public struct HTTPServerRequest: Sendable {
     public var body: RequestBody
     /// The peer's address; nil for requests that did not come over a socket (the test client).
     public var remoteAddress: SocketAddress?
+    /// Whether it came over TLS to this server (`req.scheme` is then `https`).
+    public var isSecure = false
     /// Completes when the response to this request has fully ended (its last byte written, a
     /// streamed body's producer done, a WebSocket session closed), with what was written: the
     /// place for teardown work and for logging real byte counts and durations.

@@ -32,6 +32,7 @@ public final class PostgresDriver: DatabaseDriver {
                 let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
                 return PostgresSQLConnection(connection, logger: logger)
             } catch {
+                if let tls = Self.tlsFailure(error, configuration: configuration) { throw DatabaseUnavailable(tls) }
                 let translated = PostgresErrors.translate(error, statement: PostgresErrors.connecting)
                 throw translated is DatabaseError || translated is DatabaseUnavailable ? translated : DatabaseUnavailable("could not connect to it")
             }
@@ -40,8 +41,9 @@ public final class PostgresDriver: DatabaseDriver {
 
     /// From a URL: `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (`postgresql://` too; the
     /// port defaults to 5432). `?host=/run/postgresql` connects through the Unix socket in that
-    /// directory instead. Other parameters (the pool's, read by `Database.open(url:)`) are ignored here. TLS is not used (`?sslmode=disable`, the default here); other
-    /// `sslmode`s are refused rather than silently ignored.
+    /// directory instead. Other parameters (the pool's, read by `Database.open(url:)`) are ignored here.
+    /// TLS as libpq's `sslmode` and `sslrootcert` say (see `PostgresTLSMode`); without `sslmode`,
+    /// none (`disable`), as before TLS support.
     public convenience init(url: String, pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(), logger: Logger = Logger(label: "carafe.postgres")) throws {
         self.init(configuration: try Self.configuration(url: url), pool: pool, logger: logger)
     }
@@ -60,14 +62,18 @@ public final class PostgresDriver: DatabaseDriver {
             throw DatabaseURLError("not a postgres:// URL: \(Self.redacted(text))")
         }
         let query = Dictionary((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
-        if let mode = query["sslmode"], mode != "disable" {
-            throw DatabaseURLError("sslmode=\(mode) is not supported yet; use sslmode=disable (a local or private network) in \(Self.redacted(text))")
+        let tlsMode: PostgresTLSMode
+        do {
+            tlsMode = try PostgresTLSMode(query: query)
+        } catch let error as DatabaseURLError {
+            throw DatabaseURLError("\(error.description) in \(Self.redacted(text))")
         }
         let username = url.percentEncodedUser.map { $0.removingPercentEncoding ?? $0 } ?? "postgres"
         let password = url.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 }
         let database = String(url.path.drop { $0 == "/" })
         let port = url.port ?? 5432
         if let directory = query["host"], directory.hasPrefix("/") {
+            // A Unix socket is local: libpq uses no TLS on one whatever sslmode says.
             return PostgresConnection.Configuration(
                 unixSocketPath: "\(directory)/.s.PGSQL.\(port)",
                 username: username,
@@ -82,8 +88,21 @@ public final class PostgresDriver: DatabaseDriver {
             username: username,
             password: password,
             database: database.isEmpty ? nil : database,
-            tls: .disable
+            tls: try tlsMode.tls()
         )
+    }
+
+    /// A clear reason when connecting failed because of TLS: a refused certificate, a server
+    /// without TLS for a mode that requires it.
+    static func tlsFailure(_ error: any Error, configuration: PostgresConnection.Configuration) -> String? {
+        if let error = error as? PSQLError, error.code == .sslUnsupported {
+            return "the server does not support TLS, which sslmode requires"
+        }
+        let text = String(reflecting: error)
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("handshakeFailed") || text.contains("unableToValidateCertificate") {
+            return "TLS to the server failed: its certificate was not accepted (check sslrootcert and, with verify-full, the host name): \(text)"
+        }
+        return nil
     }
 
     /// The URL without its password, for messages.

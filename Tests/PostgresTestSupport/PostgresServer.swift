@@ -19,6 +19,9 @@ public final class PostgresServer: @unchecked Sendable {
     public let listenAddresses: [String]
     /// The network namespace it runs in (`ip netns exec`), or nil for this one.
     private let namespace: String?
+    /// With `ssl`: the server's certificate (self-signed, for localhost and 127.0.0.1), the
+    /// root a client verifies it with (`sslrootcert=`).
+    public private(set) var certificatePath: String?
 
     /// One server for the whole test process, started on first use and stopped at exit.
     public static var shared: PostgresServer {
@@ -46,7 +49,8 @@ public final class PostgresServer: @unchecked Sendable {
     /// Runs `initdb`; `start()` starts the server. By default it listens on 127.0.0.1 only; a
     /// test that makes network namespaces can run it in one (`namespace`, the full name) on
     /// that namespace's addresses, accepting password logins from `clientNetworks` (CIDR).
-    public init(listenAddresses: [String] = ["127.0.0.1"], clientNetworks: [String] = [], namespace: String? = nil) throws {
+    /// With `ssl`, it serves TLS too (`ssl = on`) with a certificate made by openssl.
+    public init(listenAddresses: [String] = ["127.0.0.1"], clientNetworks: [String] = [], namespace: String? = nil, ssl: Bool = false) throws {
         self.listenAddresses = listenAddresses
         self.namespace = namespace
         guard let binaries = Self.findBinaries() else {
@@ -72,6 +76,18 @@ public final class PostgresServer: @unchecked Sendable {
             "-D", self.dataDirectory, "-U", self.user, "--pwfile", passwordFile.path,
             "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
         ])
+        if ssl {
+            let certificate = self.directory.appendingPathComponent("server.crt").path
+            let key = self.directory.appendingPathComponent("server.key").path
+            let made = try Self.spawn("/usr/bin/openssl", [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "30",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ])
+            guard made.status == 0 else { throw PostgresServerError("openssl could not make a certificate: \(made.output)") }
+            chmod(key, 0o600)
+            if let runAs { _ = try Self.spawn("/bin/chown", [runAs, certificate, key]) }
+            self.certificatePath = certificate
+        }
         if !clientNetworks.isEmpty {
             let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: self.dataDirectory + "/pg_hba.conf"))
             hba.seekToEndOfFile()
@@ -82,6 +98,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     private var serverOptions: String {
         "-p \(self.port) -k \(self.directory.path) -c listen_addresses=\(self.listenAddresses.joined(separator: ",")) -c fsync=off -c max_connections=200"
+            + (self.certificatePath.map { " -c ssl=on -c ssl_cert_file=\($0) -c ssl_key_file=\(self.directory.path)/server.key" } ?? "")
     }
 
     private var dataDirectory: String { self.directory.appendingPathComponent("data").path }

@@ -23,7 +23,7 @@ public final class ServerProcess: @unchecked Sendable {
         self.process.standardError = self.stderr.pipe
         self.process.standardOutput = FileHandle.nullDevice
         try self.process.run()
-        let pattern = #"serving on (http://127\.0\.0\.1:(\d+)|unix:)"#
+        let pattern = #"serving on (https?://127\.0\.0\.1:(\d+)|unix:)"#
         guard self.waitForOutput(pattern, timeout: 20), let range = self.output.range(of: pattern, options: .regularExpression) else {
             kill(self.process.processIdentifier, SIGKILL)
             throw ServerDidNotStart(output: self.output)

@@ -1,0 +1,28 @@
+import Logging
+import NIOCore
+import NIOHTTP2
+
+/// Closes an HTTP/2 connection after a connection error: NIOHTTP2 has sent its GOAWAY already
+/// (a rapid-reset flood: `ENHANCE_YOUR_CALM`; a protocol violation; a header block past
+/// `maxHeaderListSize`) but leaves the socket open. Stream errors (a reset stream) concern only
+/// their stream and pass.
+final class HTTP2ConnectionErrorHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOHTTP2Errors.StreamError { return }
+        let peer = context.channel.remoteAddress?.description ?? "?"
+        if error is any NIOHTTP2Error {
+            self.logger.info("closing an HTTP/2 connection from \(peer): \(error)")
+        } else {
+            // A client that goes away without closing TLS, or resets the socket, is routine.
+            self.logger.debug("closing an HTTP/2 connection from \(peer): \(error)")
+        }
+        context.close(promise: nil)
+    }
+}
