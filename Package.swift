@@ -32,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        // Only CarafeSessions uses it, for its bcrypt (HummingbirdBcrypt, OpenBSD's C): verifying
+        // the $2a$/$2b$/$2y$ hashes of users tables from Vapor or Hummingbird apps.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -74,6 +77,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ]
         ),
         // Flask's render_template: a directory of Mustache templates rendered to text/html.
@@ -114,7 +118,7 @@ let package = Package(
             name: "Microblog",
             dependencies: ["Carafe", "CarafeSessions", "CarafeMustache", "CarafeStreaming", "CarafeDatabase"],
             path: "Examples/Microblog",
-            resources: [.copy("Templates"), .copy("migrations")]
+            resources: [.copy("Templates"), .copy("migrations"), .copy("static")]
         ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),

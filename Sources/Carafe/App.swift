@@ -52,6 +52,17 @@ public final class App: RouteBuilder, @unchecked Sendable {
     /// Values that extensions (a database, say) attach to the app by name, as Flask's
     /// `app.extensions`; handlers read them as `req.appExtensions`.
     public var extensions: [String: any Sendable] = [:] { didSet { self.settingsChanged() } }
+    /// The app's settings, from defaults, a config file, `.env` and the environment (see `AppConfig`).
+    public let config = AppConfig()
+    /// What every template sees without the handler passing it (see `TemplateGlobals`).
+    public let templateGlobals = TemplateGlobals()
+    /// The JSON encoder of every JSON response made from a value (`Content`, `JSON`): set its
+    /// strategies once for the whole app, `app.jsonEncoder.dateEncodingStrategy = .iso8601`,
+    /// before serving.
+    public var jsonEncoder = JSONEncoder() { didSet { self.settingsChanged() } }
+    /// The JSON decoder of `req.decode` (and of validated decoding), for the whole app:
+    /// `app.jsonDecoder.keyDecodingStrategy = .convertFromSnakeCase`, before serving.
+    public var jsonDecoder = JSONDecoder() { didSet { self.settingsChanged() } }
     /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
     let lifecycle = AppLifecycle()
 
@@ -80,7 +91,9 @@ public final class App: RouteBuilder, @unchecked Sendable {
                 blockingThreads: self.blockingThreads,
                 forwardedAllowIPs: self.forwardedAllowIPs,
                 healthPath: self.healthPath,
-                readiness: self.readiness
+                readiness: self.readiness,
+                jsonEncoder: self.jsonEncoder,
+                jsonDecoder: self.jsonDecoder
             )
             services = made
             return made
@@ -120,6 +133,8 @@ final class AppServices: Sendable {
     let forwardedAllowIPs: TrustedAddresses
     let healthPath: String?
     let readiness: Readiness
+    let jsonEncoder: JSONEncoder
+    let jsonDecoder: JSONDecoder
 
     init(
         routes: RouteTable,
@@ -132,7 +147,9 @@ final class AppServices: Sendable {
         blockingThreads: Int,
         forwardedAllowIPs: TrustedAddresses = .localhost,
         healthPath: String? = nil,
-        readiness: Readiness = Readiness(true)
+        readiness: Readiness = Readiness(true),
+        jsonEncoder: JSONEncoder = JSONEncoder(),
+        jsonDecoder: JSONDecoder = JSONDecoder()
     ) {
         self.routes = routes
         self.root = root
@@ -144,6 +161,8 @@ final class AppServices: Sendable {
         self.forwardedAllowIPs = forwardedAllowIPs
         self.healthPath = healthPath
         self.readiness = readiness
+        self.jsonEncoder = jsonEncoder
+        self.jsonDecoder = jsonDecoder
         self.blockingPool = NIOThreadPool(numberOfThreads: blockingThreads)
         self.blockingPool.start()
     }

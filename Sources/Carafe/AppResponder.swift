@@ -158,8 +158,10 @@ struct AppResponder: HTTPResponder {
         let accept = request.headers.first(name: "accept") ?? ""
         var response: Response
         if accept.contains("json") && !accept.contains("html") {
-            struct Body: Encodable { let error: String; let status: UInt }
-            response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code), status: httpError.status))
+            struct Body: Encodable { let error: String; let status: UInt; let fields: [String: [String]]? }
+            // A validation failure says what is wrong with each field.
+            let fields = (error as? ValidationFailure)?.messagesByField
+            response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code, fields: fields), status: httpError.status))
                 ?? Response(status: httpError.status)
         } else {
             response = Response(status: httpError.status, text: HTTPServerResponse.errorText(httpError.status, httpError.message))

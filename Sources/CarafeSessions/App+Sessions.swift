@@ -53,6 +53,7 @@ extension App {
     /// Installs the hooks: one that gives each request its session, and one that sends the
     /// cookie when the session changed.
     func sessions(_ settings: SessionSettings) {
+        self.registerSessionTemplateGlobals()
         self.before { req in
             req.storage[Session.storageKey] = Session(cookie: req.cookies[settings.cookieName], settings: settings)
             return nil
