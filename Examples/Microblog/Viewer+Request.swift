@@ -9,7 +9,10 @@ extension Request {
     /// timeline, whose clients are scripts (pages use `requireUser`, which sends browsers to
     /// the log-in page).
     func requireViewer() throws -> Viewer {
-        guard let viewer = self.viewer else { throw HTTPError(.unauthorized, "Log in first.") }
+        guard let viewer = self.viewer else {
+            if self.basicCredentials != nil { throw HTTPError.basicAuthenticationRequired(realm: "microblog", "Wrong username or password.") }
+            throw HTTPError(.unauthorized, "Log in first.")
+        }
         return viewer
     }
 

@@ -33,16 +33,24 @@ extension App {
     ///   - type: the app's user type.
     ///   - loginPage: the log-in page's path, where browsers are sent by `requireUser`.
     ///   - loader: the user whose `sessionID` is the given id, or nil if there is none.
+    ///   - requestLoader: for a request whose session names no user, the user its own
+    ///     credentials name (Flask-Login's `request_loader`): `req.basicCredentials` or
+    ///     `req.bearerToken`, checked by the app; nil for none. Such a user is `req.user` for
+    ///     this request only: nothing goes in the session.
     @discardableResult
     public func login<User: SessionUser>(
         _ type: User.Type,
         loginPage: String = "/login",
-        loader: @escaping @Sendable (Request, String) async throws -> User?
+        loader: @escaping @Sendable (Request, String) async throws -> User?,
+        requestLoader: (@Sendable (Request) async throws -> User?)? = nil
     ) -> LoginManager {
         let manager = LoginManager(loginPage: loginPage)
         self.before { req in
             req.storage[LoginState.storageKey] = LoginState(manager: manager)
-            guard let id = req.session[LoginState.userKey] else { return nil }
+            guard let id = req.session[LoginState.userKey] else {
+                if let requestLoader { req.loginState?.user = try await requestLoader(req) }
+                return nil
+            }
             guard let user = try await loader(req, id), user.sessionVersion == (req.session[LoginState.versionKey] ?? "") else {
                 // Gone, or revoked: this session is over.
                 req.session.clear()

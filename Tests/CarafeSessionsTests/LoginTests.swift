@@ -1,4 +1,5 @@
 import CarafeTesting
+import Foundation
 import Synchronization
 import Testing
 @testable import Carafe
@@ -113,6 +114,40 @@ import Testing
         _ = await client.post("/login/1")
         #expect(await client.get("/flashes").text == "success: Welcome, user1!")
         #expect(await client.get("/flashes").text == "")
+    }
+
+    @Test func basicAndBearerCredentialsLoadAUserForOneRequest() async throws {
+        let users = Users()
+        let app = App()
+        try app.sessions(secretKey: secretKey)
+        app.login(User.self, loader: { _, id in users.load(id) }, requestLoader: { req in
+            if let basic = req.basicCredentials, basic.username == "user1", basic.password == "pa:ss wörd" { return users.load("1") }
+            if let token = req.bearerToken, ConstantTime.equals(Array(token.utf8), Array("tok.en-2~+/==".utf8)) { return users.load("2") }
+            return nil
+        })
+        app.get("/me") { req in
+            guard let user = req.user(User.self) else {
+                if req.headers.contains(name: "authorization"), req.bearerToken != nil { throw HTTPError.bearerTokenRequired(realm: "api", invalidToken: true) }
+                throw HTTPError.basicAuthenticationRequired(realm: "my \"app\"")
+            }
+            return user.name
+        }
+        let basic = "Basic " + Data("user1:pa:ss wörd".utf8).base64EncodedString()
+        let ok = await app.test.get("/me", headers: ["authorization": basic])
+        #expect(ok.text == "user1")
+        #expect(ok.setCookie("session") == nil, "nothing is kept in a session")
+        #expect(await app.test.get("/me", headers: ["authorization": "bearer tok.en-2~+/=="]).text == "user2")
+        let wrong = await app.test.get("/me", headers: ["authorization": "Basic " + Data("user1:nope".utf8).base64EncodedString()])
+        #expect(wrong.status == .unauthorized)
+        #expect(wrong.header("www-authenticate") == #"Basic realm="my \"app\"", charset="UTF-8""#)
+        let badToken = await app.test.get("/me", headers: ["authorization": "Bearer other"])
+        #expect(badToken.header("www-authenticate") == #"Bearer realm="api", error="invalid_token""#)
+        // Malformed headers are no credentials.
+        let request = { (value: String) in await app.test.get("/me", headers: ["authorization": value]).status }
+        #expect(await request("Basic not-base64!") == .unauthorized)
+        #expect(await request("Basic " + Data("no colon".utf8).base64EncodedString()) == .unauthorized)
+        #expect(await request("Bearer has space") == .unauthorized)
+        #expect(await request("Bearer") == .unauthorized)
     }
 
     @Test func nextPageIsOnlyALocalPath() async throws {

@@ -87,6 +87,20 @@ import Testing
         #expect(!(try thief.get("/").body.contains("Log out")))
     }
 
+    @Test func scriptsReadTheAPIWithBasicAuthentication() throws {
+        let server = try MicroblogServer()
+        let ann = Browser(port: server.port)
+        #expect(try ann.signUp("ann").status == 303)
+        #expect(try ann.write("hello").status == 303)
+        let base = "http://127.0.0.1:\(server.port)"
+        let timeline = try curl(["-u", "ann:correct horse", "\(base)/api/timeline"])
+        #expect(timeline.contains(#""body":"hello""#), "\(timeline)")
+        let wrong = try curl(["-i", "-u", "ann:wrong horse", "\(base)/api/timeline"])
+        #expect(wrong.hasPrefix("HTTP/1.1 401"), "\(wrong)")
+        #expect(wrong.lowercased().contains(#"www-authenticate: basic realm="microblog", charset="utf-8""#), "\(wrong)")
+        #expect(!wrong.lowercased().contains("set-cookie"), "nothing goes in a session")
+    }
+
     @Test func theSignUpRulesShowBeforeTheyAreBroken() throws {
         let server = try MicroblogServer()
         let page = try Browser(port: server.port).get("/signup")
