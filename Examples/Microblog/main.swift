@@ -52,7 +52,6 @@ app.login(
     }
 )
 app.static("/static", directory: Bundle.module.path(forResource: "static", ofType: nil) ?? "static")
-// Templates before CSRF protection: their hook must have run when a refused form's error page renders.
 try app.templates(directory: Bundle.module.path(forResource: "Templates", ofType: nil) ?? "Templates")
 app.csrfProtection()
 

@@ -23,3 +23,20 @@ public final class TemplateGlobals: Sendable {
     /// The registered globals, by name.
     public var all: [String: Value] { self.values.withLock { $0 } }
 }
+
+extension TemplateGlobals {
+    /// Where the app keeps them.
+    enum Key: StorageKey { typealias Value = TemplateGlobals }
+}
+
+extension App {
+    /// What every template sees without the handler passing it (see `TemplateGlobals`).
+    public var templateGlobals: TemplateGlobals {
+        self.storage.get(TemplateGlobals.Key.self) { TemplateGlobals() }
+    }
+}
+
+extension Request {
+    /// The serving app's template globals; nil if nothing registered any.
+    public var templateGlobals: TemplateGlobals? { self.appStorage[TemplateGlobals.Key.self] }
+}

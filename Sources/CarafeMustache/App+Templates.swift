@@ -12,11 +12,8 @@ extension App {
     @discardableResult
     public func templates(directory: String, reload: Bool = false) throws -> Templates {
         let templates = try Templates(directory: directory, reload: reload)
-        let globals = self.templateGlobals
-        self.before { req in
-            req.storage[Templates.storageKey] = TemplatesInUse(templates: templates, globals: globals)
-            return nil
-        }
+        self.storage[Templates.Key.self] = templates
+        _ = self.templateGlobals  // made now: a request reads it, and the app's storage, from then on
         return templates
     }
 }
@@ -34,22 +31,17 @@ extension Request {
     ///         try req.render("user", ["user": user, "csrf_token": req.csrfToken])
     ///     }
     public func render(_ name: String, _ context: Any = [String: Any](), status: HTTPStatus = .ok) throws -> HTML {
-        guard let inUse = self.storage[Templates.storageKey] as? TemplatesInUse else {
+        guard let templates = self.appStorage[Templates.Key.self] else {
             throw TemplateError(description: "req.render(\"\(name)\") needs templates: call `try app.templates(directory:)` before serving")
         }
         let values = context as? [String: Any]
-        let full: Any = values.map { RenderContext($0, globals: inUse.globals.all, request: self) } ?? context
-        return HTML(try inUse.templates.render(name, full), status: status)
+        let full: Any = values.map { RenderContext($0, globals: self.templateGlobals?.all ?? [:], request: self) } ?? context
+        return HTML(try templates.render(name, full), status: status)
     }
 }
 
 extension Templates {
-    /// Where a request finds the app's templates in `Request.storage`.
-    static let storageKey = "carafe.templates"
-}
-
-/// The app's templates and its template globals, as a request finds them.
-struct TemplatesInUse: Sendable {
-    let templates: Templates
-    let globals: TemplateGlobals
+    /// Where the app keeps its templates: app-wide, so an error page rendered before any hook
+    /// ran (a refused CSRF token, a 413) finds them too.
+    enum Key: StorageKey { typealias Value = Templates }
 }

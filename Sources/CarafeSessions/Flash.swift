@@ -34,17 +34,18 @@ extension Request {
     /// `get_flashed_messages`): each is shown once. Within one request the same messages are
     /// returned again, so that a page and its layout can both ask.
     public func flashedMessages() -> [FlashMessage] {
-        if let taken = self.storage[FlashMessage.storageKey] as? [FlashMessage] { return taken }
+        if let taken = self.storage[FlashMessage.ShownKey.self] { return taken }
         let messages = self.session[FlashMessage.sessionKey, as: [FlashMessage].self] ?? []
         if !messages.isEmpty { self.session[FlashMessage.sessionKey] = nil }
-        self.storage[FlashMessage.storageKey] = messages
+        self.storage[FlashMessage.ShownKey.self] = messages
         return messages
     }
 }
 
 extension FlashMessage {
     static let sessionKey = "_flashes"
-    static let storageKey = "carafe.flashes"
+    /// Where a request keeps the messages it has taken from the session.
+    enum ShownKey: StorageKey { typealias Value = [FlashMessage] }
 }
 
 extension App {

@@ -1,5 +1,6 @@
 import Carafe
 import Foundation
+import Synchronization
 
 /// Log-in building blocks, as Flask-Login's `LoginManager`: the logged-in user, loaded once
 /// per request by the app's loader from the id the session keeps.
@@ -46,7 +47,7 @@ extension App {
     ) -> LoginManager {
         let manager = LoginManager(loginPage: loginPage)
         self.before { req in
-            req.storage[LoginState.storageKey] = LoginState(manager: manager)
+            req.storage[LoginState.Key.self] = LoginState(manager: manager)
             guard let id = req.session[LoginState.userKey] else {
                 if let requestLoader { req.loginState?.user = try await requestLoader(req) }
                 return nil
@@ -65,21 +66,27 @@ extension App {
 }
 
 /// What a request knows about its user.
-final class LoginState: @unchecked Sendable {
-    static let storageKey = "carafe.login"
+final class LoginState: Sendable {
+    /// Where a request keeps it.
+    enum Key: StorageKey { typealias Value = LoginState }
     static let userKey = "_user_id"
     static let versionKey = "_user_version"
     let manager: LoginManager
-    /// Set in the request's own task only (its hooks and handler).
-    var user: (any SessionUser)?
+    private let current = Mutex<(any SessionUser)?>(nil)
 
     init(manager: LoginManager) {
         self.manager = manager
     }
+
+    /// The logged-in user, nil for a visitor.
+    var user: (any SessionUser)? {
+        get { self.current.withLock { $0 } }
+        set { self.current.withLock { $0 = newValue } }
+    }
 }
 
 extension Request {
-    var loginState: LoginState? { self.storage[LoginState.storageKey] as? LoginState }
+    var loginState: LoginState? { self.storage[LoginState.Key.self] }
 
     /// The logged-in user (Flask-Login's `current_user`), nil for a visitor. Needs `app.login`.
     public var user: (any SessionUser)? { self.loginState?.user }
