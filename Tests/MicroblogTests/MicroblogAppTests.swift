@@ -178,3 +178,42 @@ import Testing
         #expect(try ann.get("/").body.contains("<p>\(word)</p>"))
     }
 }
+
+/// The microblog in headless Chromium (`Tests/Clients/microblog_browser.py`), phone-sized.
+@Suite struct MicroblogBrowserTests {
+    struct Shown: Decodable {
+        let rulesShown: [String]
+        let signupErrors: [String]
+        let usernameKept: String
+        let flashAfterSignUp: [String]
+        let currentUser: String?
+        let flashAfterPost: [String]
+        let counts: String
+        let time: String
+        let scrollWidth: Int
+        let innerWidth: Int
+        let postWidth: Double
+        let postError: String
+        let postKeptLength: Int
+        let flashAfterReload: Int
+    }
+
+    @Test func formsFlashesAndLongWordsInABrowser() throws {
+        let server = try MicroblogServer()
+        let printed = try runClientScript("microblog_browser.py", ["http://127.0.0.1:\(server.port)"])
+        let shown = try JSONDecoder().decode(Shown.self, from: Data(printed.utf8))
+        #expect(shown.rulesShown == ["3 to 20 letters (a-z), digits or _; not case-sensitive", "at least 8 characters"])
+        #expect(shown.signupErrors == ["Username must have 3 to 20 characters; it has 2", "Username may contain only letters (a-z), digits and _, not '!'", "Password must have 8 to 200 characters; it has 5"])
+        #expect(shown.usernameKept == "a!")
+        #expect(shown.flashAfterSignUp == ["Welcome, ann! Find people to follow on their pages."])
+        #expect(shown.currentUser == "ann")
+        #expect(shown.flashAfterPost == ["Your post is up."])
+        #expect(shown.counts == "1 post · following 0 · 0 followers")
+        #expect(shown.time == "just now")
+        #expect(shown.scrollWidth <= shown.innerWidth, "a 250-letter word does not widen the page: \(shown.scrollWidth) > \(shown.innerWidth)")
+        #expect(shown.postWidth <= Double(shown.innerWidth))
+        #expect(shown.postError == "A post can have at most 280 characters; this one has 290.")
+        #expect(shown.postKeptLength == 290, "the refused post keeps its text")
+        #expect(shown.flashAfterReload == 0, "flashed messages show once")
+    }
+}
