@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Mustache
 
 /// What a template renders with: the handler's values, then the app's template globals

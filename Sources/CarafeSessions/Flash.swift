@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Foundation
 
 /// A message kept in the session for the next page that shows it (Flask's `flash`): "Posted.",

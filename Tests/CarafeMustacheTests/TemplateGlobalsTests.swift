@@ -2,7 +2,7 @@ import CarafeTesting
 import Foundation
 import Synchronization
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 @testable import CarafeMustache
 
 /// Template globals: seen by every template without the handler passing them, computed only

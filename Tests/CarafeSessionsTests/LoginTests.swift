@@ -2,7 +2,7 @@ import CarafeTesting
 import Foundation
 import Synchronization
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 @testable import CarafeSessions
 
 /// Log-in: the user loaded once per request, the 401 or redirect for visitors, a new session

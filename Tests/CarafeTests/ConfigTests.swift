@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Carafe
+@testable import CarafeCore
 
 /// `app.config` and `serve`'s flags from the environment, `.env` and a config file: which
 /// source wins, and what a bad value says.

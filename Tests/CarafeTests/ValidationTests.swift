@@ -1,7 +1,7 @@
 import CarafeTesting
 import Foundation
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 /// Validation: every failing field in one 422, JSON by field; decoding errors as field errors;
 /// app-wide JSON settings.

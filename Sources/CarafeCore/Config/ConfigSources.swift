@@ -2,12 +2,12 @@ import Foundation
 
 /// A configuration value as a source holds it: text (the environment, `.env`) or a JSON value
 /// (the configuration file, the defaults).
-enum ConfigRawValue {
+package enum ConfigRawValue {
     case text(String)
     case json(Any)
 
     /// The value as `--print-config` shows it.
-    var text: String {
+    package var text: String {
         switch self {
         case .text(let text): return text
         case .json(let value as String): return value
@@ -26,15 +26,15 @@ enum ConfigRawValue {
 ///    object whose keys are the settings' names (`page_size` or `pageSize`), and whose `serve`
 ///    object holds `serve`'s flags;
 /// 4. the defaults.
-struct ConfigSources {
+package struct ConfigSources {
     let environment: [String: String]
     let dotEnvPath: String
     let dotEnv: [String: String]
-    let filePath: String?
+    package let filePath: String?
     /// The configuration file's top-level object, its keys normalized (see `ConfigKey`).
     let file: [String: Any]
 
-    init(arguments: [String], environment: [String: String], dotEnvPath: String = ".env") throws {
+    package init(arguments: [String], environment: [String: String], dotEnvPath: String = ".env") throws {
         self.environment = environment
         self.dotEnvPath = dotEnvPath
         if FileManager.default.fileExists(atPath: dotEnvPath) {
@@ -87,7 +87,7 @@ struct ConfigSources {
     }
 
     /// The environment as the app sees it: the process's, over the `.env` file's.
-    func variable(_ name: String) -> (value: String, source: ConfigSource)? {
+    package func variable(_ name: String) -> (value: String, source: ConfigSource)? {
         if let value = self.environment[name] { return (value, .environment(variable: name)) }
         if let value = self.dotEnv[name] { return (value, .dotEnv(path: self.dotEnvPath, variable: name)) }
         return nil
@@ -103,7 +103,7 @@ struct ConfigSources {
     }
 
     /// The `serve` object of the configuration file, keys normalized.
-    var serveSection: [String: Any] {
+    package var serveSection: [String: Any] {
         (self.file["serve"] as? [String: Any]).map(Self.normalizingKeys) ?? [:]
     }
 }

@@ -47,7 +47,7 @@ public struct ConfigEntry: Sendable, Hashable {
         return Self.maskingURLPassword(value)
     }
 
-    static func isSecret(_ name: String) -> Bool {
+    package static func isSecret(_ name: String) -> Bool {
         let words = ConfigKey.words(name)
         return words.contains { ["secret", "password", "passwd", "token", "key", "credentials", "apikey"].contains($0) }
             && !words.contains("keep")  // keep-alive
@@ -64,7 +64,7 @@ public struct ConfigEntry: Sendable, Hashable {
 
 /// How setting names are matched across sources: `pageSize`, `page_size`, `PAGE_SIZE` and
 /// `page-size` are one setting.
-enum ConfigKey {
+package enum ConfigKey {
     /// The lowercase words of a name: `databaseURL` → `database`, `url`; `log-level` → `log`, `level`.
     static func words(_ name: String) -> [String] {
         var words: [String] = []
@@ -93,7 +93,7 @@ enum ConfigKey {
     }
 
     /// The form names are compared in.
-    static func normalized(_ name: String) -> String {
+    package static func normalized(_ name: String) -> String {
         self.words(name).joined()
     }
 }
