@@ -42,6 +42,9 @@ let package = Package(
         // Only CarafeTLS uses the first (postgres-nio needs it too), only CarafeHTTP2 the second.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        // Only CarafeSessions uses it, for its bcrypt (HummingbirdBcrypt, OpenBSD's C): verifying
+        // the $2a$/$2b$/$2y$ hashes of users tables from Vapor or Hummingbird apps.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -91,6 +94,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ]
         ),
         // Flask's render_template: a directory of Mustache templates rendered to text/html.
@@ -162,7 +166,7 @@ let package = Package(
             name: "Microblog",
             dependencies: ["Carafe", "CarafeSessions", "CarafeMustache", "CarafeStreaming", "CarafeDatabase"],
             path: "Examples/Microblog",
-            resources: [.copy("Templates"), .copy("migrations")]
+            resources: [.copy("Templates"), .copy("migrations"), .copy("static")]
         ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),

@@ -7,7 +7,8 @@ import CarafeSessions
 /// `X-CSRF-Token` header: `GET /api/session` gives it.
 ///
 ///     GET  /api/session                   {"csrf_token": "…", "username": "ann"} (no username: logged out)
-///     POST /api/login                     {"username", "password"} → the profile
+///     POST /api/login                     {"username", "password"} → the profile; a new session, whose
+///                                         CSRF token is in the X-CSRF-Token response header
 ///     GET  /api/timeline?page=N           the home timeline: {"page", "per_page", "has_next", "posts"}
 ///     GET  /api/users/NAME                the profile: counts, "followed_by_viewer"
 ///     GET  /api/users/NAME/posts?page=N   the user's posts, a page like the timeline's
@@ -15,13 +16,13 @@ import CarafeSessions
 ///     POST /api/follow/NAME               → the profile of NAME
 ///     POST /api/unfollow/NAME             → the profile of NAME
 ///
-/// Errors are `{"error": "what was wrong", "status": 400}` with that status.
+/// Errors are `{"error": "what was wrong", "status": 400}` with that status; refused input is a
+/// 422 that also says what is wrong with each field: `"fields": {"body": ["A post cannot be empty."]}`.
 struct API: Sendable {
     let pages: Pages
 
     struct SessionInfo: Content { let username: String?; let csrf_token: String }
     struct Credentials: Content { let username: String?; let password: String? }
-    struct NewPost: Content { let body: String? }
     struct Failure: Content { let error: String; let status: UInt }
 
     func blueprint() -> Blueprint {
@@ -36,14 +37,18 @@ struct API: Sendable {
             let stored = try await Queries.credentials(req.db, username: name)
             let matches = try await self.pages.passwords.verify(credentials.password ?? "", against: stored?.passwordHash ?? self.pages.dummyHash)
             guard let stored, matches else { throw HTTPError(.unauthorized, "Wrong username or password.") }
-            req.logIn(Viewer(id: stored.id, username: stored.username))
-            return try await Queries.profile(req.db, id: stored.id, viewer: stored.id)
+            req.logIn(stored.viewer)
+            // Logging in starts a new session with a new CSRF token: here it is.
+            var response = try (try await Queries.profile(req.db, id: stored.id, viewer: stored.id)).makeResponse(for: req)
+            response.headers.replaceOrAdd(name: "x-csrf-token", value: req.csrfToken)
+            return response
         }
         api.get("/timeline") { req in
             let viewer = try req.requireViewer()
             let page = try Validation.page(req)
-            let timeline = try await Queries.timeline(req.db, viewer: viewer.id, page: page)
-            return PostPage(page: page, perPage: Queries.perPage, hasNext: timeline.hasNext, posts: timeline.posts)
+            let perPage = self.pages.settings.pageSize
+            let timeline = try await Queries.timeline(req.db, viewer: viewer.id, page: page, perPage: perPage)
+            return PostPage(page: page, perPage: perPage, hasNext: timeline.hasNext, posts: timeline.posts)
         }
         api.get("/users/:username") { req in
             try await self.profile(req)
@@ -51,13 +56,13 @@ struct API: Sendable {
         api.get("/users/:username/posts") { req in
             let profile = try await self.profile(req)
             let page = try Validation.page(req)
-            let posts = try await Queries.posts(req.db, by: profile.id, page: page)
-            return PostPage(page: page, perPage: Queries.perPage, hasNext: posts.hasNext, posts: posts.posts)
+            let perPage = self.pages.settings.pageSize
+            let posts = try await Queries.posts(req.db, by: profile.id, page: page, perPage: perPage)
+            return PostPage(page: page, perPage: perPage, hasNext: posts.hasNext, posts: posts.posts)
         }
         api.post("/posts") { req in
             let viewer = try req.requireViewer()
-            let body = try Validation.postBody(try req.decode(NewPost.self).body)
-            let post = try await Queries.createPost(req.db, by: viewer, body: body)
+            let post = try await Queries.createPost(req.db, by: viewer, body: try req.decodeValid(NewPost.self).body)
             await self.pages.live.announce(post)
             return JSON(post, status: .created)
         }

@@ -1,4 +1,5 @@
 import Carafe
+import CarafeSessions
 import Foundation
 
 /// A post with its author's name, as the timeline queries return it and the JSON API sends it.
@@ -25,9 +26,10 @@ struct Post: Content, Sendable {
         try json.encode(self.createdAt.formatted(.iso8601), forKey: .createdAt)
     }
 
-    /// What a template shows of it (escaped by the template).
+    /// What a template shows of it (escaped by the template): the time for people ("5 minutes
+    /// ago"), and in ISO 8601 for the `<time datetime>`.
     var templateContext: [String: Any] {
-        ["id": self.id, "username": self.username, "body": self.body, "time": self.createdAt.formatted(.iso8601)]
+        ["id": self.id, "username": self.username, "body": self.body, "time": self.createdAt.formatted(.iso8601), "ago": Formatting.ago(self.createdAt)]
     }
 }
 
@@ -75,8 +77,19 @@ struct PostPage: Content, Sendable {
     }
 }
 
-/// The logged-in user, as the session holds them.
-struct Viewer: Sendable {
+/// The logged-in user (`req.user`), loaded from the `users` row the session names. Their
+/// `session_version` goes up at log-out, which ends every session they had: a copied cookie
+/// stops working (see `SessionUser`).
+struct Viewer: SessionUser, Decodable {
     let id: Int
     let username: String
+    let version: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, username
+        case version = "session_version"
+    }
+
+    var sessionID: String { String(self.id) }
+    var sessionVersion: String { String(self.version) }
 }

@@ -3,56 +3,58 @@ import CarafeDatabase
 import CarafeMustache
 import CarafeSessions
 
-/// The HTML pages and their forms. Every form carries the session's CSRF token; bad input is
-/// answered with the form again (or the error page) and a status that says why, and nothing
-/// is written.
+/// The HTML pages and their forms. Every form carries the session's CSRF token; a refused form
+/// is shown again with each field's errors and what was typed (422), and nothing is written;
+/// what worked says so on the next page (a flashed message).
 struct Pages: Sendable {
     let passwords: PasswordHasher
     /// Checked when no user has the name, so that the answer takes as long as for a real one.
     let dummyHash: String
     let live: LiveTimeline
+    let settings: Settings
 
     func register(on app: App) {
         app.get("/", name: "home") { req in try await self.home(req) }
         app.get("/u/:username", name: "user") { req in try await self.user(req) }
-        app.get("/signup") { req in try req.render("account", req.page(["signup": true])) }
-        app.get("/login") { req in try req.render("account", req.page()) }
+        app.get("/signup", name: "signup") { req in try req.render("account", req.page(["signup": true])) }
+        app.get("/login", name: "login") { req in try req.render("account", req.page()) }
         app.post("/signup") { req in try await self.signUp(req) }
         app.post("/login") { req in try await self.logIn(req) }
         app.post("/logout") { req in
-            req.session.clear()
+            if let viewer = req.viewer {
+                // Every session of this user ends, this one and any copy of its cookie.
+                try await Queries.endSessions(req.db, userId: viewer.id)
+            }
+            req.logOut()
+            req.flash("You are logged out.")
             return Response.redirect(to: "/", status: .seeOther)
         }
-        app.post("/post") { req in
-            let viewer = try req.requireViewer()
-            let post = try await Queries.createPost(req.db, by: viewer, body: try Validation.postBody(req.form["body"]))
-            await self.live.announce(post)
-            return Response.redirect(to: "/", status: .seeOther)
-        }
+        app.post("/post") { req in try await self.post(req) }
         app.post("/follow/:username") { req in try await self.follow(req, true) }
         app.post("/unfollow/:username") { req in try await self.follow(req, false) }
 
-        // Errors as pages, in the layout: "Log in first.", "A post cannot be empty.", …
+        // Errors as pages, in the layout: "There is no user bob.", …
         app.errorHandler(HTTPError.self) { req, error in
             try req.render("error", req.page(["status": "\(error.status.code) \(error.status.reasonPhrase)", "message": error.message]), status: error.status)
         }
     }
 
-    /// The home timeline: two queries (the viewer's counts; a page of posts, authors joined) and one render.
-    func home(_ req: Request) async throws -> Response {
+    /// The home timeline: two queries (the viewer's counts; a page of posts, authors joined) and
+    /// one render. `extra` holds a refused post's errors and text.
+    func home(_ req: Request, extra: [String: Any] = [:], status: HTTPStatus = .ok) async throws -> Response {
         guard let viewer = req.viewer else { return try req.render("welcome", req.page()).makeResponse(for: req) }
         let page = try Validation.page(req)
         guard let profile = try await Queries.profile(req.db, id: viewer.id, viewer: nil) else {
-            // The session names a user the database does not have (it was reset): log out.
-            req.session.clear()
+            req.logOut()
             return Response.redirect(to: "/login", status: .seeOther)
         }
-        let timeline = try await Queries.timeline(req.db, viewer: viewer.id, page: page)
+        let timeline = try await Queries.timeline(req.db, viewer: viewer.id, page: page, perPage: self.settings.pageSize)
         return try req.render("home", req.page([
             "profile": Self.context(profile),
             "posts": timeline.posts.map(\.templateContext),
             "live": page == 1,
-        ].merging(Self.pager(page, hasNext: timeline.hasNext)) { a, _ in a })).makeResponse(for: req)
+            "max_post_length": Validation.maxPostLength,
+        ].merging(Self.pager(page, hasNext: timeline.hasNext)) { a, _ in a }.merging(extra) { _, new in new }), status: status).makeResponse(for: req)
     }
 
     func user(_ req: Request) async throws -> HTML {
@@ -62,7 +64,7 @@ struct Pages: Sendable {
         guard let profile = try await Queries.profile(req.db, username: name, viewer: viewer?.id) else {
             throw HTTPError(.notFound, "There is no user \(name).")
         }
-        let posts = try await Queries.posts(req.db, by: profile.id, page: page)
+        let posts = try await Queries.posts(req.db, by: profile.id, page: page, perPage: self.settings.pageSize)
         var context = req.page([
             "profile": Self.context(profile),
             "posts": posts.posts.map(\.templateContext),
@@ -74,22 +76,37 @@ struct Pages: Sendable {
         return try req.render("user", context)
     }
 
-    func signUp(_ req: Request) async throws -> Response {
-        let form = { (error: String, status: HTTPStatus) in
-            try req.render("account", req.page(["signup": true, "error": error, "username": req.form["username"] ?? ""]), status: status).makeResponse(for: req)
-        }
-        let username: String
-        let password: String
+    /// A post from the home page's form; refused, the home page again with the text as typed.
+    func post(_ req: Request) async throws -> Response {
+        let viewer = try req.requireUser(Viewer.self)
+        let post: NewPost
         do {
-            username = try Validation.username(req.form["username"])
-            password = try Validation.password(req.form["password"])
-        } catch let error as HTTPError {
-            return try form(error.message, error.status)
+            post = try req.decodeValid(NewPost.self)
+        } catch let failure as ValidationFailure {
+            return try await self.home(req, extra: failure.templateContext(values: req.formValues), status: .unprocessableEntity)
         }
-        guard let id = try await Queries.createUser(req.db, username: username, passwordHash: try await self.passwords.hash(password)) else {
-            return try form("The username \(username) is taken.", .conflict)
+        let stored = try await Queries.createPost(req.db, by: viewer, body: post.body)
+        await self.live.announce(stored)
+        req.flash("Your post is up.", category: "success")
+        return Response.redirect(to: "/", status: .seeOther)
+    }
+
+    func signUp(_ req: Request) async throws -> Response {
+        func again(_ failure: ValidationFailure, _ status: HTTPStatus) throws -> Response {
+            try req.render("account", req.page(["signup": true].merging(failure.templateContext(values: req.formValues)) { _, new in new }), status: status)
+                .makeResponse(for: req)
         }
-        req.logIn(Viewer(id: id, username: username))
+        let form: SignUpForm
+        do {
+            form = try req.decodeValid(SignUpForm.self)
+        } catch let failure as ValidationFailure {
+            return try again(failure, .unprocessableEntity)
+        }
+        guard let id = try await Queries.createUser(req.db, username: form.username, passwordHash: try await self.passwords.hash(form.password)) else {
+            return try again(ValidationFailure(field: "username", "\(form.username) is taken (names are the same in any case)"), .conflict)
+        }
+        req.logIn(Viewer(id: id, username: form.username, version: 0))
+        req.flash("Welcome, \(form.username)! Find people to follow on their pages.", category: "success")
         return Response.redirect(to: "/", status: .seeOther)
     }
 
@@ -98,11 +115,12 @@ struct Pages: Sendable {
         let stored = try await Queries.credentials(req.db, username: name)
         let matches = try await self.passwords.verify(req.form["password"] ?? "", against: stored?.passwordHash ?? self.dummyHash)
         guard let stored, matches else {
-            return try req.render("account", req.page(["error": "Wrong username or password.", "username": name]), status: .unauthorized)
+            return try req.render("account", req.page(["error": "Wrong username or password.", "values": ["username": name]]), status: .unauthorized)
                 .makeResponse(for: req)
         }
-        req.logIn(Viewer(id: stored.id, username: stored.username))
-        return Response.redirect(to: "/", status: .seeOther)
+        req.logIn(stored.viewer)
+        req.flash("Welcome back, \(stored.username).")
+        return Response.redirect(to: req.nextPage ?? "/", status: .seeOther)
     }
 
     func follow(_ req: Request, _ following: Bool) async throws -> Response {
@@ -111,7 +129,14 @@ struct Pages: Sendable {
     }
 
     static func context(_ profile: Profile) -> [String: Any] {
-        ["username": profile.username, "post_count": profile.posts, "following": profile.following, "followers": profile.followers]
+        [
+            "username": profile.username,
+            "post_count": profile.posts,
+            "posts_text": Formatting.count(profile.posts, "post"),
+            "following": profile.following,
+            "followers_text": Formatting.count(profile.followers, "follower"),
+            "joined": Formatting.ago(profile.createdAt),
+        ]
     }
 
     /// `prev` and `next` links' page numbers, where there are such pages.

@@ -5,7 +5,6 @@ import Foundation
 /// Every statement the app runs, in one place. Each page is at most two queries: the posts,
 /// with their authors joined (no query per post), and one row about the viewer or the user.
 enum Queries {
-    static let perPage = 20
 
     /// Page `page` of the home timeline of `viewer`: their posts and those of whom they follow,
     /// newest first. Reads one row more than a page, to know whether there is a next one.
@@ -13,7 +12,7 @@ enum Queries {
     /// On PostgreSQL, each followed user's newest posts come from the (user_id, created_at)
     /// index, at most as many as the page needs (LATERAL), and only those are sorted: the cost
     /// depends on whom the viewer follows, not on how much they wrote. SQLite has no LATERAL.
-    static func timeline(_ db: some SQLExecutor, viewer: Int, page: Int) async throws -> (posts: [Post], hasNext: Bool) {
+    static func timeline(_ db: some SQLExecutor, viewer: Int, page: Int, perPage: Int) async throws -> (posts: [Post], hasNext: Bool) {
         let (limit, offset) = (perPage + 1, (page - 1) * perPage)
         let authors: SQL = "SELECT followed_id FROM follows WHERE follower_id = \(viewer) UNION ALL SELECT \(viewer)"
         let sql: SQL
@@ -43,7 +42,7 @@ enum Queries {
     }
 
     /// Page `page` of one user's posts, newest first.
-    static func posts(_ db: some SQLExecutor, by userId: Int, page: Int) async throws -> (posts: [Post], hasNext: Bool) {
+    static func posts(_ db: some SQLExecutor, by userId: Int, page: Int, perPage: Int) async throws -> (posts: [Post], hasNext: Bool) {
         let rows = try await db.query(
             """
             SELECT p.id, p.user_id, u.username, p.body, p.created_at
@@ -57,9 +56,9 @@ enum Queries {
         return (Array(rows.prefix(perPage)), rows.count > perPage)
     }
 
-    /// A user's profile with their counts, by name or by id; `viewer` decides `followedByViewer`.
+    /// A user's profile with their counts, by name (in any case: `ANN` is ann) or by id; `viewer` decides `followedByViewer`.
     static func profile(_ db: some SQLExecutor, username: String? = nil, id: Int? = nil, viewer: Int?) async throws -> Profile? {
-        let which: SQL = username.map { "u.username = \($0)" } ?? "u.id = \(id ?? -1)"
+        let which: SQL = username.map { "lower(u.username) = lower(\($0))" } ?? "u.id = \(id ?? -1)"
         return try await db.first(
             """
             SELECT u.id, u.username, u.created_at,
@@ -77,13 +76,31 @@ enum Queries {
         let id: Int
         let username: String
         let passwordHash: String
+        let sessionVersion: Int
+
+        var viewer: Viewer { Viewer(id: self.id, username: self.username, version: self.sessionVersion) }
     }
 
+    /// The user who logs in as `username`, in any case.
     static func credentials(_ db: some SQLExecutor, username: String) async throws -> Credentials? {
-        try await db.first("SELECT id, username, password_hash FROM users WHERE username = \(username)", as: Credentials.self)
+        try await db.first(
+            "SELECT id, username, password_hash, session_version FROM users WHERE lower(username) = lower(\(username))",
+            as: Credentials.self
+        )
     }
 
-    /// Adds a user; nil if the name is taken (the unique index decides, so two sign-ups cannot both win).
+    /// The logged-in user the session names (`app.login`'s loader).
+    static func viewer(_ db: some SQLExecutor, id: Int) async throws -> Viewer? {
+        try await db.first("SELECT id, username, session_version FROM users WHERE id = \(id)", as: Viewer.self)
+    }
+
+    /// Ends every session of `userId`: the version their sessions carry no longer matches.
+    static func endSessions(_ db: some SQLExecutor, userId: Int) async throws {
+        try await db.execute("UPDATE users SET session_version = session_version + 1 WHERE id = \(userId)")
+    }
+
+    /// Adds a user; nil if the name is taken in any case (the unique index on lower(username)
+    /// decides, so two sign-ups cannot both win).
     static func createUser(_ db: some SQLExecutor, username: String, passwordHash: String) async throws -> Int? {
         do {
             return try await db.first("INSERT INTO users (username, password_hash) VALUES (\(username), \(passwordHash)) RETURNING id", as: Int.self)
@@ -105,7 +122,7 @@ enum Queries {
     }
 
     static func userId(_ db: some SQLExecutor, username: String) async throws -> Int? {
-        try await db.first("SELECT id FROM users WHERE username = \(username)", as: Int.self)
+        try await db.first("SELECT id FROM users WHERE lower(username) = lower(\(username))", as: Int.self)
     }
 
     static func follow(_ db: some SQLExecutor, follower: Int, followed: Int) async throws {

@@ -1,13 +1,13 @@
 import Foundation
 import Logging
 
-/// The key that signs session cookies: `SECRET_KEY` from the environment; else the key kept in
+/// The key that signs session cookies: `SECRET_KEY` (see `Settings`); else the key kept in
 /// `file`, made (64 random hex digits) and stored there, readable by its owner only, the first
 /// time. Every worker, and every restart, then reads the same key, so sessions survive both.
 /// Set `SECRET_KEY` in production: a key in a file beside the database goes wherever its backups go.
 enum SecretKey {
-    static func load(environment: [String: String], file: String, logger: Logger) throws -> String {
-        if let key = environment["SECRET_KEY"], !key.isEmpty { return key }
+    static func load(configured: String, file: String, logger: Logger) throws -> String {
+        if !configured.isEmpty { return configured }
         if let stored = try? String(contentsOfFile: file, encoding: .utf8) {
             logger.notice("SECRET_KEY is not set: signing sessions with the key in \(file)")
             return stored.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -2,29 +2,31 @@ import Carafe
 import CarafeSessions
 
 extension Request {
-    /// The logged-in user, from the session; nil for a visitor.
-    var viewer: Viewer? {
-        guard let id = self.session["user_id"].flatMap(Int.init), let name = self.session["username"] else { return nil }
-        return Viewer(id: id, username: name)
-    }
+    /// The logged-in user (`req.user`, loaded once per request by `app.login`'s loader); nil for a visitor.
+    var viewer: Viewer? { self.user(Viewer.self) }
 
-    /// The logged-in user, or a 401 that says to log in.
+    /// The logged-in user, or a 401 that says to log in: for the JSON API and the live
+    /// timeline, whose clients are scripts (pages use `requireUser`, which sends browsers to
+    /// the log-in page).
     func requireViewer() throws -> Viewer {
-        guard let viewer = self.viewer else { throw HTTPError(.unauthorized, "Log in first.") }
+        guard let viewer = self.viewer else {
+            if self.basicCredentials != nil { throw HTTPError.basicAuthenticationRequired(realm: "microblog", "Wrong username or password.") }
+            throw HTTPError(.unauthorized, "Log in first.")
+        }
         return viewer
     }
 
-    /// Logs `viewer` in: the session cookie holds their id and name from now on.
-    func logIn(_ viewer: Viewer) {
-        self.session["user_id"] = String(viewer.id)
-        self.session["username"] = viewer.username
+    /// What pages pass beside the template globals (`csrf_token`, `current_user`, `flashes`,
+    /// which every template sees): the rules the sign-up form shows, and `extra`.
+    func page(_ extra: [String: Any] = [:]) -> [String: Any] {
+        var context: [String: Any] = ["username_rule": Validation.usernameRule, "password_rule": Validation.passwordRule]
+        if let next = self.nextPage { context["next"] = next }
+        return context.merging(extra) { _, new in new }
     }
 
-    /// What every page's layout needs (the viewer, the CSRF token for its forms), plus `extra`.
-    func page(_ extra: [String: Any] = [:]) -> [String: Any] {
-        var context: [String: Any] = ["csrf_token": self.csrfToken]
-        if let viewer = self.viewer { context["viewer"] = viewer.username }
-        return context.merging(extra) { _, new in new }
+    /// The form's fields as typed, for showing a refused form again.
+    var formValues: [String: String] {
+        Dictionary(self.form.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 }
 

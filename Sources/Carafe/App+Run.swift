@@ -29,14 +29,28 @@ extension App {
             print(CarafeCommand.helpMessage() + self.lifecycle.commandHelp)
             return
         }
+        // `serve`'s flags not on the command line, from CARAFE_<FLAG>, PORT, WEB_CONCURRENCY
+        // and the config file (see ServeArguments).
+        let resolved: ServeArguments
+        do {
+            let sources = try ConfigSources(arguments: arguments, environment: self.config.environment, dotEnvPath: self.config.dotEnvPath)
+            resolved = try ServeArguments.resolve(arguments, sources: sources)
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            exit(2)
+        }
         let command: any ParsableCommand
         do {
-            command = try CarafeCommand.parseAsRoot(arguments)
+            command = try CarafeCommand.parseAsRoot(resolved.arguments)
         } catch {
             CarafeCommand.exit(withError: error)
         }
         switch command {
         case let serve as ServeCommand:
+            if serve.config.printConfig {
+                print(resolved.report(settings: self.config.entries), terminator: "")
+                return
+            }
             let options = serve.options
             if let threads = options.threads { self.blockingThreads = max(1, threads) }
             if let workerClass = options.workerClass { self.workerClass = workerClass }
@@ -47,7 +61,7 @@ extension App {
                     try self.applyServerSetups(&configuration, options.protocolOptions)
                     try await self.serve(configuration, options, umask: nil, worker: worker)
                 } catch {
-                    self.logger.critical("worker \(worker.number) (pid \(getpid())) failed to boot: \(error)")
+                    self.logger.critical("worker \(worker.number) (pid \(getpid())) failed to boot: \(resolved.explain(error))")
                     exit(3)  // a boot error: the master stops instead of respawning
                 }
             } else if options.workers != nil || options.reload {
@@ -70,7 +84,7 @@ extension App {
                     let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
                     exit(arbiter.run())
                 } catch {
-                    self.logger.critical("\(error)")
+                    self.logger.critical("\(resolved.explain(error))")
                     CarafeCommand.exit(withError: ExitCode.failure)
                 }
             } else {
@@ -79,7 +93,7 @@ extension App {
                     try self.applyServerSetups(&configuration, options.protocolOptions)
                     try await self.serve(configuration, options, umask: options.umaskValue(), worker: nil)
                 } catch {
-                    self.logger.critical("\(error)")
+                    self.logger.critical("\(resolved.explain(error))")
                     CarafeCommand.exit(withError: ExitCode.failure)
                 }
             }
@@ -297,6 +311,16 @@ struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the app over HTTP.")
 
     @OptionGroup var options: ServeOptions
+    @OptionGroup var config: ConfigOptions
+}
+
+/// Where `serve`'s flags and the app's settings come from besides the command line.
+struct ConfigOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A JSON file of settings: the app's (app.config), and serve's flags in its \"serve\" object. (default: $CARAFE_CONFIG) Every flag is also read from CARAFE_<FLAG>; see docs/configuration.md.", valueName: "file"))
+    var config: String?
+
+    @Flag(help: "Print each of serve's flags and the app's settings with its value and where it came from (secrets masked), and exit.")
+    var printConfig = false
 }
 
 struct RoutesCommand: ParsableCommand {

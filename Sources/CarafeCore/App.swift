@@ -118,6 +118,21 @@ public final class App: RouteBuilder, Sendable {
         get { self.settings.drainDelay }
         set { self.configure("drainDelay") { $0.drainDelay = newValue } }
     }
+    /// The app's settings, from defaults, a config file, `.env` and the environment (see `AppConfig`).
+    public let config = AppConfig()
+    /// The JSON encoder of every JSON response made from a value (`Content`, `JSON`): set its
+    /// strategies once for the whole app, `app.jsonEncoder.dateEncodingStrategy = .iso8601`,
+    /// before serving.
+    public var jsonEncoder: JSONEncoder {
+        get { self.settings.jsonEncoder }
+        set { self.configure("jsonEncoder") { $0.jsonEncoder = newValue } }
+    }
+    /// The JSON decoder of `req.decode` (and of validated decoding), for the whole app:
+    /// `app.jsonDecoder.keyDecodingStrategy = .convertFromSnakeCase`, before serving.
+    public var jsonDecoder: JSONDecoder {
+        get { self.settings.jsonDecoder }
+        set { self.configure("jsonDecoder") { $0.jsonDecoder = newValue } }
+    }
     /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
     package let lifecycle = AppLifecycle()
 
@@ -198,6 +213,8 @@ struct AppSettings: Sendable {
     var securityHeaders = SecurityHeaders()
     var healthPath: String?
     var drainDelay: Duration = .zero
+    var jsonEncoder = JSONEncoder()
+    var jsonDecoder = JSONDecoder()
 }
 
 /// Whether the app answers its readiness probe with 200 (see `App.isReady`); shared by the
@@ -228,6 +245,8 @@ final class AppServices: Sendable {
     let forwardedHeaders: TrustedForwardedHeaders
     let allowedHosts: AllowedHosts?
     let securityHeaders: SecurityHeaders
+    let jsonEncoder: JSONEncoder
+    let jsonDecoder: JSONDecoder
 
     init(routes: RouteTable, settings: AppSettings, storage: Storage = Storage(), readiness: Readiness = Readiness(true)) {
         self.routes = routes
@@ -242,6 +261,8 @@ final class AppServices: Sendable {
         self.forwardedHeaders = settings.forwardedHeaders
         self.allowedHosts = settings.allowedHosts
         self.securityHeaders = settings.securityHeaders
+        self.jsonEncoder = settings.jsonEncoder
+        self.jsonDecoder = settings.jsonDecoder
         self.workerClass = settings.workerClass
         self.blockingPool = BlockingPool(threads: settings.blockingThreads, queueLimit: settings.threadQueueLimit, limitName: "--thread-queue-limit")
     }

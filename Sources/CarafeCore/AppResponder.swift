@@ -243,8 +243,10 @@ struct AppResponder: HTTPResponder {
         var response: Response
         switch blueprints.reversed().lazy.compactMap(\.errorFormat).first ?? ErrorFormat(accept: request.headers[canonicalForm: "accept"]) {
         case .json:
-            struct Body: Encodable { let error: String; let status: UInt }
-            response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code), status: httpError.status))
+            struct Body: Encodable { let error: String; let status: UInt; let fields: [String: [String]]? }
+            // A validation failure says what is wrong with each field.
+            let fields = (error as? ValidationFailure)?.messagesByField
+            response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code, fields: fields), status: httpError.status))
                 ?? Response(status: httpError.status)
         case .html:
             response = Response(status: httpError.status, text: ErrorFormat.page(httpError), contentType: "text/html; charset=utf-8")

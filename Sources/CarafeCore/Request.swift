@@ -156,10 +156,19 @@ public final class Request: @unchecked Sendable {
     /// `application/x-www-form-urlencoded`, fields and files (`UploadedFile`) for `multipart/form-data`. A malformed body is a 400 naming the bad field; any
     /// other content type is a 415.
     public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        do {
+            return try self.decodeBody(T.self)
+        } catch let error as DecodingError {
+            throw HTTPError(.badRequest, "Invalid request body: \(Self.explain(error))")
+        }
+    }
+
+    /// The body as `T`, or the `DecodingError` (a 415 for another content type).
+    func decodeBody<T: Decodable>(_ type: T.Type) throws -> T {
         let mediaType = self.mediaType ?? ""
         do {
             if mediaType == "application/json" || mediaType.hasSuffix("+json") {
-                return try Self.jsonDecoder.decode(T.self, from: Data(self.body.readableBytesView))
+                return try self.services.jsonDecoder.decode(T.self, from: Data(self.body.readableBytesView))
             }
             if mediaType == "application/x-www-form-urlencoded" {
                 return try URLEncodedFormDecoder().decode(T.self, from: Array(self.form))
@@ -167,8 +176,6 @@ public final class Request: @unchecked Sendable {
             if mediaType == "multipart/form-data" {
                 return try self.decodeMultipart(T.self)
             }
-        } catch let error as DecodingError {
-            throw HTTPError(.badRequest, "Invalid request body: \(Self.explain(error))")
         }
         throw HTTPError(
             .unsupportedMediaType,
@@ -185,10 +192,7 @@ public final class Request: @unchecked Sendable {
         return external ? "\(self.scheme)://\(self.host ?? "localhost")\(path)" : path
     }
 
-    /// Made once: making a decoder per request costs more than the decoding of a small body.
-    private static let jsonDecoder = JSONDecoder()
-
-    private static func explain(_ error: DecodingError) -> String {
+    static func explain(_ error: DecodingError) -> String {
         /// `items[0].name` for a coding path.
         func field(_ path: [any CodingKey]) -> String {
             path.enumerated().map { index, key in

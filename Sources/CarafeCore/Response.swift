@@ -83,7 +83,7 @@ public protocol Content: Codable, ResponseEncodable {}
 
 extension Content {
     public func makeResponse(for request: Request) throws -> Response {
-        try Response.json(self)
+        try Response.json(self, encoder: request.services.jsonEncoder)
     }
 }
 
@@ -164,6 +164,6 @@ public struct JSON<Value: Encodable & Sendable>: ResponseEncodable {
     }
 
     public func makeResponse(for request: Request) throws -> Response {
-        try Response.json(self.value, status: self.status)
+        try Response.json(self.value, status: self.status, encoder: request.services.jsonEncoder)
     }
 }

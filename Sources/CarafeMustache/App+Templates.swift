@@ -13,6 +13,7 @@ extension App {
     public func templates(directory: String, reload: Bool = false) throws -> Templates {
         let templates = try Templates(directory: directory, reload: reload)
         self.storage[Templates.Key.self] = templates
+        _ = self.templateGlobals  // made now: a request reads it, and the app's storage, from then on
         return templates
     }
 }
@@ -22,6 +23,10 @@ extension Request {
     /// `render_template`). Values are HTML-escaped. An unknown template throws `TemplateError`:
     /// a 500 for the client, and a log line naming the template.
     ///
+    /// A dictionary context also sees the app's template globals (`App.templateGlobals`:
+    /// `csrf_token`, `current_user`, `flashes`, …) and `url_for.NAME`, the path of the route
+    /// named NAME; a value in `context` wins over a global of the same name.
+    ///
     ///     app.get("/users/:name") { req in
     ///         try req.render("user", ["user": user, "csrf_token": req.csrfToken])
     ///     }
@@ -29,7 +34,9 @@ extension Request {
         guard let templates = self.appStorage[Templates.Key.self] else {
             throw TemplateError(description: "req.render(\"\(name)\") needs templates: call `try app.templates(directory:)` before serving")
         }
-        return HTML(try templates.render(name, context), status: status)
+        let values = context as? [String: Any]
+        let full: Any = values.map { RenderContext($0, globals: self.templateGlobals?.all ?? [:], request: self) } ?? context
+        return HTML(try templates.render(name, full), status: status)
     }
 }
 

@@ -57,6 +57,7 @@ extension App {
     /// when it is first used (so hooks registered before this one can use the session too), and
     /// an after-hook sends the cookie when the session changed.
     func sessions(_ settings: SessionSettings) {
+        self.registerSessionTemplateGlobals()
         self.storage[SessionSettings.Key.self] = settings
         self.after { req, response in
             guard let session = req.storage[Session.Key.self], session.settings != nil, session.wasUsed else { return response }

@@ -98,6 +98,10 @@ public struct PasswordHasher: Sendable {
     /// Throws `PasswordHashError` if `storedHash` is not a hash this type (or Werkzeug) makes:
     /// that is a bug or a damaged record, not a wrong password.
     public func verify(_ password: String, against storedHash: String) async throws -> Bool {
+        if BcryptHash.isBcrypt(storedHash) {  // a Vapor or Hummingbird app's (see BcryptHash)
+            _ = try BcryptHash.normalized(storedHash)
+            return try await self.threadPool.runIfActive { try BcryptHash.verify(password, against: storedHash) }
+        }
         let stored = try StoredPasswordHash(storedHash)
         return try await self.threadPool.run { try stored.matches(password) }
     }
@@ -109,7 +113,8 @@ public struct PasswordHasher: Sendable {
 
     /// `verify`, on the calling thread: for command-line tools and scripts, not for handlers.
     public func verifyBlocking(_ password: String, against storedHash: String) throws -> Bool {
-        try StoredPasswordHash(storedHash).matches(password)
+        if BcryptHash.isBcrypt(storedHash) { return try BcryptHash.verify(password, against: storedHash) }
+        return try StoredPasswordHash(storedHash).matches(password)
     }
 
     /// Whether `storedHash` was made with another method or other parameters than this hasher's

@@ -1,0 +1,136 @@
+"""Headless Chromium, phone-sized, on the microblog: a refused sign-up shows every field's error
+and keeps the name typed; sign-up and posting flash a message shown once; a refused post keeps
+its text; a long word does not widen the page.
+
+    python3 microblog_browser.py http://127.0.0.1:PORT
+
+Drives Chromium through its DevTools protocol (see chat_browser.py) and prints one JSON object
+with what the page showed. The Swift test asserts on it.
+"""
+import asyncio
+import itertools
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websockets
+
+
+# The DevTools helpers, as in chat_browser.py.
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    sys.exit("no Chromium found (apt-get install chromium)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Page:
+    """One tab, driven over its DevTools WebSocket."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.ids = itertools.count(1)
+
+    async def call(self, method, **params):
+        id = next(self.ids)
+        await self.ws.send(json.dumps({"id": id, "method": method, "params": params}))
+        while True:
+            reply = json.loads(await self.ws.recv())
+            if reply.get("id") == id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    async def evaluate(self, expression):
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    async def wait_for(self, expression, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.evaluate(expression):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+
+
+
+async def navigate_and_wait(page, action, expected):
+    """Runs `action` (JavaScript that submits a form or changes the page) and waits for `expected`."""
+    await page.evaluate(f"window.__old = true; {action}; true")
+    # The new document has no __old.
+    await page.wait_for(f"!window.__old && document.readyState === 'complete' && ({expected})")
+
+
+async def main(base):
+    port = free_port()
+    profile = tempfile.mkdtemp(prefix="carafe-chromium-")
+    browser = subprocess.Popen(
+        [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1",
+         f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    sys.exit("Chromium's DevTools endpoint did not come up")
+                await asyncio.sleep(0.2)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?{base}/signup", method="PUT")
+        target = json.loads(urllib.request.urlopen(request, timeout=5).read())
+        page = Page(await websockets.connect(target["webSocketDebuggerUrl"], max_size=None))
+        await page.call("Emulation.setDeviceMetricsOverride", width=375, height=800, deviceScaleFactor=1, mobile=True)
+        result = {}
+        await page.wait_for("document.readyState === 'complete' && !!document.querySelector('input[name=username]')")
+        result["rulesShown"] = await page.evaluate("Array.from(document.querySelectorAll('.hint')).map(e => e.textContent)")
+
+        def fill(name, value):
+            return f"document.querySelector('[name={name}]').value = {json.dumps(value)}"
+
+        await navigate_and_wait(page, f"{fill('username', 'a!')}; {fill('password', 'short')}; document.querySelector('form[action=\"/signup\"]').submit()",
+                                "!!document.querySelector('.field-error')")
+        result["signupErrors"] = await page.evaluate("Array.from(document.querySelectorAll('.field-error')).map(e => e.textContent)")
+        result["usernameKept"] = await page.evaluate("document.querySelector('[name=username]').value")
+        await navigate_and_wait(page, f"{fill('username', 'ann')}; {fill('password', 'correct horse')}; document.querySelector('form[action=\"/signup\"]').submit()",
+                                "!!document.querySelector('textarea[name=body]')")
+        result["flashAfterSignUp"] = await page.evaluate("Array.from(document.querySelectorAll('.flash')).map(e => e.textContent)")
+        result["currentUser"] = await page.evaluate("document.querySelector('nav a[href^=\"/u/\"]')?.textContent")
+        word = "w" * 250
+        await navigate_and_wait(page, f"{fill('body', word)}; document.querySelector('form[action=\"/post\"]').submit()",
+                                "!!document.querySelector('.post')")
+        result["flashAfterPost"] = await page.evaluate("Array.from(document.querySelectorAll('.flash')).map(e => e.textContent)")
+        result["counts"] = await page.evaluate("document.querySelector('.counts').textContent")
+        result["time"] = await page.evaluate("document.querySelector('.post time').textContent")
+        result["scrollWidth"] = await page.evaluate("document.documentElement.scrollWidth")
+        result["innerWidth"] = await page.evaluate("window.innerWidth")
+        result["postWidth"] = await page.evaluate("document.querySelector('.post p').getBoundingClientRect().width")
+        await navigate_and_wait(page, f"{fill('body', 'x' * 290)}; document.querySelector('form[action=\"/post\"]').submit()",
+                                "!!document.querySelector('.field-error')")
+        result["postError"] = await page.evaluate("document.querySelector('.field-error').textContent")
+        result["postKeptLength"] = await page.evaluate("document.querySelector('textarea[name=body]').value.length")
+        await navigate_and_wait(page, "location.reload()", "!!document.querySelector('textarea[name=body]')")
+        result["flashAfterReload"] = await page.evaluate("document.querySelectorAll('.flash').length")
+        print(json.dumps(result))
+    finally:
+        browser.kill()
+        browser.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+asyncio.run(asyncio.wait_for(main(sys.argv[1]), timeout=90))
