@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "CarafePostgres", targets: ["CarafePostgres"]),
         .library(name: "CarafeSQLite", targets: ["CarafeSQLite"]),
         .library(name: "CarafeDatabase", targets: ["CarafeDatabase"]),
+        .library(name: "CarafeMetrics", targets: ["CarafeMetrics"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
@@ -32,6 +33,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        // The core records through swift-metrics' API only; CarafeMetrics adds the Prometheus backend.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -62,6 +66,17 @@ let package = Package(
                 "CarafeHTTP",
                 "CarafeSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // `serve --metrics-bind`: the Prometheus backend of swift-metrics, the `/metrics`
+        // endpoint, and under `--workers` the master's aggregate of its workers' reports.
+        .target(
+            name: "CarafeMetrics",
+            dependencies: [
+                "Carafe",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Long-lived connections: Server-Sent Events, the broadcast hub, long-polling.
@@ -98,7 +113,7 @@ let package = Package(
         .target(name: "CarafeDatabase", dependencies: ["CarafeSQL", "CarafePostgres", "CarafeSQLite"]),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["Carafe"]),
-        .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
+        .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming", "CarafeMetrics"], path: "Examples/Hello"),
         // A chat room page over WebSocket and EventSource, on one BroadcastHub channel.
         .executableTarget(name: "Chat", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Chat"),
         // Sign-up, log-in and notes: sessions, CSRF, password hashing and templates together.
@@ -142,6 +157,9 @@ let package = Package(
             dependencies: ["CarafeDatabase", "CarafeTesting", "DatabaseProbe", "ProcessTestSupport", "PostgresTestSupport"]
         ),
         .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe"]),
+        // `serve --metrics-bind` scraped by Python's prometheus_client, single process and
+        // `--workers`; the master's aggregate and the heartbeat channel's framing, unit-tested.
+        .testTarget(name: "CarafeMetricsTests", dependencies: ["CarafeMetrics", "CarafeSupervisor", "Hello", "ProcessTestSupport"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.

@@ -52,6 +52,11 @@ public final class App: RouteBuilder, @unchecked Sendable {
     /// Values that extensions (a database, say) attach to the app by name, as Flask's
     /// `app.extensions`; handlers read them as `req.appExtensions`.
     public var extensions: [String: any Sendable] = [:] { didSet { self.settingsChanged() } }
+    /// The backend `serve --metrics-bind` starts (`CarafeMetrics`' `PrometheusExporter`); nil: none.
+    public var metricsExporter: (any MetricsExporter)?
+    /// Record request metrics through swift-metrics (`RequestMetrics`): on with
+    /// `--metrics-bind`; set it yourself when you bootstrap another swift-metrics backend.
+    public var recordsMetrics = false { didSet { self.settingsChanged() } }
     /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
     let lifecycle = AppLifecycle()
 
@@ -80,7 +85,8 @@ public final class App: RouteBuilder, @unchecked Sendable {
                 blockingThreads: self.blockingThreads,
                 forwardedAllowIPs: self.forwardedAllowIPs,
                 healthPath: self.healthPath,
-                readiness: self.readiness
+                readiness: self.readiness,
+                metrics: self.recordsMetrics ? RequestMetrics() : nil
             )
             services = made
             return made
@@ -120,6 +126,8 @@ final class AppServices: Sendable {
     let forwardedAllowIPs: TrustedAddresses
     let healthPath: String?
     let readiness: Readiness
+    /// What requests record, when metrics are on.
+    let metrics: RequestMetrics?
 
     init(
         routes: RouteTable,
@@ -132,7 +140,8 @@ final class AppServices: Sendable {
         blockingThreads: Int,
         forwardedAllowIPs: TrustedAddresses = .localhost,
         healthPath: String? = nil,
-        readiness: Readiness = Readiness(true)
+        readiness: Readiness = Readiness(true),
+        metrics: RequestMetrics? = nil
     ) {
         self.routes = routes
         self.root = root
@@ -144,6 +153,7 @@ final class AppServices: Sendable {
         self.forwardedAllowIPs = forwardedAllowIPs
         self.healthPath = healthPath
         self.readiness = readiness
+        self.metrics = metrics
         self.blockingPool = NIOThreadPool(numberOfThreads: blockingThreads)
         self.blockingPool.start()
     }

@@ -107,7 +107,7 @@ extension RouteBuilder {
     ) -> Self {
         guard blocking else { return self.on(method, path, name: name) { try handler($0) } }
         return self.on(method, path, name: name) { request in
-            try await request.services.blockingPool.runIfActive { try handler(request).makeResponse(for: request) }
+            try await request.services.runBlocking { try handler(request).makeResponse(for: request) }
         }
     }
 

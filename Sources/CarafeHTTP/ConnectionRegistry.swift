@@ -12,6 +12,9 @@ final class ConnectionRegistry: Sendable {
 
     private let state = Mutex(State())
 
+    /// Connections open now (for the open-connections gauge).
+    var count: Int { self.state.withLock { $0.open.count } }
+
     /// Tracks `channel` until it closes.
     func add(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)

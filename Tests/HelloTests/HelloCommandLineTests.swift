@@ -25,7 +25,7 @@ import Testing
         let (status, output) = try Self.run(Self.executable.path, ["routes"])
         #expect(status == 0)
         let lines = output.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
-        #expect(lines == ["METHOD PATH NAME", "GET /plaintext", "GET /json", "GET /io", "GET /stream", "POST /upload", "GET /sse", "POST /publish", "GET /ws"])
+        #expect(lines == ["METHOD PATH NAME", "GET /plaintext", "GET /json", "GET /io", "GET /stream", "POST /upload", "GET /sse", "POST /publish", "GET /ws", "GET /block blocks-the-loop-on-purpose"])
     }
 
     @Test func servesTheBenchmarkEndpointsAndLogsEachRequest() throws {
