@@ -100,7 +100,10 @@ let package = Package(
         // decoded into Codable types, transactions, migrations, `req.db`, the `migrate` command.
         .target(
             name: "CarafeSQL",
-            dependencies: ["Carafe", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                "Carafe", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
         ),
         // PostgreSQL through postgres-nio: a connection pool per event loop, LISTEN/NOTIFY.
         .target(

@@ -117,7 +117,8 @@ extension App {
             metrics.exporter.bootstrap()  // before the services make their metrics
             self.recordsMetrics = true
         }
-        try await self.serve(configuration, errorLog: errorLog, umask: mask, worker: worker, metrics: metrics)
+        let threshold = options.blockedLoopThreshold > 0 ? Duration.milliseconds(options.blockedLoopThreshold) : nil
+        try await self.serve(configuration, errorLog: errorLog, umask: mask, worker: worker, metrics: metrics, blockedLoopThreshold: threshold)
     }
 
     /// `--metrics-bind` and the app's exporter; nil without the option. An error if the app
@@ -158,7 +159,8 @@ extension App {
         errorLog: LogFile?,
         umask mask: mode_t?,
         worker: WorkerContext?,
-        metrics: (exporter: any MetricsExporter, address: BindAddress)? = nil
+        metrics: (exporter: any MetricsExporter, address: BindAddress)? = nil,
+        blockedLoopThreshold: Duration? = nil
     ) async throws {
         let server = HTTPServer(configuration: configuration, responder: AppResponder(services: self.services), logger: self.logger)
         do {
@@ -242,7 +244,15 @@ extension App {
                 self.logger.notice("Carafe serving on \(Self.url(of: address)) (pid \(getpid()), \(configuration.eventLoops) event loops)")
             }
         }
+        var watchdog: LoopWatchdog?
+        if let threshold = blockedLoopThreshold {
+            watchdog = LoopWatchdog(group: server.eventLoopGroup, threshold: threshold, logger: self.logger) { [heartbeat] report in
+                heartbeat?.send(HeartbeatFrame(kind: .inFlight, payload: Array(report.utf8)))
+            }
+            watchdog?.start()
+        }
         await server.waitUntilStopped()
+        watchdog?.stop()
         await metricsEndpoint?.stop()
         heartbeat?.stop()
         signals.forEach { $0.cancel() }
@@ -312,7 +322,7 @@ struct ServeOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            #"The access log's lines, in Gunicorn's atoms: %(h)s %(t)s "%(r)s" %(s)s %(D)s %({x-request-id}i)s … (default: Apache's combined format; with --workers, followed by %(p)s, the pid of the worker that served)"#,
+            #"The access log's lines, in Gunicorn's atoms: %(h)s %(t)s "%(r)s" %(s)s %(D)s %({x-request-id}o)s …, or json: one JSON object a line (default: Apache's combined format; with --workers, followed by %(p)s, the pid of the worker that served)"#,
             valueName: "format"
         ),
         transform: { try AccessLogFormat($0) }
@@ -381,6 +391,9 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("On SIGTERM, answer the health path 503 at once but serve on for this many seconds (the balancer's probe interval) before stopping gracefully. (default: 0)", valueName: "seconds"))
     var drainDelay: Int?
+
+    @Option(help: ArgumentHelp("Log an event loop blocked for longer than this many milliseconds, naming the request it runs (a watchdog thread); 0 never. Under --workers the worker also tells the master, whose --timeout log names the requests.", valueName: "ms"))
+    var blockedLoopThreshold: Int = 500
 
     @Option(help: ArgumentHelp("Serve Prometheus metrics (GET /metrics) on this address only, never the app's: HOST:PORT. Under --workers the master serves the workers' sum. Needs CarafeMetrics.", valueName: "address"))
     var metricsBind: String?

@@ -16,7 +16,10 @@ struct AppResponder: HTTPResponder {
         let request = Request(request, services: self.services)
         let metrics = self.services.metrics
         metrics?.active.increment()
-        var response = await self.respond(to: request)
+        let slot = InFlightRequests.isOn ? InFlightRequests.shared.start(request) : nil
+        var response = await RequestID.$current.withValue(request.id) { await self.respond(to: request) }
+        if let slot { InFlightRequests.shared.finish(request, in: slot) }
+        if !response.headers.contains(name: "x-request-id") { response.headers.add(name: "x-request-id", value: request.id) }
         let accessLog = self.services.accessLog
         guard accessLog != nil || metrics != nil else {
             return HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)

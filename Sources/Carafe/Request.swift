@@ -48,6 +48,15 @@ public final class Request: @unchecked Sendable {
     /// The serving app's `extensions` (Flask's `current_app.extensions`).
     public var appExtensions: [String: any Sendable] { self.services.extensions }
 
+    /// This request's id (`X-Request-Id`, see `RequestID`): the trusted peer's, or made here.
+    public let id: String
+    /// The app's logger with this request's id in its metadata (`request_id`).
+    public private(set) lazy var logger: Logger = {
+        var logger = self.services.logger
+        logger[metadataKey: "request_id"] = "\(self.id)"
+        return logger
+    }()
+
     /// The host a trusted proxy forwarded, if it did.
     private let forwardedHost: String?
     /// When the request arrived, for the access log's request time.
@@ -70,6 +79,8 @@ public final class Request: @unchecked Sendable {
         self.forwardedHost = forwarded.host
         self.scriptRoot = forwarded.prefix
         self.services = services
+        let trusted = services.forwardedAllowIPs.contains(request.remoteAddress)
+        self.id = (trusted ? RequestID.valid(request.head.headers.first(name: "x-request-id")) : nil) ?? RequestID.make()
         let target = request.head.uri
         let rawPath: Substring
         // Byte-wise: `?`, `%` and `/` are ASCII, and Character-wise search costs per request.
