@@ -26,3 +26,16 @@ public protocol MetricsExporter: Sendable {
 public protocol MetricsEndpoint: Sendable {
     func stop() async
 }
+
+/// Where `App.metricsExporter` is kept (`app.storage`).
+private enum MetricsExporterKey: StorageKey {
+    typealias Value = any MetricsExporter
+}
+
+extension App {
+    /// The backend `serve --metrics-bind` starts (`CarafeMetrics`' `PrometheusExporter`); nil: none.
+    public var metricsExporter: (any MetricsExporter)? {
+        get { self.storage[MetricsExporterKey.self] }
+        set { self.storage[MetricsExporterKey.self] = newValue }
+    }
+}

@@ -12,9 +12,6 @@ final class ConnectionRegistry: Sendable {
 
     private let state = Mutex(State())
 
-    /// Connections open now (for the open-connections gauge).
-    var count: Int { self.state.withLock { $0.open.count } }
-
     /// Tracks `channel` until it closes.
     func add(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
@@ -29,6 +26,10 @@ final class ConnectionRegistry: Sendable {
             waiter?.resume()
         }
     }
+
+    var count: Int { self.state.withLock { $0.open.count } }
+
+    var all: [any Channel] { self.state.withLock { Array($0.open.values) } }
 
     /// Asks every open connection to finish its current request and close
     /// (`ChannelShouldQuiesceEvent`), then waits until all have closed or `timeout` passed.

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import CarafeSQL
 import Foundation
 import Logging

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import CoreMetrics
 import NIOCore
 import NIOPosix

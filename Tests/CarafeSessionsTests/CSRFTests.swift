@@ -1,6 +1,6 @@
 import CarafeTesting
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 @testable import CarafeSessions
 
 /// CSRF protection: forms carry the session's token; requests without it never reach a handler.
@@ -53,6 +53,18 @@ import Testing
         // The token stays the same for the session.
         #expect(await app.test.get("/form", headers: sessionCookie(cookie)).text == token)
         #expect(recorder.all == ["posts"])
+    }
+
+    @Test func installationOrderDoesNotMatter() async throws {
+        let app = App()
+        let csrf = app.csrfProtection()  // before sessions: the session is read on first use
+        try app.sessions(secretKey: secretKey)
+        app.get("/form") { req in req.csrfToken }
+        app.post("/posts") { _ in "posted" }
+        _ = csrf
+        let (cookie, token) = try await Self.formSession(app)
+        #expect(await app.test.post("/posts", form: ["csrf_token": token], headers: sessionCookie(cookie)).text == "posted")
+        #expect(await app.test.post("/posts", form: ["csrf_token": "wrong"], headers: sessionCookie(cookie)).status == .badRequest)
     }
 
     @Test func theHeaderPassesToo() async throws {

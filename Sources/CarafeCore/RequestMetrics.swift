@@ -1,6 +1,4 @@
 import CoreMetrics
-import NIOPosix
-import Synchronization
 
 /// What the framework records through swift-metrics, named as OpenTelemetry's HTTP semantic
 /// conventions are written in Prometheus (`http.server.request.duration` →
@@ -27,9 +25,9 @@ public final class RequestMetrics: Sendable {
     let eventStreams = Meter(label: "http_server_open_sse_streams")
     /// WebSocket connections open.
     let webSockets = Meter(label: "http_server_open_websockets")
-    /// Blocking routes' calls waiting for a thread of the pool.
+    /// Jobs waiting for a thread of the blocking pool (`blocking: true` routes, `--worker-class threads`).
     let blockingQueued = Meter(label: "carafe_blocking_pool_queued")
-    /// Blocking routes' calls running on the pool.
+    /// Jobs running on the blocking pool.
     let blockingRunning = Meter(label: "carafe_blocking_pool_running")
 
     private static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
@@ -37,8 +35,10 @@ public final class RequestMetrics: Sendable {
     init() {}
 
     /// Sets the gauges that are read rather than counted.
-    func refresh(from server: HTTPServer) {
+    func refresh(from server: HTTPServer, pool: BlockingPool) {
         self.openConnections.set(server.openConnections)
+        self.blockingQueued.set(pool.waiting)
+        self.blockingRunning.set(pool.running)
     }
 
     /// Records one finished request.
@@ -49,27 +49,5 @@ public final class RequestMetrics: Sendable {
             label: Self.durationLabel,
             dimensions: [("http_request_method", name), ("http_route", route), ("http_response_status_code", String(status))]
         ).recordNanoseconds(nanoseconds)
-    }
-
-    /// Runs `body` on `pool`, counting it as queued, then running.
-    func runBlocking<T: Sendable>(on pool: NIOThreadPool, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        self.blockingQueued.increment()
-        let started = Mutex(false)
-        defer { if !started.withLock({ $0 }) { self.blockingQueued.decrement() } }
-        return try await pool.runIfActive {
-            started.withLock { $0 = true }
-            self.blockingQueued.decrement()
-            self.blockingRunning.increment()
-            defer { self.blockingRunning.decrement() }
-            return try body()
-        }
-    }
-}
-
-extension AppServices {
-    /// Runs a blocking route's `body` on the pool (counted when metrics are on).
-    func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        guard let metrics = self.metrics else { return try await self.blockingPool.runIfActive(body) }
-        return try await metrics.runBlocking(on: self.blockingPool, body)
     }
 }

@@ -37,7 +37,13 @@ public final class LoopWatchdog: Sendable {
     private let stallTime = Timer(label: "carafe_event_loop_stall_seconds")
 
     /// A watchdog of `group`'s loops; nothing runs before `start()`.
-    init(group: any EventLoopGroup, threshold: Duration, inFlight: InFlightRequests = .shared, logger: Logger, onStall: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// A watchdog of `group`'s loops that logs a loop blocked past `threshold` to `logger`, and
+    /// hands the requests in flight to `onStall`; nothing runs before `start()`.
+    public convenience init(group: any EventLoopGroup, threshold: Duration, logger: Logger, onStall: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.init(group: group, threshold: threshold, inFlight: .shared, logger: logger, onStall: onStall)
+    }
+
+    init(group: any EventLoopGroup, threshold: Duration, inFlight: InFlightRequests, logger: Logger, onStall: @escaping @Sendable (String) -> Void = { _ in }) {
         self.probes = group.makeIterator().enumerated().map { Probe(index: $0.offset, loop: $0.element) }
         self.threshold = threshold
         self.inFlight = inFlight
@@ -45,7 +51,8 @@ public final class LoopWatchdog: Sendable {
         self.onStall = onStall
     }
 
-    func start() {
+    /// Starts the watchdog's thread (and the recording of requests in flight).
+    public func start() {
         InFlightRequests.isOn = true
         let thread = Thread { [self] in
             let period = max(self.threshold / 4, .milliseconds(5))
@@ -58,7 +65,8 @@ public final class LoopWatchdog: Sendable {
         thread.start()
     }
 
-    func stop() {
+    /// Stops the thread within a period.
+    public func stop() {
         self.stopped.store(true, ordering: .relaxed)
     }
 

@@ -76,16 +76,18 @@ struct AppResponder: HTTPResponder {
         {
             return answer
         }
-        var blueprints = [self.services.root]
+        var blueprints = [self.services.routes.rootHooks]
         var collectsBody = false
-        let action: Route.Handler
+        var onPool = false
+        var action: Route.Handler
         switch self.services.routes.match(request.method, request.pathSegments) {
         case .found(let route, let parameters):
             request.route = route
             request.parameters = parameters
-            blueprints = route.blueprints
+            blueprints = route.hooks
             collectsBody = route.body == .collect
             action = route.handler
+            onPool = route.runsOnThreadPool(self.services.workerClass)
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
             action = { _ in Response(status: .noContent, headers: ["allow": allowed.joined(separator: ", ")]) }
         case .methodNotAllowed(let allowed):
@@ -99,7 +101,39 @@ struct AppResponder: HTTPResponder {
         case .notFound:
             action = { request in throw HTTPError(.notFound, "No route for \(request.path).") }
         }
+        guard onPool else {
+            return await self.handle(request, action, blueprints: blueprints, collectsBody: collectsBody)
+        }
+        // The route runs on the thread pool: hooks, handler, error handlers, and its streamed body
+        // or WebSocket, so that any of them may block. A full queue is answered 503 at once, on
+        // the loop, before the body is read.
+        let pool = self.services.blockingPool
+        do {
+            try pool.admit()
+        } catch {
+            action = { _ in throw error }
+            return await self.handle(request, action, blueprints: blueprints, collectsBody: false)
+        }
+        var response = await withTaskExecutorPreference(pool) { [action] in
+            await self.handle(request, action, blueprints: blueprints, collectsBody: collectsBody)
+        }
+        switch response.body {
+        case .buffer: break
+        case .stream(let length, let produce):
+            response.body = .stream(length: length) { writer in
+                try await withTaskExecutorPreference(pool) { try await produce(writer) }
+            }
+        case .webSocket(let options, let run):
+            response.body = .webSocket(options) { socket in
+                try await withTaskExecutorPreference(pool) { try await run(socket) }
+            }
+        }
+        return response
+    }
 
+    /// Collects the body if the route wants it, then runs the hooks, `action` and the error
+    /// handlers in Flask's order, wherever the caller runs.
+    private func handle(_ request: Request, _ action: Route.Handler, blueprints: [Blueprint.Hooks], collectsBody: Bool) async -> Response {
         var failure: (any Error)?
         var response: Response
         do {
@@ -116,7 +150,7 @@ struct AppResponder: HTTPResponder {
             response = await self.answer(error, to: request, blueprints: blueprints)
         }
         for blueprint in blueprints.reversed() {
-            for hook in blueprint.afterHooks.reversed() {
+            for hook in blueprint.after.reversed() {
                 do {
                     response = try await hook(request, response)
                 } catch {
@@ -126,7 +160,7 @@ struct AppResponder: HTTPResponder {
             }
         }
         for blueprint in blueprints.reversed() {
-            for hook in blueprint.teardownHooks.reversed() {
+            for hook in blueprint.teardown.reversed() {
                 await hook(request, failure)
             }
         }
@@ -147,9 +181,9 @@ struct AppResponder: HTTPResponder {
         return response
     }
 
-    private static func runBeforeHooks(_ blueprints: [Blueprint], _ request: Request) async throws -> Response? {
+    private static func runBeforeHooks(_ blueprints: [Blueprint.Hooks], _ request: Request) async throws -> Response? {
         for blueprint in blueprints {
-            for hook in blueprint.beforeHooks {
+            for hook in blueprint.before {
                 if let response = try await hook(request) { return response }
             }
         }
@@ -157,7 +191,7 @@ struct AppResponder: HTTPResponder {
     }
 
     /// The response to `error`: from the innermost error handler that takes it, else the default.
-    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint]) async -> Response {
+    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint.Hooks]) async -> Response {
         for blueprint in blueprints.reversed() {
             for handler in blueprint.errorHandlers where handler.handles(error) {
                 do {
