@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import Synchronization
 import Testing
+@testable import CarafeCore
 @testable import Carafe
 @testable import CarafeCore
 
