@@ -6,7 +6,6 @@ import Synchronization
 import Testing
 @testable import CarafeCore
 @testable import Carafe
-@testable import CarafeCore
 
 /// The worker class (`App.workerClass`, `--worker-class`), `blocking:`'s three states, and the
 /// bounded queue of the thread pool, through the test client (the process-level tests are in
