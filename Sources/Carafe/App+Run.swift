@@ -264,6 +264,7 @@ extension App {
                 heartbeat?.send(HeartbeatFrame(kind: .inFlight, payload: Array(report.utf8)))
             }
             watchdog?.start()
+            server.beforeEventLoopsStop { [watchdog] in watchdog?.stop() }
         }
         await server.waitUntilStopped()
         watchdog?.stop()

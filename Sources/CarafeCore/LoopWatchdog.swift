@@ -32,7 +32,8 @@ public final class LoopWatchdog: Sendable {
     private let logger: Logger
     private let inFlight: InFlightRequests
     private let onStall: @Sendable (String) -> Void
-    private let stopped = Atomic<Bool>(false)
+    /// Set by `stop()`, under the lock each check holds, so no check posts to a loop after it.
+    private let stopped = Mutex<Bool>(false)
     private let stalls = Counter(label: "carafe_event_loop_stalls_total")
     private let stallTime = Timer(label: "carafe_event_loop_stall_seconds")
 
@@ -56,18 +57,22 @@ public final class LoopWatchdog: Sendable {
         InFlightRequests.isOn = true
         let thread = Thread { [self] in
             let period = max(self.threshold / 4, .milliseconds(5))
-            while !self.stopped.load(ordering: .relaxed) {
+            while true {
                 Thread.sleep(forTimeInterval: Double(period.components.seconds) + Double(period.components.attoseconds) / 1e18)
-                self.check()
+                let running = self.stopped.withLock { stopped in
+                    if !stopped { self.check() }
+                    return !stopped
+                }
+                if !running { return }
             }
         }
         thread.name = "carafe-watchdog"
         thread.start()
     }
 
-    /// Stops the thread within a period.
+    /// Stops the watchdog: once this returns, it posts to no loop (call it before the loops stop).
     public func stop() {
-        self.stopped.store(true, ordering: .relaxed)
+        self.stopped.withLock { $0 = true }
     }
 
     private func check() {
