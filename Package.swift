@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "CarafeCompression", targets: ["CarafeCompression"]),
         .library(name: "CarafeTLS", targets: ["CarafeTLS"]),
         .library(name: "CarafeHTTP2", targets: ["CarafeHTTP2"]),
+        .library(name: "CarafeMetrics", targets: ["CarafeMetrics"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
@@ -45,6 +46,9 @@ let package = Package(
         // Only CarafeSessions uses it, for its bcrypt (HummingbirdBcrypt, OpenBSD's C): verifying
         // the $2a$/$2b$/$2y$ hashes of users tables from Vapor or Hummingbird apps.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // The core records through swift-metrics' API only; CarafeMetrics adds the Prometheus backend.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -70,7 +74,7 @@ let package = Package(
         ),
         // The framework: App, routing, requests, responses, hooks, errors, the in-process responder.
         // Extensions depend on this, not on `Carafe`, so they link no supervisor or command line.
-        .target(name: "CarafeCore", dependencies: ["CarafeHTTP"]),
+        .target(name: "CarafeCore", dependencies: ["CarafeHTTP", .product(name: "CoreMetrics", package: "swift-metrics")]),
         // What a plain app imports: the framework plus `app.run()`, its command line (`serve`,
         // `routes`, app commands) and the process supervisor behind `serve --workers`.
         .target(
@@ -79,6 +83,16 @@ let package = Package(
                 "CarafeCore",
                 "CarafeSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // `serve --metrics-bind`: the Prometheus backend of swift-metrics, the `/metrics`
+        // endpoint, and under `--workers` the master's aggregate of its workers' reports.
+        .target(
+            name: "CarafeMetrics",
+            dependencies: [
+                "Carafe",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The broadcast hub and its backplane protocol, on the server core only (a draining server
@@ -106,7 +120,10 @@ let package = Package(
         // decoded into Codable types, transactions, migrations, `req.db`, the `migrate` command.
         .target(
             name: "CarafeSQL",
-            dependencies: ["CarafeCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                "CarafeCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
         ),
         // PostgreSQL through postgres-nio: a connection pool per event loop, LISTEN/NOTIFY.
         .target(
@@ -147,10 +164,12 @@ let package = Package(
         .executableTarget(name: "Readme", dependencies: ["Carafe"], path: "Examples/Readme"),
         .executableTarget(
             name: "Hello",
-            dependencies: ["Carafe", "CarafeStreaming", "CarafeCompression", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Carafe", "CarafeStreaming", "CarafeCompression", "CarafeTLS", "CarafeHTTP2", "CarafeMetrics",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Examples/Hello"
         ),
-        .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming", "CarafeTLS", "CarafeHTTP2"], path: "Examples/Hello"),
         // A chat room page over WebSocket and EventSource, on one BroadcastHub channel.
         .executableTarget(name: "Chat", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Chat"),
         // Sign-up, log-in and notes: sessions, CSRF, password hashing and templates together.
@@ -188,7 +207,7 @@ let package = Package(
         .target(name: "PostgresTestSupport", dependencies: ["ProcessTestSupport"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeCore", "CarafeTesting", "CarafeCompression"]),
         .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]),
-        .testTarget(name: "CarafeSessionsTests", dependencies: ["CarafeSessions", "CarafeTesting"]),
+        .testTarget(name: "CarafeSessionsTests", dependencies: ["Carafe", "CarafeSessions", "CarafeTesting"]),
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
         // Runs the built `accounts` example over real sockets with curl: sign-up, log-in, CSRF, escaping.
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "ProcessTestSupport"]),
@@ -199,11 +218,12 @@ let package = Package(
             name: "CarafeDatabaseTests",
             dependencies: ["CarafeDatabase", "CarafeTesting", "DatabaseProbe", "ProcessTestSupport", "PostgresTestSupport"]
         ),
-        .executableTarget(
-            name: "Hello",
-            dependencies: ["Carafe", "CarafeStreaming", "CarafeCompression", "CarafeTLS", "CarafeHTTP2", .product(name: "Crypto", package: "swift-crypto")],
-            path: "Examples/Hello"
-        ),
+        .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe", "CarafeTesting"]),
+        // `hello` over TLS and HTTP/2 with curl, nghttp/h2load and Python's h2 and websockets.
+        .testTarget(name: "CarafeTLSTests", dependencies: ["CarafeTLS", "CarafeHTTP2", "Hello", "ProcessTestSupport"]),
+        // `serve --metrics-bind` scraped by Python's prometheus_client, single process and
+        // `--workers`; the master's aggregate and the heartbeat channel's framing, unit-tested.
+        .testTarget(name: "CarafeMetricsTests", dependencies: ["CarafeMetrics", "CarafeSupervisor", "Hello", "ProcessTestSupport"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.

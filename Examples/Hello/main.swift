@@ -2,9 +2,11 @@
 import Carafe
 import CarafeCompression
 import CarafeHTTP2
+import CarafeMetrics
 import CarafeStreaming
 import CarafeTLS
 import Crypto
+import Foundation  // usleep, for /block
 
 struct Message: Content {
     let message: String
@@ -18,6 +20,8 @@ app.compression()
 // `serve --certfile --keyfile` (HTTPS, with h2 by ALPN) and `serve --h2c`.
 app.useTLS()
 app.useHTTP2()
+// `serve --metrics-bind 127.0.0.1:9100` serves Prometheus metrics there (docs/observability.md).
+app.metricsExporter = PrometheusExporter()
 
 app.get("/plaintext") { _ in "Hello, World!" }
 
@@ -122,6 +126,15 @@ app.websocket("/ws", options: WebSocketOptions(maxMessageSize: 16 << 20)) { _, w
     for await message in ws.messages {
         try await ws.send(message)
     }
+}
+
+// Blocks its event-loop thread for `ms` milliseconds ON PURPOSE (never do this in a handler):
+// it shows the blocked-loop watchdog's log line and the stall metric (docs/observability.md).
+app.get("/block", name: "blocks-the-loop-on-purpose") { req in
+    let ms = try req.query.get("ms", as: Int.self) ?? 200
+    guard (0...60_000).contains(ms) else { try abort(.badRequest, "ms must be between 0 and 60000.") }
+    usleep(UInt32(ms) * 1000)
+    return "blocked \(ms) ms"
 }
 
 try await app.run()

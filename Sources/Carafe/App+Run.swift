@@ -82,6 +82,9 @@ extension App {
                     if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
                     self.logger.notice("\(self.workerClassSummary)")
                     let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
+                    if let (exporter, address) = try self.metricsEndpoint(options) {
+                        arbiter.observer = try await exporter.startMaster(at: address, logger: self.logger)
+                    }
                     exit(arbiter.run())
                 } catch {
                     self.logger.critical("\(resolved.explain(error))")
@@ -140,7 +143,32 @@ extension App {
         if let path = options.accessLogfile {
             self.accessLog = try AccessLog(path: path, format: options.accessLogformat ?? (worker == nil ? .default : .defaultWithPID))
         }
-        try await self.serve(configuration, errorLog: errorLog, umask: mask, worker: worker)
+        let metrics = try self.metricsEndpoint(options)
+        if let metrics {
+            metrics.exporter.bootstrap()  // before the services make their metrics
+            self.recordsMetrics = true
+        }
+        let threshold = options.blockedLoopThreshold > 0 ? Duration.milliseconds(options.blockedLoopThreshold) : nil
+        try await self.serve(configuration, errorLog: errorLog, umask: mask, worker: worker, metrics: metrics, blockedLoopThreshold: threshold)
+    }
+
+    /// `--metrics-bind` and the app's exporter; nil without the option. An error if the app
+    /// has no exporter, or the address is one the app serves on.
+    private func metricsEndpoint(_ options: ServeOptions) throws -> (exporter: any MetricsExporter, address: BindAddress)? {
+        guard let text = options.metricsBind else { return nil }
+        let address: BindAddress
+        do {
+            address = try BindAddress(parsing: text)
+        } catch {
+            throw ValidationError("--metrics-bind: \(error)")
+        }
+        guard let exporter = self.metricsExporter else {
+            throw ValidationError("--metrics-bind: this app has no metrics exporter; add CarafeMetrics and set app.metricsExporter = PrometheusExporter()")
+        }
+        if case .hostPort(_, let port) = address, port != 0, try options.bindAddresses().contains(address) {
+            throw ValidationError("--metrics-bind \(text): the metrics are never served on the app's own address; give another port")
+        }
+        return (exporter, address)
     }
 
     /// Sends the app's log to `path` (`--error-logfile`) and returns the file; "-" keeps
@@ -157,7 +185,14 @@ extension App {
     /// `serve`, as a single process or as a master's worker: a worker labels its log lines,
     /// heartbeats to the master once it accepts, stops gracefully on TERM and at once on INT
     /// or QUIT, and shuts down if its master is gone. USR1 reopens the log files.
-    private func serve(_ configuration: HTTPServerConfiguration, errorLog: LogFile?, umask mask: mode_t?, worker: WorkerContext?) async throws {
+    private func serve(
+        _ configuration: HTTPServerConfiguration,
+        errorLog: LogFile?,
+        umask mask: mode_t?,
+        worker: WorkerContext?,
+        metrics: (exporter: any MetricsExporter, address: BindAddress)? = nil,
+        blockedLoopThreshold: Duration? = nil
+    ) async throws {
         let server = HTTPServer(configuration: configuration, responder: self.responder, logger: self.logger)
         do {
             for start in self.lifecycle.startHooks { try await start(server.eventLoopGroup) }
@@ -223,11 +258,23 @@ extension App {
                 }
             })
         var heartbeat: WorkerHeartbeat?
+        let refreshGauges: @Sendable () -> Void = { [self] in self.refreshMetrics(from: server) }
+        var metricsEndpoint: (any MetricsEndpoint)?
+        if let metrics, worker == nil {
+            metricsEndpoint = try await metrics.exporter.serve(at: metrics.address, logger: self.logger, refresh: refreshGauges)
+        }
         if let worker {
             // A master's quick stop: exit now, as Gunicorn's workers do on INT and QUIT.
             signals += [SIGINT, SIGQUIT].map { Self.onSignal($0) { _exit(0) } }
             heartbeat = WorkerHeartbeat(context: worker, group: server.eventLoopGroup, logger: self.logger) {
                 Task { await server.shutdown() }
+            }
+            if let metrics {
+                let report = metrics.exporter.startWorker(logger: self.logger)
+                heartbeat?.report {
+                    refreshGauges()
+                    return [HeartbeatFrame(kind: .metrics, payload: report())]
+                }
             }
             heartbeat?.start()
             server.beforeEventLoopsStop { [heartbeat] in heartbeat?.stop() }
@@ -240,7 +287,17 @@ extension App {
                 self.logger.notice("Carafe serving on \(tls ? "https" + url.dropFirst(4) : url) (pid \(getpid()), \(configuration.eventLoops) event loops)")
             }
         }
+        var watchdog: LoopWatchdog?
+        if let threshold = blockedLoopThreshold {
+            watchdog = LoopWatchdog(group: server.eventLoopGroup, threshold: threshold, logger: self.logger) { [heartbeat] report in
+                heartbeat?.send(HeartbeatFrame(kind: .inFlight, payload: Array(report.utf8)))
+            }
+            watchdog?.start()
+            server.beforeEventLoopsStop { [watchdog] in watchdog?.stop() }
+        }
         await server.waitUntilStopped()
+        watchdog?.stop()
+        await metricsEndpoint?.stop()
         heartbeat?.stop()
         signals.forEach { $0.cancel() }
         self.logger.info("stopped")
@@ -361,7 +418,7 @@ struct ServeOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            #"The access log's lines, in Gunicorn's atoms: %(h)s %(t)s "%(r)s" %(s)s %(D)s %({x-request-id}i)s … (default: Apache's combined format; with --workers, followed by %(p)s, the pid of the worker that served)"#,
+            #"The access log's lines, in Gunicorn's atoms: %(h)s %(t)s "%(r)s" %(s)s %(D)s %({x-request-id}o)s …, or json: one JSON object a line (default: Apache's combined format; with --workers, followed by %(p)s, the pid of the worker that served)"#,
             valueName: "format"
         ),
         transform: { try AccessLogFormat($0) }
@@ -470,6 +527,12 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("On SIGTERM, answer the health path 503 at once but serve on for this many seconds (the balancer's probe interval) before stopping gracefully. (default: 0)", valueName: "seconds"))
     var drainDelay: Int?
+
+    @Option(help: ArgumentHelp("Log an event loop blocked for longer than this many milliseconds, naming the request it runs (a watchdog thread); 0 never. Under --workers the worker also tells the master, whose --timeout log names the requests.", valueName: "ms"))
+    var blockedLoopThreshold: Int = 500
+
+    @Option(help: ArgumentHelp("Serve Prometheus metrics (GET /metrics) on this address only, never the app's: HOST:PORT. Under --workers the master serves the workers' sum. Needs CarafeMetrics.", valueName: "address"))
+    var metricsBind: String?
 
     /// `--forwarded-allow-ips`, else `$FORWARDED_ALLOW_IPS`, parsed; nil if neither is given.
     func forwardedAllowIPsValue() throws -> TrustedAddresses? {

@@ -40,6 +40,7 @@ public final class AccessLog: Sendable {
         now: Int = Int(time(nil)),
         end: ContinuousClock.Instant = .now
     ) -> String {
+        if format.isJSON { return Self.jsonLine(request, response, bytes: size, now: now, end: end) }
         var line = ""
         for segment in format.segments {
             switch segment {
@@ -80,10 +81,58 @@ public final class AccessLog: Sendable {
         case .seconds: String(microseconds / 1_000_000)
         case .milliseconds: String(microseconds / 1000)
         case .microseconds: String(microseconds)
+        case .decimalSeconds: String(format: "%.6f", Double(microseconds) / 1_000_000)
+        case .environment(let name): ProcessInfo.processInfo.environment[name] ?? "-"
         case .pid: "<\(getpid())>"
         case .requestHeader(let name): request.headers.first(name: name) ?? "-"
         case .responseHeader(let name): response.headers.first(name: name) ?? "-"
         }
+    }
+
+    /// The JSON line (`AccessLogFormat.json`): every string escaped per RFC 8259 (quotes,
+    /// backslashes, control characters as `\u00XX`; DEL and C1 too, so a terminal shows the
+    /// line as it is), so a client cannot break or forge it. A path whose escapes were not
+    /// valid UTF-8 is logged as sent (`%FF`), so the line is always valid UTF-8.
+    static func jsonLine(_ request: Request, _ response: Response, bytes: Int, now: Int, end: ContinuousClock.Instant) -> String {
+        let elapsed = (end - request.startedAt).components
+        let milliseconds = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+        func string(_ value: String?) -> String { value.map { "\"" + jsonEscaped($0) + "\"" } ?? "null" }
+        let fields: [(String, String)] = [
+            ("time", string(HTTPDate.formatCommonLog(now))),
+            ("remote", string(request.remoteAddress?.ipAddress)),
+            ("method", string(request.method.rawValue)),
+            ("path", string(request.path)),
+            ("query", string(request.queryString)),
+            ("protocol", string("HTTP/\(request.version.major).\(request.version.minor)")),
+            ("status", String(response.status.code)),
+            ("bytes", String(bytes)),
+            ("duration_ms", String(format: "%.3f", milliseconds)),
+            ("request_id", string(request.id)),
+            ("route", string(request.route?.pattern.description)),
+            ("worker", request.services.logger[metadataKey: "worker"].map { string("\($0)") } ?? "null"),
+            ("pid", String(getpid())),
+            ("user_agent", string(request.headers.first(name: "user-agent"))),
+            ("referer", string(request.headers.first(name: "referer"))),
+        ]
+        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n"
+    }
+
+    /// `text` as the inside of a JSON string.
+    static func jsonEscaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
+                out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// `text` with quotes, backslashes and control characters escaped, so a client cannot forge lines.

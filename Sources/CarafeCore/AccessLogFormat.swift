@@ -13,16 +13,23 @@
 /// | `%(B)s`, `%(b)s` | body length; `b` is `-` for 0 |
 /// | `%(f)s`, `%(a)s` | referer, user agent (`-` if absent) |
 /// | `%(T)s`, `%(M)s`, `%(D)s` | request time in whole seconds, milliseconds, microseconds |
+/// | `%(L)s` | request time in decimal seconds, `0.001234` |
 /// | `%(p)s` | the serving process's pid, as Gunicorn writes it: `<4738>` |
 /// | `%({name}i)s`, `%({name}o)s` | a request, response header (`-` if absent) |
+/// | `%({name}e)s` | an environment variable of the serving process (`-` if unset) |
 /// | `%%` | `%` |
 ///
 /// Atoms' values are escaped as `AccessLog` says; the text around them is written as given.
+///
+/// The format `json` (`--access-logformat json`) writes one JSON object a line instead, with
+/// `time`, `remote`, `method`, `path`, `query`, `protocol`, `status`, `bytes`, `duration_ms`,
+/// `request_id`, `route`, `worker`, `pid`, `user_agent` and `referer`: always valid JSON
+/// (RFC 8259), whatever the client sent.
 public struct AccessLogFormat: Sendable, Equatable, CustomStringConvertible {
     enum Atom: Equatable {
         case remoteAddress, ident, user, time, requestLine, method, path, query, protocolVersion, status
-        case bytes, bytesOrDash, referer, userAgent, seconds, milliseconds, microseconds, pid
-        case requestHeader(String), responseHeader(String)
+        case bytes, bytesOrDash, referer, userAgent, seconds, milliseconds, microseconds, decimalSeconds, pid
+        case requestHeader(String), responseHeader(String), environment(String)
     }
 
     enum Segment: Equatable {
@@ -33,6 +40,11 @@ public struct AccessLogFormat: Sendable, Equatable, CustomStringConvertible {
     /// The format as given.
     public let description: String
     let segments: [Segment]
+    /// `json`: one JSON object a line (`AccessLog.jsonLine`).
+    let isJSON: Bool
+
+    /// One JSON object a line: see the type's description.
+    public static let json = try! AccessLogFormat("json")
 
     /// Gunicorn's default, Apache's combined format:
     /// `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`.
@@ -44,11 +56,16 @@ public struct AccessLogFormat: Sendable, Equatable, CustomStringConvertible {
     private static let atoms: [Character: Atom] = [
         "h": .remoteAddress, "l": .ident, "u": .user, "t": .time, "r": .requestLine, "m": .method, "U": .path,
         "q": .query, "H": .protocolVersion, "s": .status, "B": .bytes, "b": .bytesOrDash, "f": .referer,
-        "a": .userAgent, "T": .seconds, "M": .milliseconds, "D": .microseconds, "p": .pid,
+        "a": .userAgent, "T": .seconds, "M": .milliseconds, "D": .microseconds, "L": .decimalSeconds, "p": .pid,
     ]
 
     /// Parses `format`; an unknown atom, or a `%` that starts none, is an error.
     public init(_ format: String) throws(AccessLogFormatError) {
+        guard format != "json" else {
+            (self.description, self.segments, self.isJSON) = (format, [], true)
+            return
+        }
+        self.isJSON = false
         var segments: [Segment] = []
         var text = ""
         var rest = Substring(format)
@@ -85,6 +102,7 @@ public struct AccessLogFormat: Sendable, Equatable, CustomStringConvertible {
         switch name.last {
         case "i": return .requestHeader(header)
         case "o": return .responseHeader(header)
+        case "e": return .environment(header)
         default: return nil
         }
     }
@@ -97,6 +115,6 @@ public struct AccessLogFormatError: Error, CustomStringConvertible {
     /// What is wrong with it: "unknown atom %(x)s".
     public var problem: String
     public var description: String {
-        "\(self.problem) in the access log format; the atoms are %(h)s %(l)s %(u)s %(t)s %(r)s %(m)s %(U)s %(q)s %(H)s %(s)s %(B)s %(b)s %(f)s %(a)s %(T)s %(M)s %(D)s %(p)s %({header}i)s %({header}o)s, and %% for %"
+        "\(self.problem) in the access log format; the atoms are %(h)s %(l)s %(u)s %(t)s %(r)s %(m)s %(U)s %(q)s %(H)s %(s)s %(B)s %(b)s %(f)s %(a)s %(T)s %(M)s %(D)s %(L)s %(p)s %({header}i)s %({header}o)s %({variable}e)s, and %% for %; or the format json"
     }
 }

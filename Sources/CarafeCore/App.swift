@@ -133,6 +133,12 @@ public final class App: RouteBuilder, Sendable {
         get { self.settings.jsonDecoder }
         set { self.configure("jsonDecoder") { $0.jsonDecoder = newValue } }
     }
+    /// Record request metrics through swift-metrics (`RequestMetrics`): `serve --metrics-bind`
+    /// turns it on; set it yourself when you bootstrap another swift-metrics backend.
+    public var recordsMetrics: Bool {
+        get { self.settings.recordsMetrics }
+        set { self.configure("recordsMetrics") { $0.recordsMetrics = newValue } }
+    }
     /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
     package let lifecycle = AppLifecycle()
 
@@ -189,6 +195,13 @@ public final class App: RouteBuilder, Sendable {
     /// What the server calls for each request it has read (freezes the app and starts its services).
     package var responder: any HTTPResponder { AppResponder(services: self.services) }
 
+    /// Sets the metrics' gauges that are read rather than counted (open connections, the
+    /// blocking pool's queue), before a scrape or a worker's report.
+    package func refreshMetrics(from server: HTTPServer) {
+        guard let services = self.state.withLock({ $0.services }), let metrics = services.metrics else { return }
+        metrics.refresh(from: server, pool: services.blockingPool)
+    }
+
     /// Every route, as registered (the `routes` command prints them). Freezes the app.
     public var routes: [Route] { self.frozenRoutes.all }
 
@@ -215,6 +228,7 @@ struct AppSettings: Sendable {
     var drainDelay: Duration = .zero
     var jsonEncoder = JSONEncoder()
     var jsonDecoder = JSONDecoder()
+    var recordsMetrics = false
 }
 
 /// Whether the app answers its readiness probe with 200 (see `App.isReady`); shared by the
@@ -247,6 +261,8 @@ final class AppServices: Sendable {
     let securityHeaders: SecurityHeaders
     let jsonEncoder: JSONEncoder
     let jsonDecoder: JSONDecoder
+    /// What requests record, when metrics are on.
+    let metrics: RequestMetrics?
 
     init(routes: RouteTable, settings: AppSettings, storage: Storage = Storage(), readiness: Readiness = Readiness(true)) {
         self.routes = routes
@@ -264,6 +280,7 @@ final class AppServices: Sendable {
         self.jsonEncoder = settings.jsonEncoder
         self.jsonDecoder = settings.jsonDecoder
         self.workerClass = settings.workerClass
+        self.metrics = settings.recordsMetrics ? RequestMetrics() : nil
         self.blockingPool = BlockingPool(threads: settings.blockingThreads, queueLimit: settings.threadQueueLimit, limitName: "--thread-queue-limit")
     }
 }

@@ -14,33 +14,61 @@ struct AppResponder: HTTPResponder {
 
     func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
         let request = Request(request, services: self.services)
-        var response = await self.respond(to: request)
+        let metrics = self.services.metrics
+        metrics?.active.increment()
+        let slot = InFlightRequests.isOn ? InFlightRequests.shared.start(request) : nil
+        var response = await RequestID.$current.withValue(request.id) { await self.respond(to: request) }
+        if let slot { InFlightRequests.shared.finish(request, in: slot) }
+        if !response.headers.contains(name: "x-request-id") { response.headers.add(name: "x-request-id", value: request.id) }
         self.services.securityHeaders.apply(to: &response.headers)
-        if let accessLog = self.services.accessLog {
-            switch response.body {
-            case .stream(let length, let produce) where request.method != .HEAD:
-                // Log once the stream ends, with the bytes it really wrote.
-                response.body = .stream(length: length) { [response] writer in
-                    let counting = CountingBodyWriter(writer)
-                    defer { accessLog.log(request, response, bytes: counting.bytes) }
-                    try await produce(counting)
+        let accessLog = self.services.accessLog
+        /// Once the response is over: the access-log line and the request's metrics.
+        let finish: @Sendable (Response, Int) -> Void = { [services = self.services] response, bytes in
+            accessLog?.log(request, response, bytes: bytes)
+            if let metrics {
+                metrics.active.decrement()
+                metrics.record(method: request.method, route: Self.routeLabel(request, services), status: response.status.code, duration: .now - request.startedAt)
+            }
+        }
+        switch response.body {
+        case .stream(let length, let produce) where request.method != .HEAD:
+            // Log once the stream ends, with the bytes it really wrote.
+            let eventStream = metrics != nil && response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true
+            response.body = .stream(length: length) { [response] writer in
+                let counting = CountingBodyWriter(writer)
+                if eventStream { metrics?.eventStreams.increment() }
+                defer {
+                    if eventStream { metrics?.eventStreams.decrement() }
+                    finish(response, counting.bytes)
                 }
-            case .stream:
-                accessLog.log(request, response, bytes: 0)
-            case .buffer(let buffer):
-                accessLog.log(request, response, bytes: buffer.readableBytes)
-            case .webSocket(let options, let run):
-                // Log once the connection ends, as Gunicorn logs a long request when it is done.
-                response.body = .webSocket(options) { [response] socket in
-                    defer { accessLog.log(request, response, bytes: 0) }
-                    try await run(socket)
+                try await produce(counting)
+            }
+        case .stream:
+            finish(response, 0)
+        case .buffer(let buffer):
+            finish(response, buffer.readableBytes)
+        case .webSocket(let options, let run):
+            // Log once the connection ends, as Gunicorn logs a long request when it is done.
+            response.body = .webSocket(options) { [response] socket in
+                metrics?.webSockets.increment()
+                defer {
+                    metrics?.webSockets.decrement()
+                    finish(response, 0)
                 }
+                try await run(socket)
             }
         }
         if let uploads = request.temporaryUploads {
             response.body = uploads.removing(after: response.body, method: request.method)
         }
         return HTTPServerResponse(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    /// The `http_route` label: the matched route's pattern, the health path, or one fixed value.
+    static func routeLabel(_ request: Request, _ services: AppServices) -> String {
+        if let route = request.route { return route.pattern.description }
+        if let health = services.healthPath, request.path == health || request.path == health + "/live" { return request.path }
+        return RequestMetrics.unmatchedRoute
     }
 
     func respond(to request: Request) async -> Response {

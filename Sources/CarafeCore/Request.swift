@@ -57,6 +57,15 @@ public final class Request: @unchecked Sendable {
     /// WebSocket session included, with the bytes written and the time taken: for work that must
     /// wait for the end (teardown hooks already do).
     public let completion: ResponseCompletion
+    /// This request's id (`X-Request-Id`, see `RequestID`): the trusted peer's, or made here.
+    public let id: String
+    /// The app's logger with this request's id in its metadata (`request_id`).
+    public private(set) lazy var logger: Logger = {
+        var logger = self.services.logger
+        logger[metadataKey: "request_id"] = "\(self.id)"
+        return logger
+    }()
+
     /// The host a trusted proxy forwarded, if it did.
     private let forwardedHost: String?
     /// When the request arrived, for the access log's request time.
@@ -82,6 +91,8 @@ public final class Request: @unchecked Sendable {
         self.forwardedHost = forwarded.host
         self.scriptRoot = forwarded.prefix
         self.services = services
+        let trusted = services.forwardedAllowIPs.contains(request.remoteAddress)
+        self.id = (trusted ? RequestID.valid(request.head.headers.first(name: "x-request-id")) : nil) ?? RequestID.make()
         let target = request.head.uri
         let rawPath: Substring
         // Byte-wise: `?`, `%` and `/` are ASCII, and Character-wise search costs per request.

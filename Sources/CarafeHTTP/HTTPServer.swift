@@ -88,6 +88,9 @@ public final class HTTPServer: Sendable {
         self.loopsStopping.withLock { $0.append(body) }
     }
 
+    /// Connections open now (read by the metrics' open-connections gauge at each scrape).
+    public var openConnections: Int { self.connections.count }
+
     /// Requests handed to the responder so far (counted only when `maxRequests` is set).
     public var requestsServed: Int { self.requestCounter.count }
 

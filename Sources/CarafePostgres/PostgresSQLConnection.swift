@@ -1,3 +1,4 @@
+import CarafeCore
 import CarafeSQL
 import Foundation
 import Logging
@@ -9,6 +10,14 @@ public final class PostgresSQLConnection: SQLConnection {
     /// The driver's connection, for what Carafe's API does not cover.
     public let connection: PostgresConnection
     private let logger: Logger
+
+    /// The logger with the id of the request running the query (`RequestID.current`), if any.
+    private var queryLogger: Logger {
+        guard let id = RequestID.current else { return self.logger }
+        var logger = self.logger
+        logger[metadataKey: "request_id"] = "\(id)"
+        return logger
+    }
 
     init(_ connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -36,7 +45,7 @@ public final class PostgresSQLConnection: SQLConnection {
             }
         }
         do {
-            let rows = try await self.connection.query(PostgresQuery(unsafeSQL: sql.text(for: .postgres), binds: bindings), logger: self.logger)
+            let rows = try await self.connection.query(PostgresQuery(unsafeSQL: sql.text(for: .postgres), binds: bindings), logger: self.queryLogger)
             var result: [SQLRow] = []
             var columns: [String]?
             for try await row in rows {
@@ -57,7 +66,7 @@ public final class PostgresSQLConnection: SQLConnection {
         while script.contains("$\(tag)") { tag += "_" }
         let block = "DO $\(tag)_do$ BEGIN EXECUTE $\(tag)$\(script)$\(tag)$; END $\(tag)_do$"
         do {
-            try await self.connection.query(PostgresQuery(unsafeSQL: block), logger: self.logger)
+            try await self.connection.query(PostgresQuery(unsafeSQL: block), logger: self.queryLogger)
         } catch {
             throw PostgresErrors.translate(error, statement: String(script.prefix(200)))
         }

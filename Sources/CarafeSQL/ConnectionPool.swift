@@ -1,4 +1,5 @@
 import CarafeCore
+import CoreMetrics
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -35,7 +36,22 @@ public final class ConnectionPool<Connection: SQLConnection>: Sendable {
     /// Lends a connection for the duration of `body`, then takes it back (or drops it if it broke).
     public func withConnection<T>(_ body: (Connection) async throws -> T) async throws -> T {
         let pool = try self.currentPool()
-        let connection = try await pool.lease()
+        let metrics = self.metrics
+        let asked = ContinuousClock.now
+        metrics.pending.increment()
+        let connection: Connection
+        do {
+            connection = try await pool.lease()
+        } catch {
+            metrics.pending.decrement()
+            if error is DatabaseUnavailable { metrics.timeouts.increment() }
+            throw error
+        }
+        metrics.pending.decrement()
+        let waited = (ContinuousClock.now - asked).components
+        metrics.waitTime.recordNanoseconds(waited.seconds * 1_000_000_000 + waited.attoseconds / 1_000_000_000)
+        metrics.used.increment()
+        defer { metrics.used.decrement() }
         do {
             let result = try await body(connection)
             pool.release(connection)
@@ -45,6 +61,18 @@ public final class ConnectionPool<Connection: SQLConnection>: Sendable {
             throw error
         }
     }
+
+    /// Made on first use, once the app has bootstrapped its metrics backend (a pool is often
+    /// made before).
+    private var metrics: PoolMetrics {
+        self.madeMetrics.withLock { made in
+            if let made { return made }
+            let metrics = PoolMetrics()
+            made = metrics
+            return metrics
+        }
+    }
+    private let madeMetrics = Mutex<PoolMetrics?>(nil)
 
     /// Connections open now (idle or lent), in all loops' pools.
     public var openConnections: Int {
@@ -71,6 +99,20 @@ public final class ConnectionPool<Connection: SQLConnection>: Sendable {
             return pool
         }
     }
+}
+
+/// What a pool records through swift-metrics, named as OpenTelemetry's database client
+/// conventions are in Prometheus (`db.client.connection.count` → `db_client_connection_count`).
+struct PoolMetrics: Sendable {
+    /// Connections lent out now (`{db_client_connection_state="used"}`).
+    let used = Meter(label: "db_client_connection_count", dimensions: [("db_client_connection_state", "used")])
+    /// Queries waiting for a connection.
+    let pending = Meter(label: "db_client_connection_pending_requests")
+    /// How long a query waited for its connection.
+    let waitTime = Timer(label: "db_client_connection_wait_time_seconds")
+    /// Queries that got no connection: every one stayed busy past the wait timeout, too many
+    /// waited, or none could be opened (each a 503).
+    let timeouts = Counter(label: "db_client_connection_timeouts_total")
 }
 
 /// The connections of one event loop.

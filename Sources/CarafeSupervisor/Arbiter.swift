@@ -56,6 +56,9 @@ public final class Arbiter {
     private var changedVersion: (version: timespec, since: ContinuousClock.Instant)?
     /// After a TERM with a drain delay: when the graceful stop begins.
     private var drainingUntil: ContinuousClock.Instant?
+    /// Told of the workers' reports, exits and boot failures (`CarafeMetrics` aggregates them).
+    /// Set it before `run()`.
+    public var observer: (any ArbiterObserver)?
 
     static let handledSignals = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGCHLD, SIGUSR1, SIGUSR2]
     /// Set for a master started by USR2: the sockets it inherits, as descriptor numbers.
@@ -102,13 +105,16 @@ public final class Arbiter {
             var descriptors = [pollfd(fd: signals.descriptor, events: Int16(POLLIN), revents: 0)]
             descriptors += self.workers.filter { $0.heartbeat >= 0 }.map { pollfd(fd: $0.heartbeat, events: Int16(POLLIN), revents: 0) }
             _ = poll(&descriptors, nfds_t(descriptors.count), 200)
-            for worker in self.workers where worker.readBeats() {
-                self.heard(from: worker)
+            for worker in self.workers {
+                let events = worker.readHeartbeat()
+                if events.beats > 0 { self.heard(from: worker) }
+                for frame in events.frames { self.received(frame, from: worker) }
             }
             for signo in signals.take() {
                 self.handle(signo)
             }
             self.reap()
+            self.observer?.workersRunning(self.workers.filter { !$0.killed }.map(\.info))
             switch self.state {
             case .running:
                 if let until = self.drainingUntil, ContinuousClock.now >= until {
@@ -151,6 +157,23 @@ public final class Arbiter {
         self.bootFailures = 0
         self.logger.info("\(worker.name) is serving")
         if worker.reopenLogsOnceBooted { kill(worker.pid, SIGUSR1) }
+    }
+
+    private func received(_ frame: HeartbeatFrame, from worker: WorkerProcess) {
+        if frame.kind == .inFlight {
+            worker.inFlight = String(decoding: frame.payload, as: UTF8.self)
+        }
+        self.observer?.worker(worker.info, sent: frame)
+    }
+
+    /// Why `worker` ended, for the observer.
+    private static func cause(of worker: WorkerProcess, status how: String) -> WorkerExitCause {
+        if worker.timedOut { return .timeout }
+        switch worker.retiring {
+        case "a reload"?, "a failed reload"?: return .reload
+        case _?: return .stopped
+        case nil: return how == "exited with status 0" ? .maxRequests : .crash
+        }
     }
 
     private func handle(_ signo: Int32) {
@@ -209,8 +232,11 @@ public final class Arbiter {
             }
             guard let index = self.workers.firstIndex(where: { $0.pid == pid }) else { continue }
             let worker = self.workers.remove(at: index)
+            for frame in worker.readHeartbeat().frames { self.received(frame, from: worker) }  // its last report
             worker.closeHeartbeat()
             let how = Self.describe(status)
+            self.observer?.workerExited(worker.info, cause: Self.cause(of: worker, status: how))
+            if !worker.booted, worker.retiring == nil { self.observer?.workerFailedToBoot(worker.info) }
             if let reason = worker.retiring, !worker.timedOut {
                 self.logger.info("\(worker.name) \(how) (stopped for \(reason))")
                 continue
@@ -264,6 +290,11 @@ public final class Arbiter {
             } else if let timeout = self.configuration.timeout, now - worker.lastBeat > timeout {
                 let silence = now - worker.lastBeat
                 self.logger.error("\(worker.name) timed out: no heartbeat for \(silence.formatted) (timeout \(timeout.formatted))\(worker.booted ? "" : " while booting"); sending SIGABRT")
+                // What it was doing: the requests it last reported (its watchdog reports a stuck loop's at once).
+                let _ = worker.readHeartbeat().frames.map { self.received($0, from: worker) }
+                for line in worker.inFlight.split(separator: "\n") where !line.isEmpty {
+                    self.logger.error("\(worker.name) had in flight: \(line)")
+                }
                 worker.timedOut = true
                 worker.signal(SIGABRT, because: "a timeout")
             }
@@ -285,6 +316,7 @@ public final class Arbiter {
         let serving = current.filter(\.booted).count
         if !old.isEmpty, serving >= self.target {
             let took = self.reloadStartedAt.map { ContinuousClock.now - $0 }
+            if let took { self.observer?.reloadFinished(after: took) }
             self.logger.notice("reload: \(serving) new workers serving\(took.map { " \($0.formatted) after HUP" } ?? ""); stopping \(old.count) old workers gracefully")
             for worker in old { worker.signal(SIGTERM, because: "a reload") }
             self.reloadStartedAt = nil

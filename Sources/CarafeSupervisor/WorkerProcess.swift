@@ -24,6 +24,10 @@ final class WorkerProcess {
     /// A USR1 (reopen the log files) came while it was booting: it gets one once it serves.
     var reopenLogsOnceBooted = false
     var killed = false
+    /// Splits the heartbeat pipe's bytes into beats and frames.
+    private var reader = HeartbeatReader()
+    /// The requests it last said it had in flight (a `.inFlight` frame), one per line.
+    var inFlight: String = ""
 
     private init(number: Int, pid: pid_t, generation: Int, heartbeat: Int32) {
         self.number = number
@@ -35,6 +39,9 @@ final class WorkerProcess {
     }
 
     var name: String { "worker \(self.number) (pid \(self.pid))" }
+
+    /// What an `ArbiterObserver` is told about it.
+    var info: ArbiterWorkerInfo { ArbiterWorkerInfo(number: self.number, pid: self.pid, lastBeat: self.lastBeat, booted: self.booted) }
 
     /// Starts `executable` with `arguments` (argv[0] included) as worker `number`, the
     /// listening sockets at descriptors 3, 4, … and the heartbeat pipe after them (`ChildProcess`).
@@ -83,21 +90,24 @@ final class WorkerProcess {
         return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends[0])
     }
 
-    /// Reads every pending heartbeat byte; true if there was at least one.
-    func readBeats() -> Bool {
-        guard self.heartbeat >= 0 else { return false }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        var any = false
+    /// Reads every pending byte of the heartbeat pipe: the beats and frames it brought.
+    func readHeartbeat() -> HeartbeatReader.Events {
+        var events = HeartbeatReader.Events()
+        guard self.heartbeat >= 0 else { return events }
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = read(self.heartbeat, &buffer, buffer.count)
             if count > 0 {
-                any = true
+                let more = self.reader.feed(buffer[..<count])
+                events.beats += more.beats
+                events.frames += more.frames
+                events.garbage += more.garbage
                 continue
             }
             if count == 0 { self.closeHeartbeat() }  // the worker closed it: it is exiting
             break
         }
-        return any
+        return events
     }
 
     func closeHeartbeat() {

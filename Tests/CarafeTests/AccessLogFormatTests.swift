@@ -31,7 +31,7 @@ import Testing
     @Test(arguments: [
         ("%(x)s", "unknown atom %(x)s"),
         ("%(h)s %(hh)s", "unknown atom %(hh)s"),
-        ("%({name}e)s", "unknown atom %({name}e)s"),
+        ("%({name}x)s", "unknown atom %({name}x)s"),  // i, o and e (environment) are the kinds
         ("%({}i)s", "unknown atom %({}i)s"),
         ("%(h)d", "a '%' must start an atom such as %(h)s, or be doubled (%%)"),
         ("%(h", "a '%' must start an atom such as %(h)s, or be doubled (%%)"),

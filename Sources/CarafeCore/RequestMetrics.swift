@@ -1,0 +1,53 @@
+import CoreMetrics
+
+/// What the framework records through swift-metrics, named as OpenTelemetry's HTTP semantic
+/// conventions are written in Prometheus (`http.server.request.duration` →
+/// `http_server_request_duration_seconds`). The backend is whatever the process bootstrapped
+/// (`CarafeMetrics` bootstraps Prometheus for `serve --metrics-bind`); nothing is recorded
+/// unless `App.recordsMetrics` is on, so an app without metrics pays nothing.
+///
+/// Labels are bounded: `http_route` is the route's pattern (`/users/:id`), never the raw path,
+/// and `unmatched` for every request that matched no route; a method outside the standard
+/// ones is `_OTHER`. A scan of random paths and methods therefore makes no new series.
+public final class RequestMetrics: Sendable {
+    /// The request-duration histogram's name; the others are in `docs/observability.md`.
+    public static let durationLabel = "http_server_request_duration_seconds"
+    /// The `http_route` of requests that matched no route.
+    public static let unmatchedRoute = "unmatched"
+    /// The histogram's buckets, in seconds: OpenTelemetry's advice for `http.server.request.duration`.
+    public static let durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+
+    /// Requests being answered (a stream until it ends).
+    let active = Meter(label: "http_server_active_requests")
+    /// Connections open (set from the server before each report or scrape).
+    let openConnections = Meter(label: "http_server_open_connections")
+    /// Server-Sent Event streams open.
+    let eventStreams = Meter(label: "http_server_open_sse_streams")
+    /// WebSocket connections open.
+    let webSockets = Meter(label: "http_server_open_websockets")
+    /// Jobs waiting for a thread of the blocking pool (`blocking: true` routes, `--worker-class threads`).
+    let blockingQueued = Meter(label: "carafe_blocking_pool_queued")
+    /// Jobs running on the blocking pool.
+    let blockingRunning = Meter(label: "carafe_blocking_pool_running")
+
+    private static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+
+    init() {}
+
+    /// Sets the gauges that are read rather than counted.
+    func refresh(from server: HTTPServer, pool: BlockingPool) {
+        self.openConnections.set(server.openConnections)
+        self.blockingQueued.set(pool.waiting)
+        self.blockingRunning.set(pool.running)
+    }
+
+    /// Records one finished request.
+    func record(method: HTTPMethod, route: String, status: UInt, duration: Duration) {
+        let name = Self.methods.contains(method.rawValue) ? method.rawValue : "_OTHER"
+        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        Timer(
+            label: Self.durationLabel,
+            dimensions: [("http_request_method", name), ("http_route", route), ("http_response_status_code", String(status))]
+        ).recordNanoseconds(nanoseconds)
+    }
+}
