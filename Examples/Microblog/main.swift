@@ -27,7 +27,6 @@ app.useDatabase(db, migrations: migrations)
 app.onStart { _ in try await db.migrate(directory: migrations, logger: app.logger) }
 
 try app.sessions(secretKey: SecretKey.load(environment: environment, file: configuration.secretKeyFile, logger: app.logger))
-// Templates before CSRF protection: their hook must have run when a refused form's error page renders.
 try app.templates(directory: Bundle.module.path(forResource: "Templates", ofType: nil) ?? "Templates")
 app.csrfProtection()
 

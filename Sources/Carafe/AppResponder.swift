@@ -45,14 +45,14 @@ struct AppResponder: HTTPResponder {
         {
             return answer
         }
-        var blueprints = [self.services.root]
+        var blueprints = [self.services.routes.rootHooks]
         var collectsBody = false
         let action: Route.Handler
         switch self.services.routes.match(request.method, request.pathSegments) {
         case .found(let route, let parameters):
             request.route = route
             request.parameters = parameters
-            blueprints = route.blueprints
+            blueprints = route.hooks
             collectsBody = route.body == .collect
             action = route.handler
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
@@ -85,7 +85,7 @@ struct AppResponder: HTTPResponder {
             response = await self.answer(error, to: request, blueprints: blueprints)
         }
         for blueprint in blueprints.reversed() {
-            for hook in blueprint.afterHooks.reversed() {
+            for hook in blueprint.after.reversed() {
                 do {
                     response = try await hook(request, response)
                 } catch {
@@ -95,7 +95,7 @@ struct AppResponder: HTTPResponder {
             }
         }
         for blueprint in blueprints.reversed() {
-            for hook in blueprint.teardownHooks.reversed() {
+            for hook in blueprint.teardown.reversed() {
                 await hook(request, failure)
             }
         }
@@ -116,9 +116,9 @@ struct AppResponder: HTTPResponder {
         return response
     }
 
-    private static func runBeforeHooks(_ blueprints: [Blueprint], _ request: Request) async throws -> Response? {
+    private static func runBeforeHooks(_ blueprints: [Blueprint.Hooks], _ request: Request) async throws -> Response? {
         for blueprint in blueprints {
-            for hook in blueprint.beforeHooks {
+            for hook in blueprint.before {
                 if let response = try await hook(request) { return response }
             }
         }
@@ -126,7 +126,7 @@ struct AppResponder: HTTPResponder {
     }
 
     /// The response to `error`: from the innermost error handler that takes it, else the default.
-    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint]) async -> Response {
+    private func answer(_ error: any Error, to request: Request, blueprints: [Blueprint.Hooks]) async -> Response {
         for blueprint in blueprints.reversed() {
             for handler in blueprint.errorHandlers where handler.handles(error) {
                 do {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A group of routes with a common prefix, their own hooks and their own error handlers
 /// (Flask's blueprint), registered on an app or on another blueprint.
 ///
@@ -7,21 +9,21 @@
 ///     app.register(api)
 ///
 /// Hooks and error handlers of a blueprint apply to its own routes and those of the
-/// blueprints registered on it. A blueprint is configured before the app serves; changing it
-/// afterwards has no effect.
-public final class Blueprint: RouteBuilder, @unchecked Sendable {
+/// blueprints registered on it. A blueprint freezes with the app it is registered on; adding
+/// to it afterwards is a programmer error, as on the app.
+public final class Blueprint: RouteBuilder, Sendable {
     typealias BeforeHook = @Sendable (Request) async throws -> Response?
     typealias AfterHook = @Sendable (Request, Response) async throws -> Response
     typealias TeardownHook = @Sendable (Request, (any Error)?) async -> Void
 
     /// An error handler and the errors it is for.
-    struct ErrorHandler {
+    struct ErrorHandler: Sendable {
         let handles: @Sendable (any Error) -> Bool
         let handle: @Sendable (Request, any Error) async throws -> Response
     }
 
     /// A route as registered here, relative to this blueprint.
-    struct LocalRoute {
+    struct LocalRoute: Sendable {
         let method: HTTPMethod
         let pattern: RoutePattern
         let name: String?
@@ -29,14 +31,25 @@ public final class Blueprint: RouteBuilder, @unchecked Sendable {
         let handler: Route.Handler
     }
 
+    /// A blueprint's hooks and error handlers as they were when the app froze: what serving reads.
+    struct Hooks: Sendable {
+        var before: [BeforeHook] = []
+        var after: [AfterHook] = []
+        var teardown: [TeardownHook] = []
+        var errorHandlers: [ErrorHandler] = []
+    }
+
+    /// Everything registered here, until the app freezes.
+    struct Registrations {
+        var routes: [LocalRoute] = []
+        var children: [Blueprint] = []
+        var hooks = Hooks()
+        var frozen = false
+    }
+
     public let name: String
     public let prefix: RoutePattern
-    var routes: [LocalRoute] = []
-    var children: [Blueprint] = []
-    var beforeHooks: [BeforeHook] = []
-    var afterHooks: [AfterHook] = []
-    var teardownHooks: [TeardownHook] = []
-    var errorHandlers: [ErrorHandler] = []
+    private let registrations = Mutex(Registrations())
 
     /// - Parameters:
     ///   - name: prefixes the names of its routes (`name.route`); "" adds none.
@@ -48,23 +61,43 @@ public final class Blueprint: RouteBuilder, @unchecked Sendable {
 
     public var blueprint: Blueprint { self }
 
-    /// The routes of this blueprint and its children, with full patterns and names, under
-    /// `parents` (the blueprints above it, outermost first).
-    func resolvedRoutes(under parents: [Blueprint] = []) -> [Route] {
-        let chain = parents + [self]
-        let prefix = chain.reduce(RoutePattern(segments: [])) { $1.prefix.prefixed(by: $0) }
-        let namePrefix = chain.map(\.name).filter { !$0.isEmpty }.joined(separator: ".")
-        let own = self.routes.map { local in
+    /// Adds to the registrations, unless the app has frozen: `what` names the addition in the
+    /// message that stops the process.
+    func register(_ what: @autoclosure () -> String, _ change: (inout Registrations) -> Void) {
+        self.registrations.withLock { registrations in
+            precondition(
+                !registrations.frozen,
+                "\(what()) was registered after the app froze (at its first request, `serve`, `app.routes` or `app.url(for:)`): register every route, hook and blueprint before the app serves"
+            )
+            change(&registrations)
+        }
+    }
+
+    /// The hooks and error handlers registered here.
+    var hooks: Hooks { self.registrations.withLock { $0.hooks } }
+
+    /// Freezes this blueprint and its children and returns their routes, with full patterns and
+    /// names, under `parents` (the blueprints above it, outermost first).
+    func freeze(under parents: [(Blueprint, Hooks)] = []) -> [Route] {
+        let (routes, children, hooks) = self.registrations.withLock { registrations in
+            registrations.frozen = true
+            return (registrations.routes, registrations.children, registrations.hooks)
+        }
+        let chain = parents + [(self, hooks)]
+        let prefix = chain.reduce(RoutePattern(segments: [])) { $1.0.prefix.prefixed(by: $0) }
+        let namePrefix = chain.map(\.0.name).filter { !$0.isEmpty }.joined(separator: ".")
+        let own = routes.map { local in
             Route(
                 method: local.method,
                 pattern: local.pattern.prefixed(by: prefix),
                 name: local.name.map { namePrefix.isEmpty ? $0 : "\(namePrefix).\($0)" },
                 body: local.body,
                 handler: local.handler,
-                blueprints: chain
+                blueprints: chain.map(\.0),
+                hooks: chain.map(\.1)
             )
         }
-        return own + self.children.flatMap { $0.resolvedRoutes(under: chain) }
+        return own + children.flatMap { $0.freeze(under: chain) }
     }
 }
 
@@ -86,11 +119,10 @@ extension RouteBuilder {
         body: RequestBodyStrategy = .collect,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.blueprint.routes.append(
-            Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body) { request in
-                try await handler(request).makeResponse(for: request)
-            }
-        )
+        let route = Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body) { request in
+            try await handler(request).makeResponse(for: request)
+        }
+        self.blueprint.register("route \(method.rawValue) \(path)") { $0.routes.append(route) }
         return self
     }
 
@@ -165,7 +197,7 @@ extension RouteBuilder {
     /// blueprint's). Returning a response skips the handler and the later before-hooks.
     @discardableResult
     public func before(_ hook: @escaping @Sendable (Request) async throws -> Response?) -> Self {
-        self.blueprint.beforeHooks.append(hook)
+        self.blueprint.register("a before-hook") { $0.hooks.before.append(hook) }
         return self
     }
 
@@ -173,7 +205,7 @@ extension RouteBuilder {
     /// response to send; in reverse registration order, a blueprint's before the app's.
     @discardableResult
     public func after(_ hook: @escaping @Sendable (Request, Response) async throws -> Response) -> Self {
-        self.blueprint.afterHooks.append(hook)
+        self.blueprint.register("an after-hook") { $0.hooks.after.append(hook) }
         return self
     }
 
@@ -181,7 +213,7 @@ extension RouteBuilder {
     /// handler threw, if any. For releasing what the request held.
     @discardableResult
     public func teardown(_ hook: @escaping @Sendable (Request, (any Error)?) async -> Void) -> Self {
-        self.blueprint.teardownHooks.append(hook)
+        self.blueprint.register("a teardown hook") { $0.hooks.teardown.append(hook) }
         return self
     }
 
@@ -191,13 +223,12 @@ extension RouteBuilder {
         _ status: HTTPStatus,
         _ handler: @escaping @Sendable (Request, HTTPError) async throws -> R
     ) -> Self {
-        self.blueprint.errorHandlers.append(
-            Blueprint.ErrorHandler(handles: { HTTPError(converting: $0).status == status }) { request, error in
-                var response = try await handler(request, HTTPError(converting: error)).makeResponse(for: request)
-                if response.status == .ok { response.status = status }
-                return response
-            }
-        )
+        let errorHandler = Blueprint.ErrorHandler(handles: { HTTPError(converting: $0).status == status }) { request, error in
+            var response = try await handler(request, HTTPError(converting: error)).makeResponse(for: request)
+            if response.status == .ok { response.status = status }
+            return response
+        }
+        self.blueprint.register("an error handler for \(status.code)") { $0.hooks.errorHandlers.append(errorHandler) }
         return self
     }
 
@@ -207,11 +238,10 @@ extension RouteBuilder {
         _ type: E.Type,
         _ handler: @escaping @Sendable (Request, E) async throws -> R
     ) -> Self {
-        self.blueprint.errorHandlers.append(
-            Blueprint.ErrorHandler(handles: { $0 is E }) { request, error in
-                try await handler(request, error as! E).makeResponse(for: request)
-            }
-        )
+        let errorHandler = Blueprint.ErrorHandler(handles: { $0 is E }) { request, error in
+            try await handler(request, error as! E).makeResponse(for: request)
+        }
+        self.blueprint.register("an error handler for \(E.self)") { $0.hooks.errorHandlers.append(errorHandler) }
         return self
     }
 
@@ -219,7 +249,7 @@ extension RouteBuilder {
     @discardableResult
     public func register(_ child: Blueprint) -> Self {
         precondition(child !== self.blueprint, "a blueprint cannot be registered on itself")
-        self.blueprint.children.append(child)
+        self.blueprint.register("blueprint '\(child.name)'") { $0.children.append(child) }
         return self
     }
 }

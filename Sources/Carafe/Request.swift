@@ -43,10 +43,10 @@ public final class Request: @unchecked Sendable {
     public internal(set) var parameters = Parameters(kind: "path parameter")
     /// The matched route; nil when none matched (404, 405).
     public internal(set) var route: Route?
-    /// Values that hooks and handlers pass along for this request (Flask's `g`).
-    public var storage: [String: any Sendable] = [:]
-    /// The serving app's `extensions` (Flask's `current_app.extensions`).
-    public var appExtensions: [String: any Sendable] { self.services.extensions }
+    /// Values that hooks and handlers pass along for this request, by typed key (Flask's `g`).
+    public let storage = Storage()
+    /// The serving app's `storage` (Flask's `current_app.extensions`).
+    public var appStorage: Storage { self.services.storage }
 
     /// The host a trusted proxy forwarded, if it did.
     private let forwardedHost: String?

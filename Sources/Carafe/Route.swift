@@ -14,6 +14,8 @@ public struct Route: Sendable {
     /// The blueprints from the app's root down to the one that owns the route: whose hooks and
     /// error handlers apply to it.
     public let blueprints: [Blueprint]
+    /// Their hooks and error handlers, as frozen with the app, in the same order.
+    let hooks: [Blueprint.Hooks]
 }
 
 /// What a route does with the request body.

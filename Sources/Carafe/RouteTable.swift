@@ -21,7 +21,11 @@ final class RouteTable: Sendable {
     let all: [Route]
     private let named: [String: Route]
 
-    init(_ routes: [Route]) {
+    /// The app's own hooks and error handlers: they apply to requests that match no route too.
+    let rootHooks: Blueprint.Hooks
+
+    init(_ routes: [Route], root rootHooks: Blueprint.Hooks = Blueprint.Hooks()) {
+        self.rootHooks = rootHooks
         var named: [String: Route] = [:]
         for route in routes {
             var node = self.root

@@ -12,10 +12,7 @@ extension App {
     @discardableResult
     public func templates(directory: String, reload: Bool = false) throws -> Templates {
         let templates = try Templates(directory: directory, reload: reload)
-        self.before { req in
-            req.storage[Templates.storageKey] = templates
-            return nil
-        }
+        self.storage[Templates.Key.self] = templates
         return templates
     }
 }
@@ -29,7 +26,7 @@ extension Request {
     ///         try req.render("user", ["user": user, "csrf_token": req.csrfToken])
     ///     }
     public func render(_ name: String, _ context: Any = [String: Any](), status: HTTPStatus = .ok) throws -> HTML {
-        guard let templates = self.storage[Templates.storageKey] as? Templates else {
+        guard let templates = self.appStorage[Templates.Key.self] else {
             throw TemplateError(description: "req.render(\"\(name)\") needs templates: call `try app.templates(directory:)` before serving")
         }
         return HTML(try templates.render(name, context), status: status)
@@ -37,6 +34,7 @@ extension Request {
 }
 
 extension Templates {
-    /// Where a request finds the app's templates in `Request.storage`.
-    static let storageKey = "carafe.templates"
+    /// Where the app keeps its templates: app-wide, so an error page rendered before any hook
+    /// ran (a refused CSRF token, a 413) finds them too.
+    enum Key: StorageKey { typealias Value = Templates }
 }

@@ -9,7 +9,7 @@ extension App {
     ///     app.useDatabase(db, migrations: "migrations")
     ///     try await app.run()          // `app migrate`, then `app serve`
     public func useDatabase(_ database: Database, migrations directory: String = "migrations") {
-        self.extensions[Database.extensionKey] = database
+        self.storage[Database.Key.self] = database
         self.onStop { await database.shutdown() }
         self.command("migrate", abstract: "Apply the database migrations not applied yet (default directory: \(directory)).") { [logger] arguments in
             guard arguments.count <= 1, arguments.first?.hasPrefix("-") != true else {
@@ -25,14 +25,15 @@ extension App {
 }
 
 extension Database {
-    static let extensionKey = "carafe.database"
+    /// Where the app keeps its database.
+    enum Key: StorageKey { typealias Value = Database }
 }
 
 extension Request {
     /// The app's database (`app.useDatabase`). In an app without one, every statement throws
     /// an error (a 500) that says so.
     public var db: Database {
-        self.appExtensions[Database.extensionKey] as? Database ?? Database.missing
+        self.appStorage[Database.Key.self] ?? Database.missing
     }
 }
 

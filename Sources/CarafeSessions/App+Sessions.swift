@@ -50,15 +50,13 @@ extension App {
         )
     }
 
-    /// Installs the hooks: one that gives each request its session, and one that sends the
-    /// cookie when the session changed.
+    /// Installs sessions: the settings go in the app's storage, where `req.session` finds them
+    /// when it is first used (so hooks registered before this one can use the session too), and
+    /// an after-hook sends the cookie when the session changed.
     func sessions(_ settings: SessionSettings) {
-        self.before { req in
-            req.storage[Session.storageKey] = Session(cookie: req.cookies[settings.cookieName], settings: settings)
-            return nil
-        }
+        self.storage[SessionSettings.Key.self] = settings
         self.after { req, response in
-            guard let session = req.storage[Session.storageKey] as? Session, session.settings != nil, session.wasUsed else { return response }
+            guard let session = req.storage[Session.Key.self], session.settings != nil, session.wasUsed else { return response }
             var response = response
             response.headers.add(name: "vary", value: "Cookie")
             guard session.isModified else { return response }
@@ -80,25 +78,28 @@ extension App {
 }
 
 extension Request {
-    /// This request's session (Flask's `session`). Needs `app.sessions(secretKey:)`.
-    ///
-    /// Where the sessions' before-hook has not run, the session is empty and is not saved, and
-    /// a warning says so: when `app.sessions` was not called, in a before-hook registered
-    /// ahead of it, or in an error handler for an error raised before the hooks (a 413 for a
-    /// body over the limit).
+    /// This request's session (Flask's `session`), read from its cookie on first use. Needs
+    /// `app.sessions(secretKey:)`; in an app without sessions it is empty, is not saved, and a
+    /// warning says so.
     public var session: Session {
-        if let session = self.storage[Session.storageKey] as? Session { return session }
-        Session.logger.warning(
-            "req.session used in \(self.method.rawValue) \(self.path) where the sessions hook has not run: it is empty and will not be saved; call `try app.sessions(secretKey:)` before registering hooks that use the session"
-        )
-        let detached = Session(cookie: nil, settings: nil)
-        self.storage[Session.storageKey] = detached
-        return detached
+        if let session = self.storage[Session.Key.self] { return session }
+        guard let settings = self.appStorage[SessionSettings.Key.self] else {
+            Session.logger.warning(
+                "req.session used in \(self.method.rawValue) \(self.path) in an app without sessions: it is empty and will not be saved; call `try app.sessions(secretKey:)` before serving"
+            )
+            return self.storage.get(Session.Key.self) { Session(cookie: nil, settings: nil) }
+        }
+        return self.storage.get(Session.Key.self) { Session(cookie: self.cookies[settings.cookieName], settings: settings) }
     }
 }
 
+extension SessionSettings {
+    /// Where the app keeps its session settings.
+    enum Key: StorageKey { typealias Value = SessionSettings }
+}
+
 extension Session {
-    /// Where a request keeps its session in `Request.storage`.
-    static let storageKey = "carafe.session"
+    /// Where a request keeps its session.
+    enum Key: StorageKey { typealias Value = Session }
     static let logger = Logger(label: "carafe.sessions")
 }

@@ -27,6 +27,20 @@ import Testing
         "raw.mustache": "{{{html}}}|{{html}}",
     ]
 
+    @Test func anErrorRaisedBeforeAnyHookRendersItsPageToo() async throws {
+        let dir = try Self.directory(["error.mustache": "<h1>{{status}}</h1>"])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = App()
+        app.maxBodySize = 4
+        app.before { _ in throw HTTPError(.badRequest, "refused by the first hook") }
+        app.errorHandler(.badRequest) { req, error in try req.render("error", ["status": "\(error.status.code)"]) }
+        try app.templates(directory: dir)  // after the hook that refuses: templates are app-wide
+        app.post("/form") { _ in "ok" }
+        let response = await app.test.post("/form", "1")
+        #expect(response.status == .badRequest)
+        #expect(response.text == "<h1>400</h1>")
+    }
+
     @Test func valuesAreEscapedAndTripleBracesAreNot() async throws {
         let dir = try Self.directory(Self.site)
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -55,6 +55,18 @@ import Testing
         #expect(recorder.all == ["posts"])
     }
 
+    @Test func installationOrderDoesNotMatter() async throws {
+        let app = App()
+        let csrf = app.csrfProtection()  // before sessions: the session is read on first use
+        try app.sessions(secretKey: secretKey)
+        app.get("/form") { req in req.csrfToken }
+        app.post("/posts") { _ in "posted" }
+        _ = csrf
+        let (cookie, token) = try await Self.formSession(app)
+        #expect(await app.test.post("/posts", form: ["csrf_token": token], headers: sessionCookie(cookie)).text == "posted")
+        #expect(await app.test.post("/posts", form: ["csrf_token": "wrong"], headers: sessionCookie(cookie)).status == .badRequest)
+    }
+
     @Test func theHeaderPassesToo() async throws {
         let recorder = Recorder()
         let app = try Self.app(recorder)

@@ -223,15 +223,54 @@ import Testing
     }
 }
 
-@Suite struct SettingsTests {
-    @Test func aSettingChangedAfterTheFirstRequestTakesEffect() async {
+@Suite struct FreezingTests {
+    /// Settings, routes and hooks fixed at the first use: every request sees the same app.
+    @Test func theAppFreezesAtItsFirstRequest() async {
         let app = App()
-        app.get("/boom") { _ -> String in throw Boom() }
-        #expect(!(await app.test.get("/boom").text.contains("password=hunter2")))
-        app.debug = true
-        #expect(await app.test.get("/boom").text.contains("password=hunter2"))
         app.maxBodySize = 3
-        app.post("/late") { _ in "registered after the first request" }
-        #expect(await app.test.post("/late", "1234").status == .payloadTooLarge)
+        app.post("/echo") { req in req.bodyText }
+        #expect(await app.test.post("/echo", "1234").status == .payloadTooLarge)
+        #expect(app.maxBodySize == 3)
+    }
+
+    @Test func aRouteRegisteredAfterTheAppFrozeStopsTheProcessNamingIt() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let app = App()
+            app.get("/a") { _ in "a" }
+            _ = app.routes
+            app.get("/late") { _ in "late" }
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("route GET /late was registered after the app froze"))
+    }
+
+    @Test func aSettingChangedAfterTheFirstRequestStopsTheProcessNamingIt() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let app = App()
+            app.get("/a") { _ in "a" }
+            _ = await app.test.get("/a")
+            app.debug = true
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("App.debug was changed after the app froze"))
+    }
+
+    @Test func aBlueprintRegisteredLateStopsTheProcessToo() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let app = App()
+            let api = Blueprint("api", prefix: "/api")
+            app.register(api)
+            _ = try? app.url(for: "nothing")
+            api.get("/late") { _ in "late" }
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("route GET /late was registered after the app froze"))
+    }
+
+    @Test func listingTheRoutesStartsNoThreadPool() {
+        let app = App()
+        app.get("/a") { _ in "a" }
+        #expect(app.routes.count == 1)
+        #expect(!app.hasStartedServices)
     }
 }

@@ -41,8 +41,8 @@ import Testing
 
     @Test func aBeforeHookMayPassValuesToTheHandlerInStorage() async {
         let app = App()
-        app.before { req in req.storage["user"] = "ada"; return nil }
-        app.get("/me") { req in req.storage["user"] as? String ?? "nobody" }
+        app.before { req in req.storage[UserName.self] = "ada"; return nil }
+        app.get("/me") { req in req.storage[UserName.self] ?? "nobody" }
 
         #expect(await app.test.get("/me").text == "ada")
     }
@@ -162,3 +162,5 @@ import Testing
         #expect(log.all == ["after admin", "teardown admin"])
     }
 }
+
+private enum UserName: StorageKey { typealias Value = String }
