@@ -26,7 +26,7 @@ let cache = WorldCache(database: db)
 
 let app = App()
 app.onStop { await db.shutdown() }
-let templates = try Templates(directory: Bundle.module.path(forResource: "Templates", ofType: nil) ?? "Templates")
+try app.templates(directory: Bundle.module.path(forResource: "Templates", ofType: nil) ?? "Templates")
 
 app.get("/plaintext") { _ in Response(text: "Hello, World!", contentType: "text/plain") }
 
@@ -40,11 +40,11 @@ app.get("/updates") { req in try Response.json(try await worlds.update(count: qu
 
 app.get("/cached-queries") { req in try Response.json(try await cache.random(count: queryCount(req.query["count"]))) }
 
-app.get("/fortunes") { _ in
+app.get("/fortunes") { req in
     var fortunes = try await db.rows("SELECT id, message FROM fortune").map { try Fortune(row: $0) }
     fortunes.append(Fortune(id: 0, message: "Additional fortune added at request time."))
     fortunes.sort { $0.message.utf8.lexicographicallyPrecedes($1.message.utf8) }  // by code point, as TFB's check sorts
-    return HTML(try templates.render("fortunes", ["fortunes": fortunes.map(\.context)]))
+    return try req.render("fortunes", ["fortunes": fortunes.map(\.context)])
 }
 
 try await app.run()
