@@ -3,9 +3,10 @@ import PackageDescription
 
 let package = Package(
     name: "Carafe",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Carafe", targets: ["Carafe"]),
+        .library(name: "CarafeCore", targets: ["CarafeCore"]),
+        .library(name: "CarafeBroadcast", targets: ["CarafeBroadcast"]),
         .library(name: "CarafeHTTP", targets: ["CarafeHTTP"]),
         .library(name: "CarafeTesting", targets: ["CarafeTesting"]),
         .library(name: "CarafeSupervisor", targets: ["CarafeSupervisor"]),
@@ -22,6 +23,7 @@ let package = Package(
         .executable(name: "behind-proxy", targets: ["BehindProxy"]),
         .executable(name: "microblog", targets: ["Microblog"]),
         .executable(name: "techempower", targets: ["TechEmpower"]),
+        .executable(name: "concurrency-bench", targets: ["ConcurrencyBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -56,22 +58,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The framework: App, routing, requests, responses, hooks, errors, command line.
+        // The framework: App, routing, requests, responses, hooks, errors, the in-process responder.
+        // Extensions depend on this, not on `Carafe`, so they link no supervisor or command line.
+        .target(name: "CarafeCore", dependencies: ["CarafeHTTP"]),
+        // What a plain app imports: the framework plus `app.run()`, its command line (`serve`,
+        // `routes`, app commands) and the process supervisor behind `serve --workers`.
         .target(
             name: "Carafe",
             dependencies: [
-                "CarafeHTTP",
+                "CarafeCore",
                 "CarafeSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Long-lived connections: Server-Sent Events, the broadcast hub, long-polling.
-        .target(name: "CarafeStreaming", dependencies: ["Carafe"]),
+        // The broadcast hub and its backplane protocol, on the server core only (a draining server
+        // ends its subscriptions), so a backplane needs no framework.
+        .target(name: "CarafeBroadcast", dependencies: ["CarafeHTTP"]),
+        // Long-lived connections: Server-Sent Events, WebSocket routes, long-polling.
+        .target(name: "CarafeStreaming", dependencies: ["CarafeCore", "CarafeBroadcast"]),
         // Flask's session, CSRF protection and password hashing: signed cookies, tokens, scrypt/PBKDF2.
         .target(
             name: "CarafeSessions",
             dependencies: [
-                "Carafe",
+                "CarafeCore",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -80,25 +89,27 @@ let package = Package(
         // Flask's render_template: a directory of Mustache templates rendered to text/html.
         .target(
             name: "CarafeMustache",
-            dependencies: ["Carafe", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: ["CarafeCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
         // The database API, independent of the database: `SQL` with bound parameters, rows
         // decoded into Codable types, transactions, migrations, `req.db`, the `migrate` command.
         .target(
             name: "CarafeSQL",
-            dependencies: ["Carafe", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["CarafeCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         // PostgreSQL through postgres-nio: a connection pool per event loop, LISTEN/NOTIFY.
         .target(
             name: "CarafePostgres",
-            dependencies: ["CarafeSQL", "CarafeStreaming", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: ["CarafeSQL", "CarafeBroadcast", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         // SQLite through sqlite-nio: the embedded default.
         .target(name: "CarafeSQLite", dependencies: ["CarafeSQL", .product(name: "SQLiteNIO", package: "sqlite-nio")]),
         // `Database.open(url:)`: PostgreSQL for postgres:// URLs, SQLite otherwise.
         .target(name: "CarafeDatabase", dependencies: ["CarafeSQL", "CarafePostgres", "CarafeSQLite"]),
         // Flask's test_client: requests through the app without a socket.
-        .target(name: "CarafeTesting", dependencies: ["Carafe"]),
+        .target(name: "CarafeTesting", dependencies: ["CarafeCore"]),
+        // The README's first snippet, as written (a test checks the README still shows this file).
+        .executableTarget(name: "Readme", dependencies: ["Carafe"], path: "Examples/Readme"),
         .executableTarget(name: "Hello", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Hello"),
         // A chat room page over WebSocket and EventSource, on one BroadcastHub channel.
         .executableTarget(name: "Chat", dependencies: ["Carafe", "CarafeStreaming"], path: "Examples/Chat"),
@@ -126,6 +137,12 @@ let package = Package(
         ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
+        // The "realistic" workload of docs/concurrency.md, async and blocking (`scripts/bench-concurrency`).
+        .executableTarget(
+            name: "ConcurrencyBench",
+            dependencies: ["Carafe", "CarafeDatabase", "CarafePostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Benchmarks/ConcurrencyBench"
+        ),
         // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
         .executableTarget(name: "PasswordCost", dependencies: ["CarafeSessions"], path: "Benchmarks/PasswordCost"),
         // An app behind nginx: client address, streaming, static files (the nginx tests run it).
@@ -136,7 +153,7 @@ let package = Package(
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         // A throwaway PostgreSQL server (initdb + pg_ctl in a temporary directory) for the database tests.
         .target(name: "PostgresTestSupport", dependencies: ["ProcessTestSupport"], path: "Tests/PostgresTestSupport"),
-        .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeTesting"]),
+        .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeCore", "CarafeTesting"]),
         .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]),
         .testTarget(name: "CarafeSessionsTests", dependencies: ["CarafeSessions", "CarafeTesting"]),
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),

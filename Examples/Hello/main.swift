@@ -58,8 +58,9 @@ app.post("/publish") { req in
     return String(hub.publish(req.bodyText, on: "bench"))
 }
 
-// WebSocket echo: each text or binary message comes back unchanged (at most 1 MiB, else close 1009).
-app.websocket("/ws") { _, ws in
+// WebSocket echo: each text or binary message comes back unchanged (at most 16 MiB, like the
+// peers in ../shared/bench, else close 1009; the library's default limit is 1 MiB).
+app.websocket("/ws", options: WebSocketOptions(maxMessageSize: 16 << 20)) { _, ws in
     for await message in ws.messages {
         try await ws.send(message)
     }

@@ -1,5 +1,6 @@
 // Routes that misbehave on purpose, for the supervisor's tests: never deploy this.
 import Carafe
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,28 @@ app.get("/block") { req in
     let seconds = try req.query.get("s", as: Int.self) ?? 3600
     sleep(UInt32(seconds))
     return "unblocked"
+}
+
+// Blocks whatever thread it runs on for `ms` milliseconds (a synchronous SDK's call, say) and
+// answers that thread's name: an event loop's under `--worker-class async`, a pool thread's
+// (`TP-#n`) under `threads`. It does not say `blocking:`, so the worker class decides.
+app.get("/sleep") { req in
+    let ms = try req.query.get("ms", as: Int.self) ?? 200
+    usleep(useconds_t(ms * 1000))
+    return threadName()
+}
+
+// The same, marked `blocking: false`: on the event loop whatever the worker class.
+app.get("/sleep-on-loop", blocking: false) { req in
+    let ms = try req.query.get("ms", as: Int.self) ?? 200
+    usleep(useconds_t(ms * 1000))
+    return threadName()
+}
+
+/// The current thread's name as the kernel knows it (NIO names its pool's threads `TP-#n`).
+func threadName() -> String {
+    let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?"
+    return comm.trimmingCharacters(in: .newlines)
 }
 
 // Traps, as a force unwrap of nil or an overflow would: the whole process dies.

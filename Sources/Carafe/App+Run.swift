@@ -3,6 +3,7 @@ import CarafeHTTP
 import CarafeSupervisor
 import Dispatch
 import Foundation
+import Synchronization
 
 extension App {
     /// Runs the command line: `serve` (the default) or `routes`. See `--help`.
@@ -38,6 +39,8 @@ extension App {
         case let serve as ServeCommand:
             let options = serve.options
             if let threads = options.threads { self.blockingThreads = max(1, threads) }
+            if let workerClass = options.workerClass { self.workerClass = workerClass }
+            if let limit = options.threadQueueLimit { self.threadQueueLimit = max(0, limit) }
             if let worker = WorkerContext.fromEnvironment() {
                 do {
                     try await self.serve(options.workerConfiguration(worker), options, umask: nil, worker: worker)
@@ -54,6 +57,7 @@ extension App {
                     let errorLog = try self.logErrors(to: options.errorLogfile)
                     var configuration = try options.arbiterConfiguration()
                     if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
+                    self.logger.notice("\(self.workerClassSummary)")
                     let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
                     exit(arbiter.run())
                 } catch {
@@ -68,8 +72,8 @@ extension App {
                     CarafeCommand.exit(withError: ExitCode.failure)
                 }
             }
-        case is RoutesCommand:
-            print(self.routeTable, terminator: "")
+        case let routes as RoutesCommand:
+            print(self.routeTable(workerClass: routes.workerClass ?? self.workerClass), terminator: "")
         default:
             // `--help` and `help`: ArgumentParser's help command "fails" with the help text.
             do {
@@ -127,7 +131,7 @@ extension App {
     /// heartbeats to the master once it accepts, stops gracefully on TERM and at once on INT
     /// or QUIT, and shuts down if its master is gone. USR1 reopens the log files.
     private func serve(_ configuration: HTTPServerConfiguration, errorLog: LogFile?, umask mask: mode_t?, worker: WorkerContext?) async throws {
-        let server = HTTPServer(configuration: configuration, responder: AppResponder(services: self.services), logger: self.logger)
+        let server = HTTPServer(configuration: configuration, responder: self.responder, logger: self.logger)
         do {
             for start in self.lifecycle.startHooks { try await start(server.eventLoopGroup) }
         } catch {
@@ -150,11 +154,20 @@ extension App {
         // serves on for the drain delay, so that a load balancer stops sending, then stops. (Under
         // a master, the master waits out the delay and tells the workers with USR2.)
         let drainDelay = worker == nil ? self.drainDelay : .zero
+        let stopping = SignalLatch()
         var signals = graceful.map { signo in
             Self.onSignal(signo) { [logger, readiness = self.readiness] in
+                guard stopping.first() else {
+                    // A second Ctrl-C (or TERM): stop waiting for connections.
+                    logger.notice("received signal \(signo) again; closing every connection now")
+                    server.closeAllConnections()
+                    return
+                }
                 guard signo == SIGTERM, drainDelay > .zero, readiness.isReady else {
                     logger.info("received signal \(signo); shutting down gracefully")
-                    Task { await server.shutdown() }
+                    // Ctrl-C on a single process is a quick stop: idle connections close at once.
+                    let closingIdle = signo == SIGINT && worker == nil
+                    Task { await server.shutdown(closingIdle: closingIdle) }
                     return
                 }
                 readiness.isReady = false
@@ -173,7 +186,7 @@ extension App {
                 })
         }
         signals.append(
-            Self.onSignal(SIGUSR1) { [logger, accessLog = self.services.accessLog] in
+            Self.onSignal(SIGUSR1) { [logger, accessLog = self.accessLog] in
                 do {
                     try accessLog?.reopen()
                     try errorLog?.reopen()
@@ -193,6 +206,7 @@ extension App {
             server.beforeEventLoopsStop { [heartbeat] in heartbeat?.stop() }
             self.logger.info("worker \(worker.number) (pid \(getpid())) serving on \(server.localAddresses.map { Self.url(of: $0) }.joined(separator: ", "))")
         } else {
+            self.logger.notice("\(self.workerClassSummary)")
             for address in server.localAddresses {
                 self.logger.notice("Carafe serving on \(Self.url(of: address)) (pid \(getpid()), \(configuration.eventLoops) event loops)")
             }
@@ -203,16 +217,31 @@ extension App {
         self.logger.info("stopped")
     }
 
-    /// The route table as the `routes` command prints it.
-    public var routeTable: String {
-        let rows = self.routes.map { ($0.method.rawValue, $0.pattern.description, $0.name ?? "") }
-        let methodWidth = max(6, rows.map(\.0.count).max() ?? 0)
-        let pathWidth = max(4, rows.map(\.1.count).max() ?? 0)
-        func row(_ a: String, _ b: String, _ c: String) -> String {
-            a.padding(toLength: methodWidth, withPad: " ", startingAt: 0) + "  "
-                + b.padding(toLength: pathWidth, withPad: " ", startingAt: 0) + "  " + c
+    /// The route table as the `routes` command prints it, with where each route runs under
+    /// the app's worker class.
+    public var routeTable: String { self.routeTable(workerClass: self.workerClass) }
+
+    /// The route table, with where each route runs under `workerClass` (`routes --worker-class`).
+    public func routeTable(workerClass: WorkerClass) -> String {
+        let rows = self.routes.map { [$0.method.rawValue, $0.pattern.description, $0.name ?? "", $0.placement(workerClass)] }
+        let header = ["METHOD", "PATH", "NAME", "RUNS ON"]
+        let widths = header.indices.map { column in max(header[column].count, rows.map { $0[column].count }.max() ?? 0) }
+        func row(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
         }
-        return ([row("METHOD", "PATH", "NAME")] + rows.map(row)).map { $0.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
+        let title = "worker class: \(workerClass) (routes that do not say blocking: run on the \(workerClass == .threads ? "thread pool" : "event loop"))\n"
+        return title + ([row(header)] + rows.map(row)).map { $0.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
+    }
+
+    /// The line `serve` logs at start: the worker class and the pool.
+    var workerClassSummary: String {
+        let pool = "a pool of \(self.blockingThreads) threads per process, at most \(self.threadQueueLimit) jobs queued (--thread-queue-limit)"
+        switch self.workerClass {
+        case .async:
+            return "worker class async: handlers run on the event loops; blocking: true routes on \(pool)"
+        case .threads:
+            return "worker class threads: handlers run on \(pool), except blocking: false routes"
+        }
     }
 
     /// Runs `handler` on a dispatch queue whenever the process receives `signo`.
@@ -233,6 +262,12 @@ extension App {
     }
 }
 
+/// True for the first signal only: the second one stops at once.
+final class SignalLatch: Sendable {
+    private let seen = Atomic<Bool>(false)
+    func first() -> Bool { !self.seen.exchange(true, ordering: .relaxed) }
+}
+
 /// The command line of a Carafe app.
 struct CarafeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -250,7 +285,10 @@ struct ServeCommand: ParsableCommand {
 }
 
 struct RoutesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "routes", abstract: "Print the route table.")
+    static let configuration = CommandConfiguration(commandName: "routes", abstract: "Print the route table, and where each route runs.")
+
+    @Option(name: [.customShort("k"), .long], help: "Show where routes run under this worker class: async or threads. (default: the app's, async unless set in code)")
+    var workerClass: WorkerClass?
 }
 
 /// Options of `serve`, named as Gunicorn names them where it has them.
@@ -288,8 +326,17 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Event loops (threads serving connections) per process. (default: the usable cores)")
     var eventLoops: Int?
 
-    @Option(help: "Threads per process for blocking routes. (default: the usable cores, at least 2)")
+    @Option(help: "Threads per process for blocking routes, and for every route with --worker-class threads. (default: the usable cores, at least 2)")
     var threads: Int?
+
+    @Option(
+        name: [.customShort("k"), .long],
+        help: "Where handlers run: async (on the event loops; only blocking: true routes on the thread pool) or threads (on the thread pool of --threads, except blocking: false routes). (default: async)"
+    )
+    var workerClass: WorkerClass?
+
+    @Option(help: "Jobs that may wait for a thread of the pool; past it, a request for the pool is answered 503 with Retry-After at once. (default: 1024)")
+    var threadQueueLimit: Int?
 
     @Option(name: [.short, .long], help: "Run a master and this many worker processes. (default: one process, no master)")
     var workers: Int?
@@ -303,8 +350,23 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "With --workers: add a random 0...J to --max-requests per worker, so they do not all restart at once.")
     var maxRequestsJitter: Int = 0
 
-    @Option(help: "Most connections a process serves at once; past it, it stops accepting until one closes. (default: 1000 with --workers, else no limit)")
+    @Option(help: "Most connections a process serves at once; past it, it stops accepting until one closes; 0 no limit. (default: 1000)")
     var workerConnections: Int?
+
+    @Option(help: "Seconds a request body may go without a byte (408), and the grace period before --body-min-rate applies; 0 never. (default: 20)")
+    var bodyTimeout: Int = 20
+
+    @Option(help: "After --body-timeout, bytes a second a request body must average (408 below); 0 no minimum. (default: 500)")
+    var bodyMinRate: Int = 500
+
+    @Option(help: "Seconds the socket may stay unwritable (the client reads nothing) before the connection closes; 0 never. (default: 60)")
+    var writeTimeout: Int = 60
+
+    @Option(help: "Seconds a handler may take to start its response before it is cancelled and the request answered 503; 0 never. (default: 0)")
+    var handlerTimeout: Int = 0
+
+    @Option(help: "Bytes of an unread request body read and dropped after an early response to keep the connection. (default: 65536)")
+    var maxDiscardedBody: Int = 64 * 1024
 
     @Flag(help: "Development: run a master (with one worker unless --workers says more) that reloads when the executable changes.")
     var reload = false
@@ -362,8 +424,14 @@ struct ServeOptions: ParsableArguments {
         configuration.keepAliveTimeout = .seconds(Int64(self.keepAlive))
         configuration.gracefulTimeout = .seconds(Int64(self.gracefulTimeout))
         if let eventLoops = self.eventLoops { configuration.eventLoops = eventLoops }
-        configuration.maxConnections = self.workerConnections
+        let connections = self.workerConnections ?? 1000
+        configuration.maxConnections = connections > 0 ? connections : nil
         configuration.proxyProtocol = try self.proxyProtocolValue()
+        configuration.bodyTimeout = self.bodyTimeout > 0 ? .seconds(Int64(self.bodyTimeout)) : nil
+        configuration.bodyMinRate = self.bodyMinRate > 0 ? self.bodyMinRate : nil
+        configuration.writeTimeout = self.writeTimeout > 0 ? .seconds(Int64(self.writeTimeout)) : nil
+        configuration.handlerTimeout = self.handlerTimeout > 0 ? .seconds(Int64(self.handlerTimeout)) : nil
+        configuration.maxDiscardedBody = max(0, self.maxDiscardedBody)
         return configuration
     }
 
@@ -378,7 +446,6 @@ struct ServeOptions: ParsableArguments {
     func workerConfiguration(_ worker: WorkerContext) throws -> HTTPServerConfiguration {
         var configuration = try self.configuration()
         configuration.bind = worker.bindAddresses
-        configuration.maxConnections = self.workerConnections ?? 1000
         if self.maxRequests > 0 {
             configuration.maxRequests = self.maxRequests + Int.random(in: 0...max(0, self.maxRequestsJitter))
         }
@@ -409,3 +476,4 @@ struct ServeOptions: ParsableArguments {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension WorkerClass: ExpressibleByArgument {}

@@ -1,14 +1,4 @@
-// The HTTP vocabulary a Carafe app uses: statuses, methods, headers and byte buffers are NIO's own.
-@_exported import struct NIOCore.ByteBuffer
-@_exported import struct NIOCore.ByteBufferAllocator
-@_exported import enum NIOCore.SocketAddress
-@_exported import struct NIOHTTP1.HTTPHeaders
-@_exported import enum NIOHTTP1.HTTPMethod
-@_exported import enum NIOHTTP1.HTTPResponseStatus
-@_exported import struct NIOHTTP1.HTTPVersion
-@_exported import struct Logging.Logger
-@_exported import struct NIOHTTP1.HTTPRequestHead
-@_exported import enum NIOWebSocket.WebSocketErrorCode
-
-/// An HTTP response status: `.ok`, `.notFound`, `.custom(code: 418, reasonPhrase: "I'm a teapot")`.
-public typealias HTTPStatus = HTTPResponseStatus
+// `import Carafe` is the one import of a plain app: the framework (`CarafeCore`) plus what only
+// a program needs, the command line (`app.run()`: `serve`, `routes`) and the process supervisor.
+// Extensions and libraries import `CarafeCore`, so they link no supervisor.
+@_exported import CarafeCore

@@ -32,6 +32,8 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     /// For the `Date` of the answers it writes itself.
     private let loop: EventLoopResources
     private let serverName: String?
+    /// How the server drains, read when it asks this connection to.
+    private let drainMode: @Sendable () -> HTTPConnectionStateMachine.DrainMode
     private var state = State.busy
     /// Set while the handler is in the pipeline.
     private var context: ChannelHandlerContext?
@@ -42,7 +44,12 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     /// The one pending timer and when it fires: never later than `deadline`.
     private var timer: (task: Scheduled<Void>, at: NIODeadline)?
 
-    init(configuration: HTTPServerConfiguration, loop: EventLoopResources) {
+    init(
+        configuration: HTTPServerConfiguration,
+        loop: EventLoopResources,
+        drainMode: @escaping @Sendable () -> HTTPConnectionStateMachine.DrainMode = { .linger }
+    ) {
+        self.drainMode = drainMode
         self.keepAliveTimeout = configuration.keepAliveTimeout
         self.requestHeaderTimeout = configuration.requestHeaderTimeout
         self.maxRequestLine = configuration.maxRequestLine
@@ -86,6 +93,18 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
             }
         }
         context.fireChannelRead(data)
+    }
+
+    /// NIO's `HTTPServerPipelineHandler` closes an idle connection at once when told to
+    /// quiesce, which loses a request the client is already sending. The request handler
+    /// decides instead (`HTTPConnectionDrainEvent`); an idle connection then closes when its
+    /// keep-alive timeout passes.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            context.fireUserInboundEventTriggered(HTTPConnectionDrainEvent(mode: self.drainMode()))
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     private func rejectLongRequestLine(context: ChannelHandlerContext) {

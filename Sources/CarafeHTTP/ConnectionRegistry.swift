@@ -27,6 +27,10 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
+    var count: Int { self.state.withLock { $0.open.count } }
+
+    var all: [any Channel] { self.state.withLock { Array($0.open.values) } }
+
     /// Asks every open connection to finish its current request and close
     /// (`ChannelShouldQuiesceEvent`), then waits until all have closed or `timeout` passed.
     /// Returns the connections still open.

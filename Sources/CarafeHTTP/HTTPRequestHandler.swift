@@ -1,71 +1,59 @@
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOWebSocket
-import Synchronization
 
 /// Hands each request on a connection to an `HTTPResponder` as soon as its head arrives, streams
 /// the body to it with backpressure, and writes its response back, streamed or not.
+///
+/// A thin adapter: what to do is decided by `HTTPConnectionStateMachine` (keep-alive, draining,
+/// discarding an unread body, the read gate, the deadlines); this handler feeds it the channel's
+/// events and performs its actions. Streaming a response body is in `HTTPResponseStreaming.swift`,
+/// the switch to WebSocket in `HTTPWebSocketUpgrade.swift`.
+///
+/// It works on any channel that reads `HTTPServerRequestPart` and writes `HTTPServerResponsePart`:
+/// an HTTP/1 connection (after NIO's decoder and `HTTPServerPipelineHandler`, with a
+/// `ConnectionGuardHandler` in front and `speaksHTTP1` set), or an HTTP/2 stream channel behind
+/// NIO's `HTTP2FramePayloadToHTTP1ServerCodec` (no guard; no `Connection` headers).
 ///
 /// It enforces the request-line and header limits of `HTTPServerConfiguration` (414, 431,
 /// each followed by a close), answers parser errors with 400 and a close, sends
 /// `100 Continue` when the responder first reads a body that the client holds back, runs each
 /// request as a task on the connection's event loop, and cancels that task when the client
-/// goes away. NIO's `HTTPServerPipelineHandler` before it holds back pipelined requests until
-/// the previous response is written, so at most one request is in flight.
-///
-/// Backpressure, both ways: while the body's consumer does not ask for more, `read()` is held
-/// back, so the socket is not read; while the socket's send queue is above its high-water mark,
-/// a streamed response's `write` suspends.
+/// goes away.
 final class HTTPRequestHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum State {
-        /// Waiting for a request head.
-        case idle
-        /// The responder is working on `head`; the body may still be arriving.
-        case active(head: HTTPRequestHead, responseStarted: Bool)
-        /// The connection is closing: ignore everything.
-        case closing
-        /// The connection speaks WebSocket now: `WebSocketHandler`, before this one, reads it.
-        case upgraded
-    }
-
-    private let configuration: HTTPServerConfiguration
-    private let responder: any HTTPResponder
-    private let loop: EventLoopResources
-    private let server: HTTPServer.SharedState
-    /// The connection's timeouts, told when a request starts and ends.
-    private let connectionGuard: ConnectionGuardHandler
-    private var state = State.idle
+    let configuration: HTTPServerConfiguration
+    let responder: any HTTPResponder
+    let loop: EventLoopResources
+    let server: HTTPServer.SharedState
+    /// The connection's byte-level timeouts (HTTP/1 only), told when a request starts and ends.
+    let connectionGuard: ConnectionGuardHandler?
+    /// Adds `Connection` headers and may switch to WebSocket; false on an HTTP/2 stream.
+    let speaksHTTP1: Bool
+    var machine: HTTPConnectionStateMachine
+    var context: ChannelHandlerContext?
     /// The task answering the current request, to cancel if the client goes away.
-    private var task: Task<Void, Never>?
-    /// Requests dispatched on this connection so far: tells a late callback whether its request
-    /// is still the current one.
-    private var requestCount = 0
-    /// Where the current request's body goes while it arrives; nil once it has ended.
-    private var bodySource: RequestBody.Producer.Source?
-    /// The current request's body has been read to its end.
-    private var requestEnded = false
-    /// The current request's `.end` part has not come through yet.
-    private var endPending = false
-    /// The body's consumer has enough for now: hold back `read()` until it asks for more.
-    private var readPaused = false
-    /// A `read()` was held back while paused.
-    private var readPending = false
+    var task: Task<Void, Never>?
+    /// The current request's head, and where its body goes while it arrives.
+    var head: HTTPRequestHead?
+    var bodySource: RequestBody.Producer.Source?
+    /// Told when the current response has ended, with what was written.
+    var completion: ResponseCompletion?
+    var responseBytes = 0
+    var requestStart = NIODeadline.uptimeNanoseconds(0)
     /// Streamed-response writes waiting for the socket to drain below its high-water mark.
-    private var writabilityWaiters: [EventLoopPromise<Void>] = []
+    var writers = WritabilityWaiters()
     /// The streamed response's heartbeat (`ResponseBodyWriter.keepAlive`), and whether the
     /// body was written to since its last beat.
-    private var keepAliveTimer: RepeatedTask?
-    private var wroteSinceBeat = false
+    var keepAliveTimer: RepeatedTask?
+    var wroteSinceBeat = false
     /// What to do once the current request's `.end` comes through (switch to WebSocket).
-    private var afterRequestEnd: (() -> Void)?
-    /// The client half-closed its side, or asked to switch protocols (after which NIO's
-    /// parser reads no further request): close once the current response is out.
-    private var closeAfterResponse = false
+    var afterRequestEnd: (() -> Void)?
+    /// The one timer for the machine's deadlines, and when it fires.
+    private var timer: (task: Scheduled<Void>, at: NIODeadline)?
     /// The client's address when it is not the socket's peer: the one a PROXY protocol header
     /// gave (set by `ProxyProtocolHandler` before the first request).
     var clientAddress: SocketAddress?
@@ -75,64 +63,91 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         responder: any HTTPResponder,
         loop: EventLoopResources,
         server: HTTPServer.SharedState,
-        connectionGuard: ConnectionGuardHandler
+        connectionGuard: ConnectionGuardHandler?,
+        speaksHTTP1: Bool = true
     ) {
         self.configuration = configuration
         self.responder = responder
         self.loop = loop
         self.server = server
         self.connectionGuard = connectionGuard
+        self.speaksHTTP1 = speaksHTTP1
+        self.machine = HTTPConnectionStateMachine(timeouts: configuration.connectionTimeouts)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.cancelTimer()
+        self.context = nil
     }
 
     // MARK: Reading requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (self.unwrapInboundIn(data), self.state) {
-        case (.head(let head), .idle):
-            self.connectionGuard.requestHeadReceived()
+        switch self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.connectionGuard?.requestHeadReceived()
             if let (status, message) = self.violatedLimit(head) {
+                self.machine.rejected()
                 return self.reject(.rejection(status, message), version: head.version, context: context)
             }
-            self.dispatch(head, context: context)
-        case (.body(let chunk), .active):
-            if self.bodySource?.yield(chunk) == .stopProducing {
-                self.readPaused = true
+            let now = NIODeadline.now()
+            switch self.machine.receivedHead(.init(head), now: now) {
+            case .dispatch(let number, let hasBody):
+                self.requestStart = now
+                self.dispatch(head, number: number, hasBody: hasBody, context: context)
+            case .reject(let status, let message):
+                self.server.logger.debug("rejected a request from \(context.channel.remoteAddress?.description ?? "?"): \(message)")
+                self.reject(.rejection(status, message), version: head.version, context: context)
+            case .close:
+                self.server.logger.error("a request head out of order; closing the connection")
+                self.close(context: context)
             }
-        case (.end, .active):
-            self.bodySource?.finish()
-            self.bodySource = nil
-            self.requestEnded = true
-            self.endPending = false
-        case (.end, .idle) where self.endPending:
-            // A request without a body was answered before its `.end` came through.
-            self.endPending = false
-        case (.end, .upgraded) where self.endPending:
-            self.endPending = false
-            self.afterRequestEnd?()
-            self.afterRequestEnd = nil
-        case (_, .closing), (_, .upgraded):
-            break
-        default:
-            // NIO's pipeline handler and decoder never deliver parts out of order.
-            self.server.logger.error("unexpected request part in state \(self.state); closing the connection")
-            self.close(context: context)
+        case .body(let chunk):
+            switch self.machine.receivedBodyPart(bytes: chunk.readableBytes, now: .now()) {
+            case .deliver:
+                if self.bodySource?.yield(chunk) == .stopProducing {
+                    self.machine.bodyConsumerPaused(now: .now())
+                }
+            case .drop:
+                break
+            case .close:
+                self.server.logger.debug("the unread rest of a request body is over \(self.machine.timeouts.maxDiscardedBody) bytes; closing")
+                self.close(context: context)
+            }
+        case .end:
+            switch self.machine.receivedEnd(now: .now()) {
+            case .finishBody:
+                self.bodySource?.finish()
+                self.bodySource = nil
+            case .discardEnded:
+                self.connectionGuard?.responseSent()
+            case .none:
+                break
+            case .switchProtocols:
+                self.afterRequestEnd?()
+                self.afterRequestEnd = nil
+            }
         }
+        self.afterEvent(context: context)
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.readPaused {
-            self.readPending = true
-        } else {
+        if self.machine.readRequested() {
             context.read()
         }
     }
 
-    private func resumeReading(context: ChannelHandlerContext) {
-        self.readPaused = false
-        if self.readPending {
-            self.readPending = false
+    /// Performs what every event may leave to do: a `read()` the gate let through, a deadline
+    /// that moved earlier.
+    func afterEvent(context: ChannelHandlerContext) {
+        if self.machine.takeReleasedRead() {
             context.read()
         }
+        self.syncTimer(context: context)
     }
 
     /// The limit on the request line or header fields that `head` breaks, if any.
@@ -162,38 +177,22 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     // MARK: Running the responder
 
-    private func dispatch(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        self.state = .active(head: head, responseStarted: false)
-        self.endPending = true
-        if head.method == .CONNECT || head.headers.contains(name: "upgrade") {
-            // NIO's parser stops after a request that asks to switch protocols: unless the
-            // switch happens, nothing more can be read from this connection.
-            self.closeAfterResponse = true
-        }
-        self.requestCount &+= 1
-        let number = self.requestCount
+    private func dispatch(_ head: HTTPRequestHead, number: Int, hasBody: Bool, context: ChannelHandlerContext) {
+        self.head = head
+        self.responseBytes = 0
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let body: RequestBody
-        let hasBody = head.headers.contains(name: "transfer-encoding")
-            || (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
         if hasBody {
-            self.requestEnded = false
-            let delegate = ConnectionReadDelegate(
-                eventLoop: context.eventLoop,
-                produceMoreOnLoop: {
-                    let (handler, context) = bound.value
-                    if handler.requestCount == number { handler.resumeReading(context: context) }
-                },
-                terminatedOnLoop: {
-                    // The consumer is gone: read on, and drop what comes.
-                    let (handler, context) = bound.value
-                    if handler.requestCount == number { handler.resumeReading(context: context) }
-                }
-            )
+            let resume: @Sendable () -> Void = {
+                let (handler, context) = bound.value
+                handler.machine.bodyConsumerResumed(number: number, now: .now())
+                handler.afterEvent(context: context)
+            }
             let producer = RequestBody.Producer.makeSequence(
                 backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
                 finishOnDeinit: false,
-                delegate: delegate
+                // The consumer wants more, or is gone (then what comes is dropped): read on.
+                delegate: ConnectionReadDelegate(eventLoop: context.eventLoop, produceMoreOnLoop: resume, terminatedOnLoop: resume)
             )
             self.bodySource = producer.source
             var expectContinue: (@Sendable () -> Void)?
@@ -207,277 +206,105 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             }
             body = RequestBody(producer.sequence, expectContinue: expectContinue)
         } else {
-            // The `.end` that follows carries nothing: the request is complete now.
-            self.requestEnded = true
             body = RequestBody()
         }
-        let request = HTTPServerRequest(head: head, body: body, remoteAddress: self.clientAddress ?? context.channel.remoteAddress)
+        let completion = ResponseCompletion()
+        self.completion = completion
+        let request = HTTPServerRequest(
+            head: head,
+            body: body,
+            remoteAddress: self.clientAddress ?? context.channel.remoteAddress,
+            completion: completion
+        )
         let responder = self.responder
         let logger = self.server.logger
+        let drain = self.server.drainSignal
         // The task starts at once on this thread and runs until its first suspension; a handler
         // that never suspends is answered without any job being scheduled. After a suspension
         // it resumes on this loop, its executor.
         let task = Task.immediateDetached(executorPreference: self.loop.executor) {
-            let response = await responder.respond(to: request)
+            let response = await DrainSignal.$current.withValue(drain) { await responder.respond(to: request) }
             await HTTPRequestHandler.send(response, number: number, bound: bound, logger: logger)
         }
         // Unless it has already answered (and maybe started the next pipelined request), or
         // handed over to a task of its own (a streamed body, a WebSocket).
-        switch self.state {
-        case .active, .upgraded: if number == self.requestCount, self.task == nil { self.task = task }
-        case .idle, .closing: break
-        }
+        if self.machine.isCurrent(number) || self.machine.isUpgraded, self.task == nil { self.task = task }
     }
 
     private func sendContinue(number: Int, context: ChannelHandlerContext) {
-        guard number == self.requestCount, case .active(let head, false) = self.state, !self.requestEnded else { return }
+        guard self.machine.continueRequested(number: number), let head = self.head else { return }
         context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
     }
 
     // MARK: Writing responses
 
-    /// Writes `response` for request `number`, streaming its body if it has a producer.
-    private static func send(
-        _ response: HTTPServerResponse,
-        number: Int,
-        bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>,
-        logger: Logger
-    ) async {
-        let loop = bound.eventLoop
-        switch response.body {
-        case .buffer(let buffer):
-            loop.executeInline {
-                let (handler, context) = bound.value
-                guard let head = handler.startResponse(response, number: number, context: context) else { return }
-                if buffer.readableBytes > 0 && head.method != .HEAD {
-                    context.write(handler.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-                }
-                handler.endResponse(context: context, complete: true)
-            }
-        case .stream(let length, let produce):
-            let start: @Sendable () -> HTTPRequestHead? = {
-                let (handler, context) = bound.value
-                return handler.startResponse(response, number: number, context: context)
-            }
-            // The task is on the loop unless the responder left it for good.
-            guard let head = loop.inEventLoop ? start() : try? await loop.submit(start).get() else { return }
-            if head.method == .HEAD {
-                return loop.executeInline { bound.value.0.endResponse(context: bound.value.1, complete: true) }
-            }
-            let writer = ChannelBodyWriter(bound: bound, number: number)
-            // The producer may run for hours (an event stream): it runs in a task of its own, so
-            // that the memory this task grew to while routing and handling is freed now.
-            Self.continueInNewTask(number: number, bound: bound) {
-                var complete = true
-                do {
-                    try await produce(writer)
-                } catch {
-                    logger.debug("response body for \(head.method.rawValue) \(head.uri) failed: \(error)")
-                    complete = false
-                }
-                let written = writer.bytesWritten
-                let completed = complete
-                loop.executeInline {
-                    let (handler, context) = bound.value
-                    guard handler.requestCount == number, case .active = handler.state else { return }
-                    handler.endResponse(context: context, complete: completed && (length == nil || length == written.value))
-                }
-            }
-        case .webSocket(let options, let run):
-            let upgrade: @Sendable () -> EventLoopFuture<WebSocket?> = {
-                let (handler, context) = bound.value
-                return handler.upgrade(response.headers, options: options, number: number, context: context)
-            }
-            guard let socket = try? await (loop.inEventLoop ? upgrade() : loop.flatSubmit(upgrade)).get() else { return }
-            // Like a streamed body, the connection may last for hours: a task of its own.
-            Self.continueInNewTask(number: number, bound: bound) {
-                do {
-                    try await run(socket)
-                    socket.close(.normalClosure)
-                } catch {
-                    logger.debug("WebSocket handler failed: \(error)")
-                    socket.close(.unexpectedServerError)
-                }
-            }
-        }
-    }
-
-    /// Runs `body` as the request's task from now on, in place of the current one, which then
-    /// ends: a new task starts small, while the current one keeps, until it ends, the memory
-    /// its deepest `await` needed (routing, hooks, the handler). The new task is cancelled
-    /// when the client goes away, as the current one was.
-    private static func continueInNewTask(
-        number: Int,
-        bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>,
-        _ body: @escaping @Sendable () async -> Void
-    ) {
-        let cancelled = Task.isCancelled
-        bound.eventLoop.executeInline {
-            let handler = bound.value.0
-            let task = Task.immediateDetached(executorPreference: handler.loop.executor, operation: body)
-            if cancelled { task.cancel() }
-            switch handler.state {
-            case .active, .upgraded: if handler.requestCount == number { handler.task = task }
-            case .idle, .closing: break
-            }
-        }
-    }
-
-    /// Answers `101 Switching Protocols` and turns the connection into a WebSocket: NIO's frame
-    /// decoder and encoder and a `WebSocketHandler` take the place of the HTTP handlers, once
-    /// the parser has delivered the request's end. The client sends no frame before it reads the
-    /// `101`, so nothing is left in the parser. An invalid opening request is answered with 400
-    /// and a close; nil then.
-    private func upgrade(
-        _ extraHeaders: HTTPHeaders,
-        options: WebSocketOptions,
-        number: Int,
-        context: ChannelHandlerContext
-    ) -> EventLoopFuture<WebSocket?> {
-        guard number == self.requestCount, case .active(let head, false) = self.state, context.channel.isActive else {
-            return context.eventLoop.makeSucceededFuture(nil)
-        }
-        return WebSocketHandshake.acceptHeaders(for: head, extra: extraHeaders, channel: context.channel)
-            .assumeIsolated()
-            .flatMap { headers -> EventLoopFuture<WebSocket?> in
-                var headers = headers
-                self.completeHeaders(&headers, status: .switchingProtocols, bodyLength: nil)
-                self.state = .upgraded
-                context.writeAndFlush(
-                    self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .switchingProtocols, headers: headers))),
-                    promise: nil
-                )
-                let switched = context.eventLoop.makePromise(of: WebSocket?.self)
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                let replace = {
-                    let (handler, context) = bound.value
-                    do {
-                        switched.succeed(try handler.replaceHTTPHandlers(options: options, context: context))
-                    } catch {
-                        handler.server.logger.error("could not switch the connection to WebSocket: \(error)")
-                        context.close(promise: nil)
-                        switched.succeed(nil)
-                    }
-                }
-                if self.endPending { self.afterRequestEnd = replace } else { replace() }
-                return switched.futureResult
-            }
-            .recover { _ in
-                self.reject(.rejection(.badRequest, "Not a valid WebSocket opening request."), version: head.version, context: context)
-                return nil
-            }
-            .nonisolated()
-    }
-
-    private func replaceHTTPHandlers(options: WebSocketOptions, context: ChannelHandlerContext) throws -> WebSocket {
-        let webSocket = WebSocketHandler(options: options)
-        let bound = NIOLoopBound(webSocket, eventLoop: context.eventLoop)
-        let resume: @Sendable () -> Void = { bound.value.resumeReading() }
-        let messages = WebSocketHandler.Producer.makeSequence(
-            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
-            finishOnDeinit: false,
-            delegate: ConnectionReadDelegate(eventLoop: context.eventLoop, produceMoreOnLoop: resume, terminatedOnLoop: resume)
-        )
-        webSocket.source = messages.source
-        let pipeline = context.pipeline.syncOperations
-        try pipeline.addHandlers(
-            [ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessageSize)), WebSocketFrameEncoder(), webSocket],
-            position: .before(self)
-        )
-        // This handler stays, last, only to cancel the task when the connection closes.
-        pipeline.removeHandler(self.connectionGuard, promise: nil)
-        pipeline.removeHandler(context: try pipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self), promise: nil)
-        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
-        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
-        pipeline.removeHandler(context: try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
-        return WebSocket(messages: WebSocketMessages(messages.sequence), handler: bound, peerClose: webSocket.peerClose)
-    }
-
     /// Writes the response head; returns the request's head, or nil if the request is no
-    /// longer current (the connection closed meanwhile).
-    private func startResponse(_ response: HTTPServerResponse, number: Int, context: ChannelHandlerContext) -> HTTPRequestHead? {
-        guard number == self.requestCount, case .active(let request, false) = self.state else { return nil }
-        // The task stays cancellable until the response ends: a streamed body's producer runs in it.
-        self.state = .active(head: request, responseStarted: true)
+    /// longer current (the connection closed, a timeout answered it).
+    func startResponse(_ response: HTTPServerResponse, number: Int, context: ChannelHandlerContext) -> HTTPRequestHead? {
+        guard let request = self.head else { return nil }
         var headers = response.headers
-        let close =
-            !request.isKeepAlive || self.closeAfterResponse || self.server.isDraining || !self.requestEnded
-            || headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        let wantsClose = self.server.isDraining || headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        guard case .write(let close) = self.machine.startResponse(number: number, wantsClose: wantsClose) else { return nil }
         self.completeHeaders(&headers, status: response.status, bodyLength: response.body.knownLength)
-        if close {
-            headers.replaceOrAdd(name: "connection", value: "close")
-            self.closeAfterResponse = true
-        } else if request.version.minor == 0 {
-            headers.replaceOrAdd(name: "connection", value: "keep-alive")
+        if self.speaksHTTP1 {
+            if close {
+                headers.replaceOrAdd(name: "connection", value: "close")
+            } else if request.version.minor == 0 {
+                headers.replaceOrAdd(name: "connection", value: "keep-alive")
+            }
+        } else {
+            headers.remove(name: "connection")
         }
         let head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        self.syncTimer(context: context)
         return request
     }
 
     /// Ends the current response. An incomplete one (a producer that failed or wrote the wrong
     /// length) cannot be framed: the connection closes without the final chunk.
-    private func endResponse(context: ChannelHandlerContext, complete: Bool) {
+    func endResponse(number: Int, complete: Bool, context: ChannelHandlerContext) {
+        let action = self.machine.endResponse(number: number, complete: complete, now: .now())
+        guard action != .drop else { return }
         self.stopKeepAlive()
-        guard complete else { return self.close(context: context) }
-        if self.closeAfterResponse || !self.requestEnded {
-            self.state = .closing
+        // The handler is done with the body, read or not: what still comes is dropped.
+        self.bodySource?.finish()
+        self.bodySource = nil
+        self.finishCompletion(complete: complete)
+        switch action {
+        case .writeEnd:
+            self.task = nil
+            if !self.machine.isDiscarding { self.connectionGuard?.responseSent() }
+            // The machine is idle before `.end` goes out: writing it may deliver the next
+            // pipelined request at once.
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        case .writeEndAndClose:
             let channel = context.channel
             context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-        } else {
-            // Become idle before `.end`: writing it may deliver the next pipelined request at once.
-            self.state = .idle
-            self.task = nil
-            self.connectionGuard.responseSent()
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        case .close, .drop:
+            context.close(promise: nil)
         }
+        self.afterEvent(context: context)
     }
 
-    /// Writes one chunk of a streamed body; `promise` succeeds once the socket can take more.
-    fileprivate func writeChunk(_ chunk: ByteBuffer, number: Int, context: ChannelHandlerContext, promise: EventLoopPromise<Void>) {
-        guard number == self.requestCount, case .active(_, true) = self.state, context.channel.isActive else {
-            return promise.fail(HTTPBodyError.connectionClosed)
-        }
-        context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
-        self.wroteSinceBeat = true
-        if context.channel.isWritable {
-            promise.succeed()
-        } else {
-            self.writabilityWaiters.append(promise)
-        }
-    }
-
-    /// Starts the streamed response's heartbeat: `chunk` after every `interval` with no write.
-    fileprivate func keepAlive(every interval: TimeAmount, with chunk: ByteBuffer, number: Int, context: ChannelHandlerContext) {
-        guard number == self.requestCount, case .active(_, true) = self.state else { return }
-        self.keepAliveTimer?.cancel()
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.keepAliveTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            let (handler, context) = bound.value
-            if handler.wroteSinceBeat {
-                handler.wroteSinceBeat = false
-            } else if context.channel.isWritable {
-                context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
-            }
-        }
-    }
-
-    private func stopKeepAlive() {
-        self.keepAliveTimer?.cancel()
-        self.keepAliveTimer = nil
+    /// Tells whoever waits for the current response's end what was written.
+    func finishCompletion(complete: Bool) {
+        guard let completion = self.completion else { return }
+        self.completion = nil
+        let elapsed = NIODeadline.now() - self.requestStart
+        completion.finish(ResponseSummary(bytes: self.responseBytes, duration: .nanoseconds(elapsed.nanoseconds), complete: complete))
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            let waiters = self.writabilityWaiters
-            self.writabilityWaiters = []
-            waiters.forEach { $0.succeed() }
-        }
+        let writable = context.channel.isWritable
+        self.machine.writabilityChanged(writable: writable, now: .now())
+        if writable { self.writers.resumeAll() }
+        self.afterEvent(context: context)
         context.fireChannelWritabilityChanged()
     }
 
     /// Adds the headers every response carries: framing, `Date` and `Server`.
-    private func completeHeaders(_ headers: inout HTTPHeaders, status: HTTPResponseStatus, bodyLength: Int?) {
+    func completeHeaders(_ headers: inout HTTPHeaders, status: HTTPResponseStatus, bodyLength: Int?) {
         if let bodyLength, status.code >= 200 && status != .noContent && status != .notModified {
             headers.replaceOrAdd(name: "content-length", value: String(bodyLength))
         }
@@ -487,18 +314,65 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         }
     }
 
+    // MARK: Deadlines
+
+    private func syncTimer(context: ChannelHandlerContext) {
+        guard let (at, _) = self.machine.nextDeadline else { return }  // an armed timer finds nothing to do
+        if let armed = self.timer?.at, armed <= at { return }  // it fires first, and re-arms
+        self.timer?.task.cancel()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let task = context.eventLoop.scheduleTask(deadline: at) {
+            let (handler, context) = bound.value
+            handler.timer = nil
+            handler.timerFired(context: context)
+        }
+        self.timer = (task, at)
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        switch self.machine.timerFired(now: .now()) {
+        case .none:
+            break
+        case .reject(let status, let message, let retryAfter):
+            self.server.logger.info("\(self.head.map { "\($0.method.rawValue) \($0.uri)" } ?? "a request"): \(message)")
+            var response = HTTPServerResponse.rejection(status, message)
+            if retryAfter { response.headers.replaceOrAdd(name: "retry-after", value: "1") }
+            self.reject(response, version: self.head?.version ?? .http1_1, context: context)
+            return
+        case .close(let reason):
+            self.server.logger.info("closing a connection from \(context.channel.remoteAddress?.description ?? "?"): \(reason)")
+            self.bodySource?.finish(HTTPBodyError.timedOut)
+            self.bodySource = nil
+            self.task?.cancel()
+            self.close(context: context)
+            return
+        }
+        self.syncTimer(context: context)
+    }
+
+    private func cancelTimer() {
+        self.timer?.task.cancel()
+        self.timer = nil
+    }
+
     // MARK: Errors and the end of the connection
 
     /// Answers with an error and closes the connection: what follows on it cannot be trusted.
-    private func reject(_ response: HTTPServerResponse, version: HTTPVersion, context: ChannelHandlerContext) {
-        self.state = .closing
+    func reject(_ response: HTTPServerResponse, version: HTTPVersion, context: ChannelHandlerContext) {
+        self.machine.rejected()
         self.task?.cancel()
+        self.bodySource?.finish(HTTPBodyError.connectionClosed)
+        self.bodySource = nil
+        self.stopKeepAlive()
         var headers = response.headers
         self.completeHeaders(&headers, status: response.status, bodyLength: response.body.knownLength)
+        if !self.speaksHTTP1 { headers.remove(name: "connection") }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
         if case .buffer(let body) = response.body {
+            self.responseBytes = body.readableBytes
             context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
+        self.finishCompletion(complete: true)
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
@@ -508,15 +382,18 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             self.server.logger.debug("connection error: \(error)")
             return self.close(context: context)
         }
-        switch self.state {
-        case .closing, .upgraded:
-            return
-        case .active(_, let responseStarted):
+        let action = self.machine.parserError()
+        if action != .none {
             // A malformed body: the responder's stream fails; no second response can be framed.
             self.bodySource?.finish(parserError)
             self.bodySource = nil
-            if responseStarted { return self.close(context: context) }
-        case .idle:
+        }
+        switch action {
+        case .none:
+            return
+        case .close:
+            return self.close(context: context)
+        case .reject:
             break
         }
         self.server.logger.debug("malformed request from \(context.channel.remoteAddress?.description ?? "?"): \(parserError)")
@@ -536,72 +413,62 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event {
-            // The client sent all it will send: it either closed (a tab closed, a client gave
-            // up) or only half-closed. A FIN cannot tell the two apart, so the handler's task is
-            // cancelled, as for a closed connection, and whatever response it still makes is
-            // written before the server closes its side.
-            if case .active = self.state {
-                self.closeAfterResponse = true
+        switch event {
+        case ChannelEvent.inputClosed:
+            switch self.machine.inputClosed() {
+            case .close:
+                self.close(context: context)
+            case .cancelRequest:
                 self.task?.cancel()
                 self.bodySource?.finish(HTTPBodyError.connectionClosed)
                 self.bodySource = nil
-            } else {
-                self.close(context: context)
+            case .none:
+                break
             }
-            return
+        case let event as HTTPConnectionDrainEvent:
+            self.quiesce(event.mode, context: context)
+        case is ChannelShouldQuiesceEvent where !self.speaksHTTP1:
+            self.quiesce(self.server.drainMode, context: context)
+        default:
+            context.fireUserInboundEventTriggered(event)
         }
-        context.fireUserInboundEventTriggered(event)
     }
 
-    private func close(context: ChannelHandlerContext) {
-        self.state = .closing
+    private func quiesce(_ mode: HTTPConnectionStateMachine.DrainMode, context: ChannelHandlerContext) {
+        if self.machine.isUpgraded {
+            // A WebSocket's own handler, before this one, hears the server's quiesce.
+            return
+        }
+        switch self.machine.quiesce(mode) {
+        case .close: self.close(context: context)
+        case .none: break
+        }
+    }
+
+    func close(context: ChannelHandlerContext) {
+        self.machine.rejected()
         self.stopKeepAlive()
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.state = .closing
+        self.machine.channelInactive()
+        self.cancelTimer()
         self.stopKeepAlive()
         self.task?.cancel()
         self.task = nil
         self.bodySource?.finish(HTTPBodyError.connectionClosed)
         self.bodySource = nil
-        let waiters = self.writabilityWaiters
-        self.writabilityWaiters = []
-        waiters.forEach { $0.fail(HTTPBodyError.connectionClosed) }
+        self.writers.failAll(HTTPBodyError.connectionClosed)
+        // A WebSocket session ends with its connection.
+        self.finishCompletion(complete: self.machine.isUpgraded)
         context.fireChannelInactive()
     }
 }
 
-/// Writes a streamed response's chunks to the connection, suspending while it is full.
-private struct ChannelBodyWriter: ResponseBodyWriter {
-    let bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>
-    let number: Int
-    let bytesWritten = ByteCounter()
-
-    func write(_ chunk: ByteBuffer) async throws {
-        guard chunk.readableBytes > 0 else { return }
-        let promise = self.bound.eventLoop.makePromise(of: Void.self)
-        self.bytesWritten.add(chunk.readableBytes)
-        self.bound.eventLoop.executeInline { [bound, number] in
-            let (handler, context) = bound.value
-            handler.writeChunk(chunk, number: number, context: context, promise: promise)
-        }
-        try await promise.futureResult.get()
-    }
-
-    func keepAlive(every interval: Duration, with chunk: ByteBuffer) {
-        self.bound.eventLoop.executeInline { [bound, number] in
-            let (handler, context) = bound.value
-            handler.keepAlive(every: TimeAmount(interval), with: chunk, number: number, context: context)
-        }
-    }
-}
-
-/// Counts the bytes a streamed response has written.
-final class ByteCounter: Sendable {
-    private let count = Atomic<Int>(0)
-    var value: Int { self.count.load(ordering: .relaxed) }
-    func add(_ bytes: Int) { self.count.add(bytes, ordering: .relaxed) }
+/// Sent through a connection's pipeline by `ConnectionGuardHandler` in place of NIO's
+/// `ChannelShouldQuiesceEvent`, which `HTTPServerPipelineHandler` would act on itself by
+/// closing an idle connection at once (losing a request the client is already sending).
+struct HTTPConnectionDrainEvent: Sendable {
+    let mode: HTTPConnectionStateMachine.DrainMode
 }

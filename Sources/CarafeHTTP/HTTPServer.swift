@@ -21,12 +21,19 @@ public final class HTTPServer: Sendable {
     final class SharedState: Sendable {
         let logger: Logger
         private let draining = Atomic<Bool>(false)
+        private let closeIdle = Atomic<Bool>(false)
+        /// Ends the subscriptions of long-lived responses when the drain begins.
+        let drainSignal = DrainSignal()
 
         init(logger: Logger) { self.logger = logger }
 
         /// True once a graceful shutdown has begun: responses then close their connections.
         var isDraining: Bool { self.draining.load(ordering: .relaxed) }
         func beginDraining() { self.draining.store(true, ordering: .relaxed) }
+
+        /// What idle connections do while the server drains.
+        var drainMode: HTTPConnectionStateMachine.DrainMode { self.closeIdle.load(ordering: .relaxed) ? .closeIdle : .linger }
+        func closeIdleConnections() { self.closeIdle.store(true, ordering: .relaxed) }
     }
 
     public let configuration: HTTPServerConfiguration
@@ -99,6 +106,16 @@ public final class HTTPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture { try self.configure(channel) }
             }
         for address in self.configuration.bind {
+            do {
+                try await self.bind(address, bootstrap: bootstrap)
+            } catch {
+                throw HTTPServerError(address: address, underlying: error)
+            }
+        }
+    }
+
+    private func bind(_ address: BindAddress, bootstrap: ServerBootstrap) async throws {
+        do {
             let channel: any Channel
             switch address {
             case .hostPort(let host, let port):
@@ -127,7 +144,7 @@ public final class HTTPServer: Sendable {
                 }
                 self.acceptors.withLock { $0.append(acceptor) }
                 self.shared.logger.info("listening on \(address) (\(acceptor.localAddress?.description ?? "?"))")
-                continue
+                return
             }
             self.listeners.withLock { $0.append(channel) }
             self.shared.logger.info("listening on \(address) (\(channel.localAddress?.description ?? "?"))")
@@ -149,7 +166,7 @@ public final class HTTPServer: Sendable {
             self.admit(channel, limit: limit)
         }
         let sync = channel.pipeline.syncOperations
-        let connectionGuard = ConnectionGuardHandler(configuration: self.configuration, loop: loop)
+        let connectionGuard = ConnectionGuardHandler(configuration: self.configuration, loop: loop) { [shared] in shared.drainMode }
         let requestHandler = HTTPRequestHandler(
             configuration: self.configuration,
             responder: self.responder,
@@ -209,16 +226,31 @@ public final class HTTPServer: Sendable {
     /// Shuts down gracefully: see the type's description. Returns once every connection has
     /// closed or `gracefulTimeout` has passed, and the event loops have stopped. A second call
     /// only waits for the first to finish.
-    public func shutdown() async {
+    ///
+    /// `closingIdle`: close idle keep-alive connections at once (a quick stop, Ctrl-C on a
+    /// development server) instead of keeping each open for one more request until its
+    /// keep-alive timeout (the default: a request a client is already sending is answered,
+    /// with `Connection: close`, not lost; what `HUP`, `TERM` and `--max-requests` need).
+    public func shutdown(closingIdle: Bool = false) async {
+        if closingIdle { self.shared.closeIdleConnections() }
         guard !self.shutdownStarted.exchange(true, ordering: .acquiringAndReleasing) else {
             return await self.waitUntilStopped()
         }
         self.shared.beginDraining()
+        // Event streams and long polls end now: their handlers return and their bodies end.
+        let streams = self.shared.drainSignal.drain()
         for listener in self.listeners.withLock({ $0 }) {
             try? await listener.close()
         }
         for acceptor in self.acceptors.withLock({ $0 }) {
             await acceptor.close()
+        }
+        let open = self.connections.count
+        if open > 0 {
+            let seconds = HTTPConnectionStateMachine.describe(self.configuration.gracefulTimeout)
+            self.shared.logger.notice(
+                "waiting up to \(seconds) for \(open) connection\(open == 1 ? "" : "s") to finish (\(streams) stream\(streams == 1 ? "" : "s") told to end)"
+            )
         }
         let stragglers = await self.connections.drain(timeout: self.configuration.gracefulTimeout, on: self.group.next())
         if !stragglers.isEmpty {
@@ -239,6 +271,15 @@ public final class HTTPServer: Sendable {
         waiters.forEach { $0.resume() }
     }
 
+    /// Stops at once: closes every open connection, so that a `shutdown()` in progress stops
+    /// waiting for them (a second Ctrl-C).
+    public func closeAllConnections() {
+        self.shared.closeIdleConnections()
+        for channel in self.connections.all {
+            channel.close(promise: nil)
+        }
+    }
+
     /// Waits until `shutdown()` has finished.
     public func waitUntilStopped() async {
         await withCheckedContinuation { continuation in
@@ -247,6 +288,30 @@ public final class HTTPServer: Sendable {
                 return stopped.done
             }
             if done { continuation.resume() }
+        }
+    }
+}
+
+/// A listening address that could not be set up, and why.
+public struct HTTPServerError: Error, CustomStringConvertible {
+    public let address: BindAddress
+    public let underlying: any Error
+
+    public var description: String {
+        var reason = "\(self.underlying)"
+        if let io = self.underlying as? IOError {
+            reason = String(cString: strerror(io.errnoCode)).lowercased()
+            switch io.errnoCode {
+            case EADDRINUSE: reason += " (another process listens there; pick another port or stop it)"
+            case EACCES: reason += " (ports below 1024 need privileges; for a unix socket, the directory must be writable)"
+            case EADDRNOTAVAIL: reason += " (no interface of this machine has that address)"
+            case ENOENT: reason += " (the socket's directory does not exist)"
+            default: break
+            }
+        }
+        switch self.address {
+        case .unixDomainSocket(let path): return "cannot listen on unix socket \(path): \(reason)"
+        default: return "cannot listen on \(self.address): \(reason)"
         }
     }
 }

@@ -35,6 +35,38 @@ public struct HTTPServerConfiguration: Sendable {
     /// The value is the peers allowed to send one (`--proxy-allow-from`); connections from
     /// others, and connections without a valid header, are closed.
     public var proxyProtocol: TrustedAddresses?
+    /// No request body byte for this long: 408 (or, once a response started, a close). It is
+    /// also the grace period before `bodyMinRate` applies (`--body-timeout`, default 20 s;
+    /// nil: none).
+    public var bodyTimeout: TimeAmount?
+    /// After `bodyTimeout`, a request body must keep arriving at this many bytes a second on
+    /// average, or the request gets 408 (`--body-min-rate`, default 500, Apache's
+    /// `RequestReadTimeout body=20,MinRate=500`): a client that drips a byte every few seconds
+    /// holds its connection for 20 s, not forever. Time the handler spends not reading is not
+    /// counted against the client. Nil: no minimum.
+    public var bodyMinRate: Int?
+    /// The socket not writable for this long (the client stopped reading a response): the
+    /// connection closes and writers throw (`--write-timeout`, default 60 s, nginx's `send_timeout`).
+    public var writeTimeout: TimeAmount?
+    /// A handler that has not started its response this long after the request head is
+    /// cancelled and the request answered 503 with `Retry-After` (`--handler-timeout`; nil,
+    /// the default: no limit).
+    public var handlerTimeout: TimeAmount?
+    /// After a response that did not read its request's body, up to this many remaining bytes
+    /// are read and dropped so that the connection is kept (nginx's lingering discard); a
+    /// larger remainder closes it. Default 64 KiB.
+    public var maxDiscardedBody: Int
+
+    /// The limits `HTTPConnectionStateMachine` enforces.
+    var connectionTimeouts: HTTPConnectionStateMachine.Timeouts {
+        .init(
+            bodyTimeout: self.bodyTimeout,
+            bodyMinRate: self.bodyMinRate,
+            writeTimeout: self.writeTimeout,
+            handlerTimeout: self.handlerTimeout,
+            maxDiscardedBody: self.maxDiscardedBody
+        )
+    }
 
     public init(
         bind: [BindAddress] = [.hostPort(host: "127.0.0.1", port: 8000)],
@@ -48,7 +80,12 @@ public struct HTTPServerConfiguration: Sendable {
         eventLoops: Int = usableCores(),
         maxRequests: Int? = nil,
         maxConnections: Int? = nil,
-        proxyProtocol: TrustedAddresses? = nil
+        proxyProtocol: TrustedAddresses? = nil,
+        bodyTimeout: TimeAmount? = .seconds(20),
+        bodyMinRate: Int? = 500,
+        writeTimeout: TimeAmount? = .seconds(60),
+        handlerTimeout: TimeAmount? = nil,
+        maxDiscardedBody: Int = 64 * 1024
     ) {
         self.bind = bind
         self.keepAliveTimeout = keepAliveTimeout
@@ -62,5 +99,10 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxRequests = maxRequests
         self.maxConnections = maxConnections
         self.proxyProtocol = proxyProtocol
+        self.bodyTimeout = bodyTimeout
+        self.bodyMinRate = bodyMinRate
+        self.writeTimeout = writeTimeout
+        self.handlerTimeout = handlerTimeout
+        self.maxDiscardedBody = maxDiscardedBody
     }
 }

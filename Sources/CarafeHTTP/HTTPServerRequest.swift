@@ -8,11 +8,21 @@ public struct HTTPServerRequest: Sendable {
     public var body: RequestBody
     /// The peer's address; nil for requests that did not come over a socket (the test client).
     public var remoteAddress: SocketAddress?
+    /// Completes when the response to this request has fully ended (its last byte written, a
+    /// streamed body's producer done, a WebSocket session closed), with what was written: the
+    /// place for teardown work and for logging real byte counts and durations.
+    public let completion: ResponseCompletion
 
-    public init(head: HTTPRequestHead, body: RequestBody = RequestBody(), remoteAddress: SocketAddress? = nil) {
+    public init(
+        head: HTTPRequestHead,
+        body: RequestBody = RequestBody(),
+        remoteAddress: SocketAddress? = nil,
+        completion: ResponseCompletion = ResponseCompletion()
+    ) {
         self.head = head
         self.body = body
         self.remoteAddress = remoteAddress
+        self.completion = completion
     }
 }
 

@@ -104,12 +104,15 @@ public enum HTTPBodyError: Error, Equatable, CustomStringConvertible {
     case connectionClosed
     /// A streamed body was iterated a second time; it can be read once.
     case alreadyConsumed
+    /// The client sent the body too slowly (the body timeout or minimum rate).
+    case timedOut
 
     public var description: String {
         switch self {
         case .tooLarge(let limit): "Request body is larger than the limit of \(limit) bytes."
         case .connectionClosed: "The client closed the connection."
         case .alreadyConsumed: "The request body was already read; a streamed body can be read once."
+        case .timedOut: "The request body arrived too slowly (the body timeout)."
         }
     }
 }

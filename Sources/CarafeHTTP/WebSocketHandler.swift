@@ -29,13 +29,11 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// The opcode and joined payload of a message whose fragments are still arriving.
     private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
-    private var readPaused = false
-    private var readPending = false
-    private var writabilityWaiters: [EventLoopPromise<Void>] = []
-    private var closeSent = false
-    private var peerClosed = false
+    private var readGate = ReadGate()
+    private var writers = WritabilityWaiters()
+    /// The close handshake and the pings (`WebSocketStateMachine`).
+    private var machine = WebSocketStateMachine()
     private var pinger: RepeatedTask?
-    private var awaitingPong = false
     private var closeTimer: Scheduled<Void>?
 
     init(options: WebSocketOptions) {
@@ -62,7 +60,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
-        guard !self.peerClosed else { return }  // nothing counts after the peer's close
+        guard self.machine.state != .closed else { return }  // nothing counts after the close
         guard frame.maskKey != nil else { return self.fail(.protocolError, "unmasked frame from the client", context: context) }
         guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return self.fail(.protocolError, "reserved bits set", context: context) }
         switch frame.opcode {
@@ -92,10 +90,13 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.fragments = (opcode, joined)
             }
         case .ping:
-            self.write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData), context: context)
-            context.flush()
+            guard frame.fin else { return self.fail(.protocolError, "a fragmented ping", context: context) }
+            if case .sendPong(let payload) = self.machine.receivedPing(frame.unmaskedData, writable: context.channel.isWritable) {
+                self.write(WebSocketFrame(fin: true, opcode: .pong, data: payload), context: context)
+                context.flush()
+            }
         case .pong:
-            self.awaitingPong = false
+            _ = self.machine.receivedPong(frame.unmaskedData)
         case .connectionClose:
             self.receivedClose(frame.unmaskedData, context: context)
         default:
@@ -114,42 +115,33 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
             message = .binary(data)
         }
         if self.source?.yield(message) == .stopProducing {
-            self.readPaused = true
+            _ = self.readGate.setConsumerPaused(true)
         }
     }
 
-    /// The peer's close frame: answer it (once), end the messages, and close the socket, as
-    /// the side that speaks last in the handshake should.
+    /// The peer's close frame: checked, answered (once), the messages ended, and the socket
+    /// closed, as the side that speaks last in the handshake should.
     private func receivedClose(_ payload: ByteBuffer, context: ChannelHandlerContext) {
-        var payload = payload
-        let code: WebSocketErrorCode
-        switch payload.readableBytes {
-        case 0:
-            code = .unknown(1005)  // "no status received"
-        case 1:
-            return self.fail(.protocolError, "a close frame with a 1-byte payload", context: context)
-        default:
-            code = payload.readWebSocketErrorCode() ?? .protocolError
-            guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
-                return self.fail(.protocolError, "close reason is not valid UTF-8", context: context)
-            }
-        }
-        self.peerClosed = true
-        self.peerClose.set(code)
-        self.finishMessages()
-        if self.closeSent {
-            // The answer to our close: the handshake is complete.
+        let parsed = WebSocketStateMachine.parseClose(payload)
+        if case .valid(let code, _) = parsed { self.peerClose.set(code ?? .unknown(1005)) }
+        switch self.machine.receivedClose(parsed) {
+        case .answerAndHangUp(let code):
+            self.finishMessages()
+            self.sendCloseAndHangUp(code, reason: "", context: context)
+        case .hangUp:
+            self.finishMessages()
             context.close(promise: nil)
-        } else {
-            // Echo a code the peer may receive; reserved ones (1005, 1006, 1015) never go on the wire.
-            self.sendCloseAndHangUp(Self.mayBeSent(code) ? code : .normalClosure, reason: "", context: context)
+        case .fail(let reason):
+            self.fragments = nil
+            self.finishMessages()
+            self.sendCloseAndHangUp(.protocolError, reason: reason, context: context)
+        case .none:
+            break
         }
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.readPaused {
-            self.readPending = true
-        } else {
+        if self.readGate.read() {
             context.read()
         }
     }
@@ -157,9 +149,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The consumer of `messages` wants more, or has gone (then what comes is dropped).
     func resumeReading() {
         guard let context = self.context else { return }
-        self.readPaused = false
-        if self.readPending {
-            self.readPending = false
+        if self.readGate.setConsumerPaused(false) {
             context.read()
         }
     }
@@ -168,7 +158,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Sends `message` as one frame; `promise` succeeds once the socket can take more.
     func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>) {
-        guard let context = self.context, !self.closeSent, context.channel.isActive else { return promise.fail(WebSocketError.closed) }
+        guard let context = self.context, self.machine.canSend, context.channel.isActive else { return promise.fail(WebSocketError.closed) }
         let frame: WebSocketFrame
         switch message {
         case .text(let text): frame = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: text))
@@ -176,17 +166,13 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         self.write(frame, context: context)
         context.flush()
-        if context.channel.isWritable {
-            promise.succeed()
-        } else {
-            self.writabilityWaiters.append(promise)
-        }
+        self.writers.wait(promise, writable: context.channel.isWritable)
     }
 
     /// Starts the close handshake from this side: sends a close frame, then closes the socket
     /// when the peer answers, or after `closeTimeout`.
     func close(_ code: WebSocketErrorCode, reason: String) {
-        guard let context = self.context, !self.closeSent, context.channel.isActive else { return }
+        guard let context = self.context, context.channel.isActive, self.machine.closeRequested(code) else { return }
         _ = self.sendClose(code, reason: reason, context: context)
         let channel = context.channel
         self.closeTimer = context.eventLoop.scheduleTask(in: self.options.closeTimeout) { channel.close(promise: nil) }
@@ -199,7 +185,6 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func sendClose(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        self.closeSent = true
         self.stopPinging()
         var payload = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         payload.write(webSocketErrorCode: code)
@@ -215,22 +200,29 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func ping(context: ChannelHandlerContext) {
-        guard !self.closeSent else { return }
-        if self.awaitingPong {
+        switch self.machine.pingTimerFired() {
+        case .sendPing(let payload):
+            self.write(WebSocketFrame(fin: true, opcode: .ping, data: payload), context: context)
+            context.flush()
+        case .peerGone:
             // No pong since the last ping: the peer or the path to it is gone.
-            return context.close(promise: nil)
+            context.close(promise: nil)
+        case .none:
+            break
         }
-        self.awaitingPong = true
-        self.write(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer()), context: context)
-        context.flush()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            let waiters = self.writabilityWaiters
-            self.writabilityWaiters = []
-            waiters.forEach { $0.succeed() }
+        let writable = context.channel.isWritable
+        if writable {
+            self.writers.resumeAll()
+            if let payload = self.machine.becameWritable() {
+                self.write(WebSocketFrame(fin: true, opcode: .pong, data: payload), context: context)
+                context.flush()
+            }
         }
+        // A peer that sends (pings, messages) but does not read must not grow the send queue.
+        if self.readGate.setSocketFull(!writable) { context.read() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -240,7 +232,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func fail(_ code: WebSocketErrorCode, _ reason: String, context: ChannelHandlerContext) {
         self.fragments = nil
         self.finishMessages()
-        if !self.closeSent, context.channel.isActive {
+        if self.machine.fail(code), context.channel.isActive {
             self.sendCloseAndHangUp(code, reason: reason, context: context)
         } else {
             context.close(promise: nil)
@@ -278,10 +270,8 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.stopPinging()
         self.closeTimer?.cancel()
         self.finishMessages()
-        self.closeSent = true
-        let waiters = self.writabilityWaiters
-        self.writabilityWaiters = []
-        waiters.forEach { $0.fail(WebSocketError.closed) }
+        self.machine.channelClosed()
+        self.writers.failAll(WebSocketError.closed)
         context.fireChannelInactive()
     }
 
@@ -293,15 +283,6 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func stopPinging() {
         self.pinger?.cancel()
         self.pinger = nil
-    }
-
-    /// Codes an endpoint may put in a close frame (RFC 6455, 7.4).
-    private static func mayBeSent(_ code: WebSocketErrorCode) -> Bool {
-        let value = UInt16(webSocketErrorCode: code)
-        switch value {
-        case 1000...1003, 1007...1011, 3000...4999: return true
-        default: return false
-        }
     }
 }
 

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 
 extension App {
     /// Loads the Mustache templates under `directory` (Flask's `templates/`) for `req.render`.

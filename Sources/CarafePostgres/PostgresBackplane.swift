@@ -1,6 +1,6 @@
-import Carafe
+import CarafeCore
 import CarafeSQL
-import CarafeStreaming
+import CarafeBroadcast
 import Foundation
 import Logging
 import NIOCore

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 
 extension App {
     /// Makes `database` the app's: handlers reach it as `req.db`; its connections close when

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import NIOCore
 import NIOPosix
 import Synchronization

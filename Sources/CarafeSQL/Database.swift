@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 
 /// A database: a pool of connections and the statements that run on them. Open one with
 /// `Database.open(url:)` (module `CarafeDatabase`), or from a driver's own constructor

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 
 /// The database cannot serve a query now: it is down or restarting, every connection stayed
 /// busy past the pool's wait, or the connection was lost mid-query. A handler that lets it

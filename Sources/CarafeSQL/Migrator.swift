@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Foundation
 
 /// Applies a directory of SQL files to a database, each once, in order, and records them in

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Synchronization
 
 /// Cross-site request forgery protection (Flask-WTF's `CSRFProtect`): every POST, PUT, PATCH

@@ -1,3 +1,4 @@
+import Carafe
 import Crypto
 import NIOPosix
 import _CryptoExtras
@@ -17,6 +18,12 @@ import _CryptoExtras
 /// on a thread pool, never on the event loop, so that other requests go on while one logs in;
 /// the pool's size also bounds how many run at once, and so the memory scrypt takes (32 MiB
 /// each with the default parameters).
+///
+/// Its queue is bounded too (`queueLimit`, default 16): past it, `hash` and `verify` throw
+/// `BlockingPoolFull` at once, which a handler lets through as a 503 with `Retry-After`.
+/// Without a bound, log-ins that arrive faster than the cores hash them (about 24 a second on
+/// two cores) wait longer and longer, and so does everyone behind them; rate-limit log-in too
+/// (docs/concurrency.md).
 public struct PasswordHasher: Sendable {
     /// A key-derivation function and its cost parameters.
     public enum Method: Sendable, Hashable, CustomStringConvertible {
@@ -42,20 +49,26 @@ public struct PasswordHasher: Sendable {
 
     /// How new hashes are made. Verifying takes a hash's method from the hash itself.
     public let method: Method
-    /// Where hashing runs.
-    private let threadPool: NIOThreadPool
+    /// Where hashing runs, with its queue's bound.
+    private let threadPool: BlockingPool
 
     /// - Parameters:
     ///   - method: how to hash: scrypt with Werkzeug's parameters unless told otherwise.
     ///   - threadPool: where to run; by default NIO's shared pool, one thread per core.
-    public init(_ method: Method = .scrypt(), threadPool: NIOThreadPool = .singleton) {
+    ///   - queueLimit: hashes that may wait for a thread; past it, `hash` and `verify` throw
+    ///     `BlockingPoolFull` (a 503) at once. 16 by default: with scrypt's cost and two cores,
+    ///     about a second of waiting.
+    public init(_ method: Method = .scrypt(), threadPool: NIOThreadPool = .singleton, queueLimit: Int = 16) {
         self.method = method
-        self.threadPool = threadPool
+        self.threadPool = BlockingPool(sharing: threadPool, queueLimit: queueLimit, limitName: "PasswordHasher's queueLimit")
     }
+
+    /// Hashes and checks waiting for a thread now (a metric; past `queueLimit`, new ones are refused).
+    public var waiting: Int { self.threadPool.waiting }
 
     /// A new salted hash of `password`, to store. Runs on the thread pool.
     public func hash(_ password: String) async throws -> String {
-        try await self.threadPool.runIfActive { try self.hashBlocking(password) }
+        try await self.threadPool.run { try self.hashBlocking(password) }
     }
 
     /// Whether `password` is the one `storedHash` was made from. Runs on the thread pool.
@@ -63,7 +76,7 @@ public struct PasswordHasher: Sendable {
     /// that is a bug or a damaged record, not a wrong password.
     public func verify(_ password: String, against storedHash: String) async throws -> Bool {
         let stored = try StoredPasswordHash(storedHash)
-        return try await self.threadPool.runIfActive { try stored.matches(password) }
+        return try await self.threadPool.run { try stored.matches(password) }
     }
 
     /// `hash`, on the calling thread: for command-line tools and scripts, not for handlers.

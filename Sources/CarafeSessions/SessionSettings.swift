@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Foundation
 
 /// How an app's sessions are signed and sent: what `App.sessions` was given.

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 
 /// Where a Server-Sent Events handler sends its events (see `RouteBuilder.sse`).
 ///

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 
 extension RouteBuilder {
     /// Registers a WebSocket route: `GET path` with `Upgrade: websocket` switches the connection

@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Foundation
 import NIOHTTP1
 import Synchronization

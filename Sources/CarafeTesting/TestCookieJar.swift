@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Synchronization
 
 /// The cookies a test client keeps between requests, as a browser does (Flask's test client

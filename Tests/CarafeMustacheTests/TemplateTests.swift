@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 /// Templates from a directory, rendered through the test client: escaping, partials, layouts,
 /// and errors that say which template is wrong.

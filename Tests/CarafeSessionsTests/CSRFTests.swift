@@ -1,6 +1,6 @@
 import CarafeTesting
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 @testable import CarafeSessions
 
 /// CSRF protection: forms carry the session's token; requests without it never reach a handler.

@@ -1,4 +1,7 @@
+import Carafe
 import CarafeSessions
+import CarafeTesting
+import NIOPosix
 import Foundation
 import Testing
 
@@ -108,5 +111,36 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "python3 failed (is Werkzeug installed? `pip install werkzeug`): \(errorText)")
         return text
+    }
+}
+
+/// The hashing pool's bounded queue: past it, a log-in is refused at once with a 503.
+@Suite struct PasswordHasherQueueTests {
+    @Test func pastTheQueueLimitHashingThrowsAtOnceAndTheAppAnswers503() async throws {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        defer { pool.shutdownGracefully { _ in } }
+        let hasher = PasswordHasher(.pbkdf2(iterations: 1000), threadPool: pool, queueLimit: 1)
+        // Something else holds the only thread; the first hash waits for it.
+        let release = DispatchSemaphore(value: 0)
+        pool.submit { _ in release.wait() }
+        let first = Task { try await hasher.hash("first") }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while hasher.waiting < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(hasher.waiting == 1)
+
+        let app = App()
+        app.post("/login") { _ in try await hasher.hash("second") }
+        let started = ContinuousClock.now
+        let refused = await app.test.post("/login")
+        #expect(ContinuousClock.now - started < .seconds(1), "refused at once, not queued")
+        #expect(refused.status == .serviceUnavailable)
+        #expect(refused.headers.first(name: "retry-after") == "1")
+        #expect(refused.text.contains("(the limit is 1, PasswordHasher's queueLimit)"), "\(refused.text)")
+
+        release.signal()
+        #expect(try await first.value.hasPrefix("pbkdf2:sha256:1000$"))
+        #expect(hasher.waiting == 0)
+        #expect(try await hasher.verify("second", against: try await hasher.hash("second")))
     }
 }

@@ -1,7 +1,7 @@
 import CarafeTesting
 import Foundation
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 @testable import CarafeSessions
 
 /// Signed-cookie sessions through the test client: what the browser gets, what it can't forge.

@@ -1,7 +1,7 @@
 import CarafeTesting
 import Foundation
 import Synchronization
-@testable import Carafe
+@testable import CarafeCore
 
 /// A secret key long enough for sessions.
 let secretKey = "0123456789abcdef0123456789abcdef-test-key"

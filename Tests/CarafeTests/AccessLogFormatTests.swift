@@ -1,5 +1,5 @@
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 /// `--access-logformat`: Gunicorn's atoms, parsed once into segments. What each atom writes is
 /// tested through `AccessLog` (AccessLogTests).

@@ -2,7 +2,7 @@ import CarafeTesting
 import Foundation
 import NIOHTTP1
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 @Suite struct AccessLogTests {
     /// 14/Nov/2023:22:13:20 +0000

@@ -1,6 +1,6 @@
 import CarafeTesting
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 @Suite struct BlueprintTests {
     /// An app with nested, prefixed and named blueprints:

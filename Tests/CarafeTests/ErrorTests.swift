@@ -1,6 +1,6 @@
 import CarafeTesting
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 @Suite struct ErrorTests {
     /// The body of a JSON error response.

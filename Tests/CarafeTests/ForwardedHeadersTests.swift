@@ -1,6 +1,6 @@
 import CarafeTesting
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 /// `App.forwardedAllowIPs` through the test client: which peers' forwarded headers are believed.
 @Suite struct ForwardedHeadersTests {

@@ -1,6 +1,6 @@
 import CarafeTesting
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 @Suite struct HooksTests {
     /// Registers before, after and teardown hooks on `builder` that note `label` in `log`.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 /// `LogFile` (shared, appended, reopened on USR1) and `FileLogHandler` (`--error-logfile`).
 @Suite struct LogFileTests {

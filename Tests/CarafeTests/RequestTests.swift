@@ -1,7 +1,7 @@
 import CarafeTesting
 import Foundation
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 @Suite struct RequestTests {
     struct Person: Content, Equatable {

@@ -2,6 +2,7 @@ import CarafeTesting
 import Foundation
 import NIOHTTP1
 import Testing
+@testable import CarafeCore
 @testable import Carafe
 
 @Suite struct RoutingTests {
@@ -240,14 +241,14 @@ import Testing
         }
     }
 
-    @Test func aBlockingRouteRunsOnTheThreadPoolOutsideAnyTask() async throws {
+    @Test func aBlockingRouteRunsOnTheThreadPool() async throws {
         let app = App()
         app.get("/blocking", blocking: true) { _ in Place.here }
         app.get("/inline", blocking: false) { _ in Place.here }
 
         let blocking = try await app.test.get("/blocking").json(Place.self)
         #expect(blocking.thread.hasPrefix("TP-#"), "ran on '\(blocking.thread)'")
-        #expect(!blocking.inTask)
+        #expect(blocking.inTask, "as the request's task, with the pool as its executor")
 
         let inline = try await app.test.get("/inline").json(Place.self)
         #expect(!inline.thread.hasPrefix("TP-#"), "ran on '\(inline.thread)'")
@@ -279,11 +280,12 @@ import Testing
         app.register(api)
 
         #expect(app.routeTable == """
-            METHOD  PATH              NAME
-            GET     /                 index
-            POST    /users/:id
-            GET     /api/users/:id    api.user
-            PURGE   /api/cache/*path
+            worker class: async (routes that do not say blocking: run on the event loop)
+            METHOD  PATH              NAME      RUNS ON
+            GET     /                 index     event loop
+            POST    /users/:id                  event loop
+            GET     /api/users/:id    api.user  event loop
+            PURGE   /api/cache/*path            event loop
 
             """)
         #expect(app.routes.map { "\($0.method.rawValue) \($0.pattern) \($0.name ?? "-")" } == [
@@ -292,6 +294,6 @@ import Testing
     }
 
     @Test func routeTableOfAnEmptyAppIsItsHeader() {
-        #expect(App().routeTable == "METHOD  PATH  NAME\n")
+        #expect(App().routeTable == "worker class: async (routes that do not say blocking: run on the event loop)\nMETHOD  PATH  NAME  RUNS ON\n")
     }
 }

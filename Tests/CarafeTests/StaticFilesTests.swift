@@ -3,7 +3,7 @@ import Foundation
 import NIOHTTP1
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// `app.static`: files, conditional requests, ranges, and no way out of the directory.
 @Suite struct StaticFilesTests {

@@ -2,7 +2,7 @@ import CarafeTesting
 import Foundation
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// `app.static(…, offload:)`: Carafe checks the path, the front server sends the file.
 @Suite struct StaticOffloadTests {

@@ -2,7 +2,7 @@ import CarafeTesting
 import NIOHTTP1
 import Testing
 
-@testable import Carafe
+@testable import CarafeCore
 
 /// Streamed bodies at the framework level, through the test client.
 @Suite struct StreamingBodyTests {

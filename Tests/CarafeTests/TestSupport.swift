@@ -1,6 +1,6 @@
 import CarafeTesting
 import Synchronization
-@testable import Carafe
+@testable import CarafeCore
 
 /// Notes what hooks and handlers did, in order; safe to share between a test and its app.
 final class Recorder: Sendable {

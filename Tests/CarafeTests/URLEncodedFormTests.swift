@@ -1,5 +1,5 @@
 import Testing
-@testable import Carafe
+@testable import CarafeCore
 
 @Suite struct URLEncodedFormTests {
     // MARK: Parsing

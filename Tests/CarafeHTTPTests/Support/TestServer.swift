@@ -144,13 +144,15 @@ final class TestServer: Sendable {
         try await RawHTTPConnection.connect(to: self.address, timeout: timeout)
     }
 
-    /// Shuts the server down (once; later calls return at once).
-    func shutdown() async {
+    /// Shuts the server down (once; later calls return at once). A quick stop unless
+    /// `closingIdle` is false: idle keep-alive connections close at once, so that a test's
+    /// teardown does not wait out their keep-alive timeout.
+    func shutdown(closingIdle: Bool = true) async {
         let first = self.stopped.withLock { stopped in
             defer { stopped = true }
             return !stopped
         }
-        if first { await self.server.shutdown() }
+        if first { await self.server.shutdown(closingIdle: closingIdle) }
     }
 }
 

@@ -47,7 +47,8 @@ struct AppResponder: HTTPResponder {
         }
         var blueprints = [self.services.routes.rootHooks]
         var collectsBody = false
-        let action: Route.Handler
+        var onPool = false
+        var action: Route.Handler
         switch self.services.routes.match(request.method, request.pathSegments) {
         case .found(let route, let parameters):
             request.route = route
@@ -55,6 +56,7 @@ struct AppResponder: HTTPResponder {
             blueprints = route.hooks
             collectsBody = route.body == .collect
             action = route.handler
+            onPool = route.runsOnThreadPool(self.services.workerClass)
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
             action = { _ in Response(status: .noContent, headers: ["allow": allowed.joined(separator: ", ")]) }
         case .methodNotAllowed(let allowed):
@@ -68,7 +70,39 @@ struct AppResponder: HTTPResponder {
         case .notFound:
             action = { request in throw HTTPError(.notFound, "No route for \(request.path).") }
         }
+        guard onPool else {
+            return await self.handle(request, action, blueprints: blueprints, collectsBody: collectsBody)
+        }
+        // The route runs on the thread pool: hooks, handler, error handlers, and its streamed body
+        // or WebSocket, so that any of them may block. A full queue is answered 503 at once, on
+        // the loop, before the body is read.
+        let pool = self.services.blockingPool
+        do {
+            try pool.admit()
+        } catch {
+            action = { _ in throw error }
+            return await self.handle(request, action, blueprints: blueprints, collectsBody: false)
+        }
+        var response = await withTaskExecutorPreference(pool) { [action] in
+            await self.handle(request, action, blueprints: blueprints, collectsBody: collectsBody)
+        }
+        switch response.body {
+        case .buffer: break
+        case .stream(let length, let produce):
+            response.body = .stream(length: length) { writer in
+                try await withTaskExecutorPreference(pool) { try await produce(writer) }
+            }
+        case .webSocket(let options, let run):
+            response.body = .webSocket(options) { socket in
+                try await withTaskExecutorPreference(pool) { try await run(socket) }
+            }
+        }
+        return response
+    }
 
+    /// Collects the body if the route wants it, then runs the hooks, `action` and the error
+    /// handlers in Flask's order, wherever the caller runs.
+    private func handle(_ request: Request, _ action: Route.Handler, blueprints: [Blueprint.Hooks], collectsBody: Bool) async -> Response {
         var failure: (any Error)?
         var response: Response
         do {

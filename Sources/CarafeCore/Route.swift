@@ -10,6 +10,10 @@ public struct Route: Sendable {
     public let name: String?
     /// Whether the body is collected before the hooks and handler run, or streamed to the handler.
     public let body: RequestBodyStrategy
+    /// What the route said when it was registered: `true`, its hooks and handler run on the
+    /// thread pool; `false`, on the event loop; nil (it said nothing), as the worker class
+    /// (`--worker-class`) says. See `runsOnThreadPool(_:)`.
+    public let blocking: Bool?
     let handler: Handler
     /// The blueprints from the app's root down to the one that owns the route: whose hooks and
     /// error handlers apply to it.

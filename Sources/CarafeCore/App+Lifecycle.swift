@@ -32,26 +32,26 @@ extension App {
 }
 
 /// An app's start and stop hooks and its extra commands.
-final class AppLifecycle: Sendable {
-    struct Command {
-        let abstract: String
-        let run: @Sendable ([String]) async throws -> Void
+package final class AppLifecycle: Sendable {
+    package struct Command {
+        package let abstract: String
+        package let run: @Sendable ([String]) async throws -> Void
     }
 
     struct State {
         var start: [@Sendable (any EventLoopGroup) async throws -> Void] = []
         var stop: [@Sendable () async -> Void] = []
-        var commands: [String: Command] = [:]
+        package var commands: [String: Command] = [:]
     }
 
     let state = Mutex(State())
 
-    var startHooks: [@Sendable (any EventLoopGroup) async throws -> Void] { self.state.withLock { $0.start } }
-    var stopHooks: [@Sendable () async -> Void] { self.state.withLock { $0.stop.reversed() } }
-    var commands: [String: Command] { self.state.withLock { $0.commands } }
+    package var startHooks: [@Sendable (any EventLoopGroup) async throws -> Void] { self.state.withLock { $0.start } }
+    package var stopHooks: [@Sendable () async -> Void] { self.state.withLock { $0.stop.reversed() } }
+    package var commands: [String: Command] { self.state.withLock { $0.commands } }
 
     /// The extra commands as `--help` lists them.
-    var commandHelp: String {
+    package var commandHelp: String {
         let commands = self.commands.sorted { $0.key < $1.key }
         guard !commands.isEmpty else { return "" }
         let width = commands.map(\.key.count).max() ?? 0

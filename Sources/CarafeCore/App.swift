@@ -34,10 +34,23 @@ public final class App: RouteBuilder, Sendable {
         get { self.settings.maxBodySize }
         set { self.configure("maxBodySize") { $0.maxBodySize = newValue } }
     }
-    /// Threads of the pool that runs blocking routes (`blocking: true`).
+    /// Threads of the pool that runs blocking routes (`blocking: true`), and every route under
+    /// the `threads` worker class (`--threads`).
     public var blockingThreads: Int {
         get { self.settings.blockingThreads }
         set { self.configure("blockingThreads") { $0.blockingThreads = newValue } }
+    }
+    /// Where routes that do not say `blocking:` run (`--worker-class`, Gunicorn's `-k`): on the
+    /// event loop (`.async`, the default) or on the thread pool (`.threads`).
+    public var workerClass: WorkerClass {
+        get { self.settings.workerClass }
+        set { self.configure("workerClass") { $0.workerClass = newValue } }
+    }
+    /// Jobs that may wait for a thread of that pool before a new request for it is answered
+    /// 503 with `Retry-After` at once (`--thread-queue-limit`; default 1024).
+    public var threadQueueLimit: Int {
+        get { self.settings.threadQueueLimit }
+        set { self.configure("threadQueueLimit") { $0.threadQueueLimit = newValue } }
     }
     public var logger: Logger {
         get { self.settings.logger }
@@ -71,7 +84,7 @@ public final class App: RouteBuilder, Sendable {
         get { self.readiness.isReady }
         set { self.readiness.isReady = newValue }
     }
-    let readiness = Readiness(true)
+    package let readiness = Readiness(true)
     /// How long `serve` goes on serving after SIGTERM, answering the health path 503, before it
     /// stops gracefully (`--drain-delay`): the load balancer's probe interval, so that it has
     /// stopped sending by then. Zero (the default) stops at once.
@@ -80,7 +93,7 @@ public final class App: RouteBuilder, Sendable {
         set { self.configure("drainDelay") { $0.drainDelay = newValue } }
     }
     /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
-    let lifecycle = AppLifecycle()
+    package let lifecycle = AppLifecycle()
 
     private struct State {
         var settings = AppSettings()
@@ -132,6 +145,9 @@ public final class App: RouteBuilder, Sendable {
     /// Whether the services (the blocking thread pool among them) exist: only once the app serves.
     package var hasStartedServices: Bool { self.state.withLock { $0.services != nil } }
 
+    /// What the server calls for each request it has read (freezes the app and starts its services).
+    package var responder: any HTTPResponder { AppResponder(services: self.services) }
+
     /// Every route, as registered (the `routes` command prints them). Freezes the app.
     public var routes: [Route] { self.frozenRoutes.all }
 
@@ -146,6 +162,8 @@ struct AppSettings: Sendable {
     var debug = false
     var maxBodySize = 1 << 20
     var blockingThreads = max(2, usableCores())
+    var workerClass = WorkerClass.async
+    var threadQueueLimit = 1024
     var logger = Logger(label: "carafe")
     var accessLog: AccessLog?
     var forwardedAllowIPs = TrustedAddresses.localhost
@@ -155,10 +173,10 @@ struct AppSettings: Sendable {
 
 /// Whether the app answers its readiness probe with 200 (see `App.isReady`); shared by the
 /// app and the services made from it.
-final class Readiness: Sendable {
+package final class Readiness: Sendable {
     private let ready: Atomic<Bool>
     init(_ ready: Bool) { self.ready = Atomic(ready) }
-    var isReady: Bool {
+    package var isReady: Bool {
         get { self.ready.load(ordering: .relaxed) }
         set { self.ready.store(newValue, ordering: .relaxed) }
     }
@@ -172,7 +190,9 @@ final class AppServices: Sendable {
     let accessLog: AccessLog?
     let storage: Storage
     let maxBodySize: Int
-    let blockingPool: NIOThreadPool
+    /// Runs `blocking: true` routes, and all routes under the `threads` worker class.
+    let blockingPool: BlockingPool
+    let workerClass: WorkerClass
     let forwardedAllowIPs: TrustedAddresses
     let healthPath: String?
     let readiness: Readiness
@@ -187,12 +207,8 @@ final class AppServices: Sendable {
         self.forwardedAllowIPs = settings.forwardedAllowIPs
         self.healthPath = settings.healthPath
         self.readiness = readiness
-        self.blockingPool = NIOThreadPool(numberOfThreads: settings.blockingThreads)
-        self.blockingPool.start()
-    }
-
-    deinit {
-        self.blockingPool.shutdownGracefully { _ in }
+        self.workerClass = settings.workerClass
+        self.blockingPool = BlockingPool(threads: settings.blockingThreads, queueLimit: settings.threadQueueLimit, limitName: "--thread-queue-limit")
     }
 }
 

@@ -28,6 +28,7 @@ public final class Blueprint: RouteBuilder, Sendable {
         let pattern: RoutePattern
         let name: String?
         let body: RequestBodyStrategy
+        let blocking: Bool?
         let handler: Route.Handler
     }
 
@@ -92,6 +93,7 @@ public final class Blueprint: RouteBuilder, Sendable {
                 pattern: local.pattern.prefixed(by: prefix),
                 name: local.name.map { namePrefix.isEmpty ? $0 : "\(namePrefix).\($0)" },
                 body: local.body,
+                blocking: local.blocking,
                 handler: local.handler,
                 blueprints: chain.map(\.0),
                 hooks: chain.map(\.1)
@@ -111,45 +113,35 @@ extension RouteBuilder {
     /// Registers `handler` for `method` and `path`. `path` may hold `:name` parameters and a
     /// trailing `*name` catch-all; `name` makes the route reachable by `url(for:)`; `body` says
     /// whether the request body is collected first (the default) or streamed to the handler.
+    ///
+    /// `blocking` says where the route's hooks and handler run: `true` for code that blocks its
+    /// thread (file I/O, a C library, heavy computation): on the app's bounded thread pool
+    /// (`App.blockingThreads`), so that it cannot stall the event loop; `false` on the event
+    /// loop, whatever the worker class; nil (not said) as the worker class says
+    /// (`--worker-class async`, the default: the loop; `threads`: the pool).
     @discardableResult
     public func on<R: ResponseEncodable>(
         _ method: HTTPMethod,
         _ path: String,
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
+        blocking: Bool? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        let route = Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body) { request in
+        let route = Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body, blocking: blocking) { request in
             try await handler(request).makeResponse(for: request)
         }
         self.blueprint.register("route \(method.rawValue) \(path)") { $0.routes.append(route) }
         return self
     }
 
-    /// Registers a handler that blocks its thread (file I/O, a C library, heavy computation).
-    /// With `blocking: true` it runs on the app's bounded thread pool (`App.blockingThreads`)
-    /// so that it cannot stall the event loop; with `false` it runs on the loop like others.
     @discardableResult
-    public func on<R: ResponseEncodable>(
-        _ method: HTTPMethod,
+    public func get<R: ResponseEncodable>(
         _ path: String,
         name: String? = nil,
-        blocking: Bool,
-        _ handler: @escaping @Sendable (Request) throws -> R
+        blocking: Bool? = nil,
+        _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        guard blocking else { return self.on(method, path, name: name) { try handler($0) } }
-        return self.on(method, path, name: name) { request in
-            try await request.services.blockingPool.runIfActive { try handler(request).makeResponse(for: request) }
-        }
-    }
-
-    @discardableResult
-    public func get<R: ResponseEncodable>(_ path: String, name: String? = nil, _ handler: @escaping @Sendable (Request) async throws -> R) -> Self {
-        self.on(.GET, path, name: name, handler)
-    }
-
-    @discardableResult
-    public func get<R: ResponseEncodable>(_ path: String, name: String? = nil, blocking: Bool, _ handler: @escaping @Sendable (Request) throws -> R) -> Self {
         self.on(.GET, path, name: name, blocking: blocking, handler)
     }
 
@@ -158,14 +150,10 @@ extension RouteBuilder {
         _ path: String,
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
+        blocking: Bool? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.POST, path, name: name, body: body, handler)
-    }
-
-    @discardableResult
-    public func post<R: ResponseEncodable>(_ path: String, name: String? = nil, blocking: Bool, _ handler: @escaping @Sendable (Request) throws -> R) -> Self {
-        self.on(.POST, path, name: name, blocking: blocking, handler)
+        self.on(.POST, path, name: name, body: body, blocking: blocking, handler)
     }
 
     @discardableResult
@@ -173,9 +161,10 @@ extension RouteBuilder {
         _ path: String,
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
+        blocking: Bool? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.PUT, path, name: name, body: body, handler)
+        self.on(.PUT, path, name: name, body: body, blocking: blocking, handler)
     }
 
     @discardableResult
@@ -183,14 +172,20 @@ extension RouteBuilder {
         _ path: String,
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
+        blocking: Bool? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.PATCH, path, name: name, body: body, handler)
+        self.on(.PATCH, path, name: name, body: body, blocking: blocking, handler)
     }
 
     @discardableResult
-    public func delete<R: ResponseEncodable>(_ path: String, name: String? = nil, _ handler: @escaping @Sendable (Request) async throws -> R) -> Self {
-        self.on(.DELETE, path, name: name, handler)
+    public func delete<R: ResponseEncodable>(
+        _ path: String,
+        name: String? = nil,
+        blocking: Bool? = nil,
+        _ handler: @escaping @Sendable (Request) async throws -> R
+    ) -> Self {
+        self.on(.DELETE, path, name: name, blocking: blocking, handler)
     }
 
     /// Runs before each request's handler, in registration order (the app's before a

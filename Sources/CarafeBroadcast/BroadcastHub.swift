@@ -1,3 +1,4 @@
+import CarafeHTTP
 import Synchronization
 
 /// Named channels that handlers subscribe to and publish on: the fan-out behind Server-Sent
@@ -16,7 +17,8 @@ import Synchronization
 /// hub applies `policy`: `.dropOldest` loses the subscriber's oldest queued message to make
 /// room; `.disconnect` ends that subscriber's sequence, so its handler returns and the client
 /// reconnects (SSE's `EventSource` does so by itself). A subscription ends, and leaves the hub,
-/// when its task is cancelled (the client went away) or its sequence is dropped.
+/// when its task is cancelled (the client went away) or its sequence is dropped, and when the
+/// server that runs the subscribing request begins to shut down (`DrainSignal`).
 public final class BroadcastHub: Sendable {
     /// What to do with a subscriber whose queue is full.
     public enum SlowSubscriberPolicy: Sendable {
@@ -64,7 +66,14 @@ public final class BroadcastHub: Sendable {
             state.subscribers[channel, default: [:]][state.next] = Subscriber(continuation: continuation)
             return state.next
         }
-        continuation.onTermination = { [weak self] _ in self?.remove(id, from: channel) }
+        // A server that begins to drain ends the subscriptions its requests made, so that an
+        // event stream or long poll returns instead of holding the shutdown.
+        let drain = DrainSignal.current
+        let token = drain?.onDrain { continuation.finish() }
+        continuation.onTermination = { [weak self] _ in
+            drain?.cancel(token)
+            self?.remove(id, from: channel)
+        }
         if let backplane = self.backplane, !self.listening.exchange(true, ordering: .relaxed) {
             // From the first subscriber on, this process receives every process's broadcasts.
             backplane.start { [weak self] message, channel in self?.publish(message, on: channel) }

@@ -1,0 +1,104 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// The switch from HTTP/1 to WebSocket, for a response whose body is `.webSocket`.
+extension HTTPRequestHandler {
+    static func runWebSocket(
+        _ response: HTTPServerResponse,
+        options: WebSocketOptions,
+        run: @escaping @Sendable (WebSocket) async throws -> Void,
+        number: Int,
+        bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>
+    ) async {
+        let loop = bound.eventLoop
+        let logger = bound.value.0.server.logger
+        let upgrade: @Sendable () -> EventLoopFuture<WebSocket?> = {
+            let (handler, context) = bound.value
+            return handler.upgrade(response.headers, options: options, number: number, context: context)
+        }
+        guard let socket = try? await (loop.inEventLoop ? upgrade() : loop.flatSubmit(upgrade)).get() else { return }
+        // Like a streamed body, the connection may last for hours: a task of its own.
+        Self.continueInNewTask(number: number, bound: bound) {
+            do {
+                try await run(socket)
+                socket.close(.normalClosure)
+            } catch {
+                logger.debug("WebSocket handler failed: \(error)")
+                socket.close(.unexpectedServerError)
+            }
+        }
+    }
+
+    /// Answers `101 Switching Protocols` and turns the connection into a WebSocket: NIO's frame
+    /// decoder and encoder and a `WebSocketHandler` take the place of the HTTP handlers, once
+    /// the parser has delivered the request's end. The client sends no frame before it reads the
+    /// `101`, so nothing is left in the parser. An invalid opening request is answered with 400
+    /// and a close; nil then.
+    func upgrade(
+        _ extraHeaders: HTTPHeaders,
+        options: WebSocketOptions,
+        number: Int,
+        context: ChannelHandlerContext
+    ) -> EventLoopFuture<WebSocket?> {
+        guard self.speaksHTTP1, self.machine.isCurrent(number), let head = self.head, context.channel.isActive else {
+            return context.eventLoop.makeSucceededFuture(nil)
+        }
+        return WebSocketHandshake.acceptHeaders(for: head, extra: extraHeaders, channel: context.channel)
+            .assumeIsolated()
+            .flatMap { headers -> EventLoopFuture<WebSocket?> in
+                let switching = self.machine.switchingProtocols(number: number)
+                guard switching != .drop else { return context.eventLoop.makeSucceededFuture(nil) }
+                var headers = headers
+                self.completeHeaders(&headers, status: .switchingProtocols, bodyLength: nil)
+                context.writeAndFlush(
+                    self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .switchingProtocols, headers: headers))),
+                    promise: nil
+                )
+                let switched = context.eventLoop.makePromise(of: WebSocket?.self)
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let replace = {
+                    let (handler, context) = bound.value
+                    do {
+                        switched.succeed(try handler.replaceHTTPHandlers(options: options, context: context))
+                    } catch {
+                        handler.server.logger.error("could not switch the connection to WebSocket: \(error)")
+                        context.close(promise: nil)
+                        switched.succeed(nil)
+                    }
+                }
+                if switching == .afterEnd { self.afterRequestEnd = replace } else { replace() }
+                return switched.futureResult
+            }
+            .recover { _ in
+                self.reject(.rejection(.badRequest, "Not a valid WebSocket opening request."), version: head.version, context: context)
+                return nil
+            }
+            .nonisolated()
+    }
+
+    private func replaceHTTPHandlers(options: WebSocketOptions, context: ChannelHandlerContext) throws -> WebSocket {
+        let webSocket = WebSocketHandler(options: options)
+        let bound = NIOLoopBound(webSocket, eventLoop: context.eventLoop)
+        let resume: @Sendable () -> Void = { bound.value.resumeReading() }
+        let messages = WebSocketHandler.Producer.makeSequence(
+            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
+            finishOnDeinit: false,
+            delegate: ConnectionReadDelegate(eventLoop: context.eventLoop, produceMoreOnLoop: resume, terminatedOnLoop: resume)
+        )
+        webSocket.source = messages.source
+        let pipeline = context.pipeline.syncOperations
+        try pipeline.addHandlers(
+            [ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessageSize)), WebSocketFrameEncoder(), webSocket],
+            position: .before(self)
+        )
+        // This handler stays, last, only to cancel the task when the connection closes.
+        if let connectionGuard = self.connectionGuard { pipeline.removeHandler(connectionGuard, promise: nil) }
+        pipeline.removeHandler(context: try pipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+        return WebSocket(messages: WebSocketMessages(messages.sequence), handler: bound, peerClose: webSocket.peerClose)
+    }
+}

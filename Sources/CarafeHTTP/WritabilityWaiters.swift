@@ -1,0 +1,32 @@
+import NIOCore
+
+/// Writers (a streamed body's producer, a WebSocket's `send`) waiting for the socket's send
+/// queue to drain below its high-water mark: each write's promise succeeds at once while the
+/// channel is writable, else when it becomes writable again, and fails when the connection
+/// closes. One mechanism for HTTP responses and WebSocket messages.
+struct WritabilityWaiters {
+    private var waiters: [EventLoopPromise<Void>] = []
+
+    /// After a write: `promise` succeeds now if the channel can take more, else later.
+    mutating func wait(_ promise: EventLoopPromise<Void>, writable: Bool) {
+        if writable {
+            promise.succeed()
+        } else {
+            self.waiters.append(promise)
+        }
+    }
+
+    /// The channel is writable again: every waiting writer goes on.
+    mutating func resumeAll() {
+        let waiters = self.waiters
+        self.waiters = []
+        waiters.forEach { $0.succeed() }
+    }
+
+    /// The connection is gone: every waiting writer throws `error`.
+    mutating func failAll(_ error: any Error) {
+        let waiters = self.waiters
+        self.waiters = []
+        waiters.forEach { $0.fail(error) }
+    }
+}
