@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import Crypto
 import NIOPosix
 import _CryptoExtras

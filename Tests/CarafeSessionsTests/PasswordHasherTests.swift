@@ -1,4 +1,4 @@
-import Carafe
+import CarafeCore
 import CarafeSessions
 import CarafeTesting
 import NIOPosix
