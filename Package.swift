@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "accounts", targets: ["Accounts"]),
         .executable(name: "behind-proxy", targets: ["BehindProxy"]),
         .executable(name: "microblog", targets: ["Microblog"]),
+        .executable(name: "techempower", targets: ["TechEmpower"]),
         .executable(name: "concurrency-bench", targets: ["ConcurrencyBench"]),
     ],
     dependencies: [
@@ -187,6 +188,13 @@ let package = Package(
             path: "Examples/Microblog",
             resources: [.copy("Templates"), .copy("migrations"), .copy("static")]
         ),
+        // The TechEmpower Framework Benchmarks test types on PostgreSQL (../shared/bench/tfb.py loads them).
+        .executableTarget(
+            name: "TechEmpower",
+            dependencies: ["Carafe", "CarafeMustache", "CarafeSQL", "CarafePostgres"],
+            path: "Examples/TechEmpower",
+            resources: [.copy("Templates")]
+        ),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
         // The "realistic" workload of docs/concurrency.md, async and blocking (`scripts/bench-concurrency`).
@@ -213,6 +221,11 @@ let package = Package(
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "ProcessTestSupport"]),
         // Runs the built `microblog` over real sockets with curl: on SQLite, and on a PostgreSQL it starts.
         .testTarget(name: "MicroblogTests", dependencies: ["Microblog", "ProcessTestSupport", "PostgresTestSupport"]),
+        // Runs the built `techempower` over real sockets against a PostgreSQL it starts: each TFB type's rules.
+        .testTarget(
+            name: "TechEmpowerTests",
+            dependencies: ["TechEmpower", "CarafeDatabase", "ProcessTestSupport", "PostgresTestSupport"]
+        ),
         // The database layer against a real PostgreSQL (started by the tests) and SQLite.
         .testTarget(
             name: "CarafeDatabaseTests",

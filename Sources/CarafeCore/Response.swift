@@ -137,19 +137,42 @@ public struct HTML: ResponseEncodable {
 
     /// `text` with `& < > " '` replaced by entities, safe inside elements and quoted attributes.
     public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
+        // Byte by byte over the UTF-8 (the five characters are ASCII, and no byte of a longer
+        // character is one of them): one pass to count, none more when nothing needs escaping.
+        var extra = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): extra += 4  // &amp;
+            case UInt8(ascii: "<"), UInt8(ascii: ">"): extra += 3  // &lt; &gt;
+            case UInt8(ascii: "\""), UInt8(ascii: "'"): extra += 5  // &quot; &#39;
+            default: break
             }
         }
-        return out
+        if extra == 0 { return text }
+        return String(unsafeUninitializedCapacity: text.utf8.count + extra) { output in
+            var index = 0
+            func put(_ literal: StaticString) {
+                literal.withUTF8Buffer { bytes in
+                    for byte in bytes {
+                        output[index] = byte
+                        index += 1
+                    }
+                }
+            }
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "&"): put("&amp;")
+                case UInt8(ascii: "<"): put("&lt;")
+                case UInt8(ascii: ">"): put("&gt;")
+                case UInt8(ascii: "\""): put("&quot;")
+                case UInt8(ascii: "'"): put("&#39;")
+                default:
+                    output[index] = byte
+                    index += 1
+                }
+            }
+            return index
+        }
     }
 }
 

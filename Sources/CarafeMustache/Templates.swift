@@ -1,3 +1,4 @@
+import CarafeCore
 import Foundation
 import Mustache
 import Synchronization
@@ -71,11 +72,11 @@ public final class Templates: Sendable {
             }
             let name = String(path.dropLast(".mustache".count))
             do {
-                library.register(try MustacheTemplate(string: text), named: name)
+                library.register(try MustacheTemplate(string: FastHTML.pragma + text), named: name)
             } catch let error as MustacheTemplate.ParserError {
                 let context = error.context
                 throw TemplateError(
-                    description: "\(file.path):\(context.lineNumber):\(context.columnNumber): \(error.error) in: \(context.line.trimmingCharacters(in: .whitespaces))"
+                    description: "\(file.path):\(context.lineNumber - 1):\(context.columnNumber): \(error.error) in: \(context.line.trimmingCharacters(in: .whitespaces))"
                 )
             }
             sources[name] = text
@@ -103,4 +104,27 @@ public final class Templates: Sendable {
 public struct TemplateError: Error, CustomStringConvertible {
     /// Which template, and what is wrong with it: `Templates/bad.mustache:2:31: …`.
     public let description: String
+}
+
+/// HTML escaping for every template, by `HTML.escape`: a pass over the UTF-8 bytes that
+/// returns the text itself when nothing needs escaping, where swift-mustache's own escape
+/// looks up each `Character` in a dictionary and appends it to a new string. Each template's
+/// text starts with a pragma line that selects it (a standalone tag: it writes nothing, and
+/// error line numbers are given back without it).
+enum FastHTML: MustacheContentType {
+    case html
+
+    static let name = "CARAFE_HTML"
+
+    /// The line put before each template's text; registers the content type on first use.
+    static var pragma: String {
+        _ = Self.registered
+        return "{{% CONTENT_TYPE: \(Self.name) }}\n"
+    }
+
+    private static let registered: Void = MustacheContentTypes.register(FastHTML.html, named: FastHTML.name)
+
+    func escapeText(_ text: String) -> String {
+        HTML.escape(text)
+    }
 }

@@ -9,7 +9,9 @@ import PostgresNIO
 public final class PostgresSQLConnection: SQLConnection {
     /// The driver's connection, for what Carafe's API does not cover.
     public let connection: PostgresConnection
-    private let logger: Logger
+    let logger: Logger
+    /// The statements this connection has prepared (see `PostgresStatementCache`).
+    let statements = PostgresStatementCache()
 
     /// The logger with the id of the request running the query (`RequestID.current`), if any.
     private var queryLogger: Logger {
@@ -31,6 +33,12 @@ public final class PostgresSQLConnection: SQLConnection {
     }
 
     public func run(_ sql: SQL) async throws -> [SQLRow] {
+        if let rows = try await self.runPrepared(sql) { return rows }
+        return try await self.runUnnamed(sql)
+    }
+
+    /// Runs `sql` as an unnamed statement: parsed, planned and run, then forgotten.
+    func runUnnamed(_ sql: SQL) async throws -> [SQLRow] {
         var bindings = PostgresBindings(capacity: sql.values.count)
         for value in sql.values {
             switch value {
@@ -99,27 +107,32 @@ enum PostgresErrors {
     static func translate(_ error: any Error, statement: String) -> any Error {
         let lost = statement == PostgresErrors.connecting ? "could not connect to it" : "the connection to it was lost"
         if error is ChannelError || error is IOError { return DatabaseUnavailable(lost) }
+        if let error = error as? PostgresError { return Self.translate(error, lost: lost, statement: statement) }
         guard let error = error as? PSQLError else { return error }
         switch error.code {
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
             return DatabaseUnavailable(lost)
         case .server:
-            let state = error.serverInfo?[.sqlState] ?? ""
-            let message = error.serverInfo?[.message] ?? "error"
-            if state.hasPrefix("57") || state.hasPrefix("08") {
-                return DatabaseUnavailable("it is restarting or refusing connections (\(state))")
-            }
-            let kind: DatabaseError.Kind =
-                switch state {
-                case "23505": .uniqueViolation
-                case "23503": .foreignKeyViolation
-                case "23502": .notNullViolation
-                case "23514": .checkViolation
-                default: .other
-                }
-            return DatabaseError(kind: kind, message: message, sqlState: state, statement: statement)
+            return Self.serverError(state: error.serverInfo?[.sqlState] ?? "", message: error.serverInfo?[.message] ?? "error", statement: statement)
         default:
             return error
         }
+    }
+
+    /// A server's error as Carafe's: `DatabaseUnavailable` for a server going away, else a
+    /// `DatabaseError` of the kind its SQLSTATE says.
+    static func serverError(state: String, message: String, statement: String) -> any Error {
+        if state.hasPrefix("57") || state.hasPrefix("08") {
+            return DatabaseUnavailable("it is restarting or refusing connections (\(state))")
+        }
+        let kind: DatabaseError.Kind =
+            switch state {
+            case "23505": .uniqueViolation
+            case "23503": .foreignKeyViolation
+            case "23502": .notNullViolation
+            case "23514": .checkViolation
+            default: .other
+            }
+        return DatabaseError(kind: kind, message: message, sqlState: state, statement: statement)
     }
 }

@@ -90,6 +90,25 @@ public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation, CustomS
         return text
     }
 
+    /// The statement's text with each parameter's placeholder written by `placeholder`, given
+    /// the parameter's 1-based index and value: for a driver that writes its own (the PostgreSQL
+    /// driver types each one, `$1::int8`, so that a statement it prepares once fits every later
+    /// binding of the same types).
+    public func text(placeholder: (Int, SQLValue) -> String) -> String {
+        var text = ""
+        var index = 0
+        for part in self.parts {
+            switch part {
+            case .text(let literal):
+                text += literal
+            case .value(let value):
+                index += 1
+                text += placeholder(index, value)
+            }
+        }
+        return text
+    }
+
     /// The text with `$1`-style placeholders, then the values: for logs and errors.
     public var description: String {
         let values = self.values

@@ -25,6 +25,23 @@ public struct Transaction: SQLExecutor {
         }
     }
 
+    /// Runs several statements on this connection and returns each one's rows, in order. On
+    /// PostgreSQL they are all queued on the connection at once, so each is sent as soon as
+    /// the one before it is answered, without a return to the caller in between:
+    ///
+    ///     let rows = try await tx.rows(all: ids.map { "SELECT id, randomnumber FROM world WHERE id = \($0)" })
+    ///
+    /// Each statement runs on its own (in the transaction, if this is one). Throws the first
+    /// statement's error, once every statement has run.
+    public func rows(all statements: [SQL]) async throws -> [[SQLRow]] {
+        do {
+            return try await self.connection.run(all: statements)
+        } catch let error as DatabaseError {
+            self.firstFailure.error.withLock { $0 = $0 ?? error }
+            throw error
+        }
+    }
+
     /// Runs a script of several statements with no parameters (a migration file).
     public func runScript(_ script: String) async throws {
         try await self.connection.runScript(script)
