@@ -172,6 +172,7 @@ struct AppResponder: HTTPResponder {
                 }
             }
         }
+        self.addCORSHeaders(&response, for: request)
         return await Self.scheduleTeardown(Teardown(blueprints, request, failure), after: response, of: request)
     }
 
@@ -210,7 +211,6 @@ struct AppResponder: HTTPResponder {
         case .stream, .buffer:
             await teardown.run()
         }
-        self.addCORSHeaders(&response, for: request)
         return response
     }
 

@@ -26,7 +26,7 @@ import Testing
         func leftovers() throws -> [String] {
             try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("carafe-upload-") }
         }
-        try await withTestServer(responder: AppAdapter(app: app)) { server in
+        try await withTestServer(responder: app) { server in
             let ok = try await curl(["-s", "-F", "title=Report", "-F", "doc=@\(file.path)", server.baseURL + "/save"])
             #expect(ok.output == "upload.source 2000000 spooled=true title=Report")
             #expect(try leftovers() == [])
