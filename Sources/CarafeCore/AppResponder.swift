@@ -185,28 +185,10 @@ struct AppResponder: HTTPResponder {
         var response = response
         switch response.body {
         case .stream(let length, let produce) where request.method != .HEAD:
-            response.body = .stream(length: length) { writer in
-                teardown.started()
-                do {
-                    try await produce(writer)
-                } catch {
-                    await teardown.run(failure: error)
-                    throw error
-                }
-                await teardown.run()
-            }
+            response.body = .stream(length: length) { writer in try await teardown.after { try await produce(writer) } }
             request.completion.whenFinished { _ in teardown.runIfNeverStarted() }
         case .webSocket(let options, let run):
-            response.body = .webSocket(options) { socket in
-                teardown.started()
-                do {
-                    try await run(socket)
-                } catch {
-                    await teardown.run(failure: error)
-                    throw error
-                }
-                await teardown.run()
-            }
+            response.body = .webSocket(options) { socket in try await teardown.after { try await run(socket) } }
             request.completion.whenFinished { _ in teardown.runIfNeverStarted() }
         case .stream, .buffer:
             await teardown.run()
@@ -300,8 +282,17 @@ private final class Teardown: Sendable {
         self.failure = failure
     }
 
-    func started() {
+    /// Runs `body` (a streamed body's producer, a WebSocket session), then the hooks, which get
+    /// the error `body` threw if the handler threw none.
+    func after(_ body: () async throws -> Void) async throws {
         self.state.withLock { $0.started = true }
+        do {
+            try await body()
+        } catch {
+            await self.run(failure: error)
+            throw error
+        }
+        await self.run()
     }
 
     /// Runs the hooks, innermost blueprint first, unless they ran; they get the handler's error,
