@@ -8,17 +8,9 @@ prints one JSON object with what each page showed. The Swift test asserts on it.
 """
 import asyncio
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
-import websockets
-
-from devtools import Page, chromium, free_port
+from devtools import Browser
 
 
 def lines(list_id):
@@ -26,28 +18,10 @@ def lines(list_id):
 
 
 async def main(base):
-    port = free_port()
-    profile = tempfile.mkdtemp(prefix="carafe-chromium-")
-    browser = subprocess.Popen(
-        [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1",
-         f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("Chromium's DevTools endpoint did not come up")
-                await asyncio.sleep(0.2)
+    async with Browser() as browser:
         pages = {}
         for name in ("alice", "bob"):
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?{base}/?name={name}", method="PUT")
-            target = json.loads(urllib.request.urlopen(request, timeout=5).read())
-            pages[name] = Page(await websockets.connect(target["webSocketDebuggerUrl"], max_size=None))
+            pages[name] = await browser.open(f"{base}/?name={name}")
         result = {}
         for name, page in pages.items():
             result[f"{name}Ready"] = await page.wait_for("document.getElementById('status')?.dataset.ready === 'true'")
@@ -62,10 +36,6 @@ async def main(base):
         # Shown as text, not markup: no <b> element made it into the page.
         result["bobBoldElements"] = await pages["bob"].evaluate("document.querySelectorAll('li b').length")
         print(json.dumps(result))
-    finally:
-        browser.kill()
-        browser.wait()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 asyncio.run(asyncio.wait_for(main(sys.argv[1]), timeout=60))

@@ -9,16 +9,9 @@ with what the page showed. The Swift test asserts on it.
 """
 import asyncio
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
-import websockets
-
-from devtools import Page, chromium, free_port
+from devtools import Browser
 
 
 async def navigate_and_wait(page, action, expected):
@@ -29,26 +22,8 @@ async def navigate_and_wait(page, action, expected):
 
 
 async def main(base):
-    port = free_port()
-    profile = tempfile.mkdtemp(prefix="carafe-chromium-")
-    browser = subprocess.Popen(
-        [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1",
-         f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("Chromium's DevTools endpoint did not come up")
-                await asyncio.sleep(0.2)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?{base}/signup", method="PUT")
-        target = json.loads(urllib.request.urlopen(request, timeout=5).read())
-        page = Page(await websockets.connect(target["webSocketDebuggerUrl"], max_size=None))
+    async with Browser() as browser:
+        page = await browser.open(f"{base}/signup")
         await page.call("Emulation.setDeviceMetricsOverride", width=375, height=800, deviceScaleFactor=1, mobile=True)
         result = {}
         await page.wait_for("document.readyState === 'complete' && !!document.querySelector('input[name=username]')")
@@ -81,10 +56,6 @@ async def main(base):
         await navigate_and_wait(page, "location.reload()", "!!document.querySelector('textarea[name=body]')")
         result["flashAfterReload"] = await page.evaluate("document.querySelectorAll('.flash').length")
         print(json.dumps(result))
-    finally:
-        browser.kill()
-        browser.wait()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 asyncio.run(asyncio.wait_for(main(sys.argv[1]), timeout=90))
