@@ -14,7 +14,7 @@ public final class PostgresSQLConnection: SQLConnection {
     let statements = PostgresStatementCache()
 
     /// The logger with the id of the request running the query (`RequestID.current`), if any.
-    private var queryLogger: Logger {
+    var queryLogger: Logger {
         guard let id = RequestID.current else { return self.logger }
         var logger = self.logger
         logger[metadataKey: "request_id"] = "\(id)"
@@ -39,19 +39,7 @@ public final class PostgresSQLConnection: SQLConnection {
 
     /// Runs `sql` as an unnamed statement: parsed, planned and run, then forgotten.
     func runUnnamed(_ sql: SQL) async throws -> [SQLRow] {
-        var bindings = PostgresBindings(capacity: sql.values.count)
-        for value in sql.values {
-            switch value {
-            case .null: bindings.appendNull()
-            case .int(let value): bindings.append(value)
-            case .double(let value): bindings.append(value)
-            case .text(let value): bindings.append(value)
-            case .bool(let value): bindings.append(value)
-            case .bytes(let value): bindings.append(ByteBuffer(bytes: value))
-            case .date(let value): bindings.append(value)
-            case .uuid(let value): bindings.append(value)
-            }
-        }
+        let bindings = PostgresBindings(sql.values)
         do {
             let rows = try await self.connection.query(PostgresQuery(unsafeSQL: sql.text(for: .postgres), binds: bindings), logger: self.queryLogger)
             var result: [SQLRow] = []
@@ -134,5 +122,24 @@ enum PostgresErrors {
             default: .other
             }
         return DatabaseError(kind: kind, message: message, sqlState: state, statement: statement)
+    }
+}
+
+extension PostgresBindings {
+    /// `values` bound in order, `$1` first, for an unnamed statement.
+    init(_ values: [SQLValue]) {
+        self.init(capacity: values.count)
+        for value in values {
+            switch value {
+            case .null: self.appendNull()
+            case .int(let value): self.append(value)
+            case .double(let value): self.append(value)
+            case .text(let value): self.append(value)
+            case .bool(let value): self.append(value)
+            case .bytes(let value): self.append(ByteBuffer(bytes: value))
+            case .date(let value): self.append(value)
+            case .uuid(let value): self.append(value)
+            }
+        }
     }
 }

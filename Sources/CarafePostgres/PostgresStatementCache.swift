@@ -184,21 +184,9 @@ extension PostgresSQLConnection {
 
     /// Queues `sql` as an unnamed statement; its rows when it has run.
     private func queueUnnamed(_ sql: SQL) -> EventLoopFuture<[PostgresRow]> {
-        var bindings = PostgresBindings(capacity: sql.values.count)
-        for value in sql.values {
-            switch value {
-            case .null: bindings.appendNull()
-            case .int(let value): bindings.append(value)
-            case .double(let value): bindings.append(value)
-            case .text(let value): bindings.append(value)
-            case .bool(let value): bindings.append(value)
-            case .bytes(let value): bindings.append(ByteBuffer(bytes: value))
-            case .date(let value): bindings.append(value)
-            case .uuid(let value): bindings.append(value)
-            }
-        }
+        let bindings = PostgresBindings(sql.values)
         let collected = CollectedRows()
-        return self.connection.query(PostgresQuery(unsafeSQL: sql.text(for: .postgres), binds: bindings), logger: self.logger) { row in
+        return self.connection.query(PostgresQuery(unsafeSQL: sql.text(for: .postgres), binds: bindings), logger: self.queryLogger) { row in
             collected.rows.withLock { $0.append(row) }
         }.map { _ in collected.rows.withLock { $0 } }
     }
