@@ -76,18 +76,7 @@ public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation, CustomS
 
     /// The statement's text for `dialect`, with its placeholders.
     public func text(for dialect: SQLDialect) -> String {
-        var text = ""
-        var index = 0
-        for part in self.parts {
-            switch part {
-            case .text(let literal):
-                text += literal
-            case .value:
-                index += 1
-                text += dialect.placeholder(index)
-            }
-        }
-        return text
+        self.text { index, _ in dialect.placeholder(index) }
     }
 
     /// The statement's text with each parameter's placeholder written by `placeholder`, given
