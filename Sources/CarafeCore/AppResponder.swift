@@ -30,32 +30,35 @@ struct AppResponder: HTTPResponder {
                 metrics.record(method: request.method, route: Self.routeLabel(request, services), status: response.status.code, duration: .now - request.startedAt)
             }
         }
-        switch response.body {
-        case .stream(let length, let produce) where request.method != .HEAD:
-            // Log once the stream ends, with the bytes it really wrote.
-            let eventStream = metrics != nil && response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true
-            response.body = .stream(length: length) { [response] writer in
-                let counting = CountingBodyWriter(writer)
-                if eventStream { metrics?.eventStreams.increment() }
-                defer {
-                    if eventStream { metrics?.eventStreams.decrement() }
-                    finish(response, counting.bytes)
+        // Without an access log or metrics, nothing waits for the end: no counting writer.
+        if accessLog != nil || metrics != nil {
+            switch response.body {
+            case .stream(let length, let produce) where request.method != .HEAD:
+                // Log once the stream ends, with the bytes it really wrote.
+                let eventStream = metrics != nil && response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true
+                response.body = .stream(length: length) { [response] writer in
+                    let counting = CountingBodyWriter(writer)
+                    if eventStream { metrics?.eventStreams.increment() }
+                    defer {
+                        if eventStream { metrics?.eventStreams.decrement() }
+                        finish(response, counting.bytes)
+                    }
+                    try await produce(counting)
                 }
-                try await produce(counting)
-            }
-        case .stream:
-            finish(response, 0)
-        case .buffer(let buffer):
-            finish(response, buffer.readableBytes)
-        case .webSocket(let options, let run):
-            // Log once the connection ends, as Gunicorn logs a long request when it is done.
-            response.body = .webSocket(options) { [response] socket in
-                metrics?.webSockets.increment()
-                defer {
-                    metrics?.webSockets.decrement()
-                    finish(response, 0)
+            case .stream:
+                finish(response, 0)
+            case .buffer(let buffer):
+                finish(response, buffer.readableBytes)
+            case .webSocket(let options, let run):
+                // Log once the connection ends, as Gunicorn logs a long request when it is done.
+                response.body = .webSocket(options) { [response] socket in
+                    metrics?.webSockets.increment()
+                    defer {
+                        metrics?.webSockets.decrement()
+                        finish(response, 0)
+                    }
+                    try await run(socket)
                 }
-                try await run(socket)
             }
         }
         if let uploads = request.temporaryUploads {
