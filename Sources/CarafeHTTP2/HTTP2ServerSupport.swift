@@ -63,6 +63,13 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
                 }
             }
             try sync.addHandler(manager)
+            // The manager starts its idle timer on channelActive, which passed long ago (before
+            // the TLS handshake or the h2c preface): without this, a connection that never opens
+            // a stream would never time out. (Fired before the next handlers are added, it
+            // reaches only the pipeline's tail.)
+            if channel.isActive {
+                manager.channelActive(context: try sync.context(handler: manager))
+            }
             try sync.addHandler(HTTP2ConnectionErrorHandler(logger: self.logger))
         }
     }

@@ -102,7 +102,7 @@ import Testing
     @Test func anIdleConnectionGetsAGOAWAYAfterTheIdleTimeout() throws {
         let server = try Self.startServer(["--http2-idle-timeout", "1"])
         let result = try TLSTests.probe("idle", port: server.port, tls: false, cafile: "", 6)
-        #expect(result["goaway"] as? [String] == ["0"], "\(result)")  // NO_ERROR: a graceful close
+        #expect((result["goaway"] as? [String])?.first == "0", "\(result)")  // NO_ERROR: a graceful close
         #expect(result["closed"] as? Bool == true, "\(result)")
         let after = result["after"] as? Double ?? 0
         #expect(after >= 0.9 && after < 5, "\(result)")

@@ -11,11 +11,15 @@ extension TLSTests {
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Moves `from`'s certificate and key over `to`'s, as a renewal tool would.
-    static func install(_ from: Certificate, over to: Certificate) throws {
-        for (source, target) in [(from.cert, to.cert), (from.key, to.key)] {
-            _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: target), withItemAt: URL(fileURLWithPath: source))
-        }
+    /// Renames `source` over `target` (atomically, as a renewal tool does).
+    static func move(_ source: String, over target: String) {
+        #expect(rename(source, target) == 0, "rename \(source) \(target): errno \(errno)")
+    }
+
+    /// Moves `from`'s certificate and key over `to`'s.
+    static func install(_ from: Certificate, over to: Certificate) {
+        Self.move(from.cert, over: to.cert)
+        Self.move(from.key, over: to.key)
     }
 
     @Test func sighupInASingleProcessServesTheRenewedCertificateToNewConnectionsAndKeepsTheOldOneIfTheNewIsBroken() async throws {
@@ -29,14 +33,14 @@ extension TLSTests {
 
         // A key that belongs to another certificate: logged, and the old pair stays in use.
         let stranger = try Certificate(commonName: "stranger", in: first.directory, name: "stranger")
-        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: first.key), withItemAt: URL(fileURLWithPath: stranger.key))
+        Self.move(stranger.key, over: first.key)
         kill(server.pid, SIGHUP)
         #expect(server.waitForOutput("received HUP: TLS: key file .*does not match the certificate.*still serving the certificate loaded before", timeout: 10), "\(server.output)")
         #expect(try Self.servedSerial(port) == before)
 
         // The renewed pair: new connections get it.
         let renewed = try Certificate(commonName: "second", in: first.directory, name: "renewed")
-        try Self.install(renewed, over: first)
+        Self.install(renewed, over: first)
         kill(server.pid, SIGHUP)
         #expect(server.waitForOutput("TLS: reloaded .*serving serial .* to new connections", timeout: 10), "\(server.output)")
         let after = try Self.servedSerial(port)
