@@ -8,6 +8,7 @@
 //   CERT, KEY    PEM files for the TLS modes
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdTLS
 import NIOSSL
