@@ -62,7 +62,7 @@ extension App {
                     try await self.serve(configuration, options, umask: nil, worker: worker)
                 } catch {
                     self.logger.critical("worker \(worker.number) (pid \(getpid())) failed to boot: \(resolved.explain(error))")
-                    exit(3)  // a boot error: the master stops instead of respawning
+                    exit(WorkerExit.bootErrorStatus)  // the master stops instead of respawning
                 }
             } else if options.workers != nil || options.reload {
                 self.logger.logLevel = options.logLevel
