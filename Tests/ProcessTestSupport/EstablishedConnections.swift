@@ -7,7 +7,7 @@ import Foundation
 public func establishedConnections(port: Int) -> Int {
     let local = String(format: ":%04X", port)
     return ["/proc/net/tcp", "/proc/net/tcp6"].reduce(0) { count, path in
-        let table = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let table = readWhole(path)
         return count + table.split(separator: "\n").dropFirst().filter { line in
             let fields = line.split(separator: " ")
             return fields.count > 9 && fields[1].hasSuffix(local) && fields[3] == "01" && fields[9] != "0"
@@ -24,4 +24,20 @@ public func waitForConnections(_ count: Int, port: Int, timeout: TimeInterval = 
         usleep(5_000)
     }
     return establishedConnections(port: port) >= count
+}
+
+/// The whole of a /proc file: `String(contentsOfFile:)` stops after the first page of one
+/// (its size says 0), which leaves out most of a busy machine's sockets.
+private func readWhole(_ path: String) -> String {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { break }
+        bytes += chunk[..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
