@@ -170,9 +170,11 @@ import Testing
         try FileManager.default.moveItem(atPath: first.directory.appendingPathComponent("renewed-key.pem").path, toPath: first.key)
         kill(server.pid, SIGHUP)
         #expect(server.waitForOutput("worker 4 .*serving on", timeout: 20), "\(server.output)")
-        // The client goes on until the new workers have answered a few of its connections.
-        let atReload = tally.current.succeeded
-        #expect(eventually(timeout: 10) { tally.current.succeeded >= atReload + 5 })
+        // The client goes on until the old workers have stopped accepting (a new connection
+        // gets the renewed certificate) and a few more of its connections were answered.
+        #expect(eventually(timeout: 10) { (try? subject().contains("CN = second")) == true }, "the renewed certificate is not served")
+        let atSwitch = tally.current.succeeded
+        #expect(eventually(timeout: 10) { tally.current.succeeded >= atSwitch + 5 })
         let (succeeded, failed) = tally.stop()
         #expect(succeeded > 10)
         #expect(failed == 0, "\(failed) requests failed during the reload")
