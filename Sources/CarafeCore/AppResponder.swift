@@ -91,6 +91,10 @@ struct AppResponder: HTTPResponder {
             bodyStrategy = route.body
             action = route.handler
             onPool = route.runsOnThreadPool(self.services.workerClass)
+            if let (timeout, origin) = route.handlerDeadline {
+                let (seconds, attoseconds) = timeout.components
+                request.deadline.set(.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), origin: origin)
+            }
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
             action = { _ in Response(status: .noContent, headers: ["allow": allowed.joined(separator: ", ")]) }
         case .methodNotAllowed(let allowed):

@@ -29,6 +29,7 @@ public final class Blueprint: RouteBuilder, Sendable {
         let name: String?
         let body: RequestBodyStrategy
         let blocking: Bool?
+        let timeout: Duration?
         let handler: Route.Handler
     }
 
@@ -44,6 +45,8 @@ public final class Blueprint: RouteBuilder, Sendable {
         var errorFormat: ErrorFormat?
         /// Its CORS policy (`cors(_:)`), if it has one.
         var cors: CORS?
+        /// The handler deadline of its routes (`timeout(_:)`), if it sets one.
+        var timeout: Duration?
     }
 
     /// Everything registered here, until the app freezes.
@@ -93,6 +96,10 @@ public final class Blueprint: RouteBuilder, Sendable {
         let chain = parents + [(self, hooks)]
         let prefix = chain.reduce(RoutePattern(segments: [])) { $1.0.prefix.prefixed(by: $0) }
         let namePrefix = chain.map(\.0.name).filter { !$0.isEmpty }.joined(separator: ".")
+        // The innermost blueprint that sets a timeout, for routes that set none.
+        let inherited = chain.last(where: { $0.1.timeout != nil }).map { blueprint, hooks in
+            (timeout: hooks.timeout!, origin: blueprint.name.isEmpty ? "the app's timeout" : "the timeout of blueprint '\(blueprint.name)'")
+        }
         let own = routes.map { local in
             Route(
                 method: local.method,
@@ -100,6 +107,10 @@ public final class Blueprint: RouteBuilder, Sendable {
                 name: local.name.map { namePrefix.isEmpty ? $0 : "\(namePrefix).\($0)" },
                 body: local.body,
                 blocking: local.blocking,
+                timeout: local.timeout,
+                handlerDeadline: local.timeout.map {
+                    (timeout: $0, origin: "the timeout of route \(local.method.rawValue) \(local.pattern.prefixed(by: prefix))")
+                } ?? inherited,
                 handler: local.handler,
                 blueprints: chain.map(\.0),
                 hooks: chain.map(\.1)
@@ -125,6 +136,12 @@ extension RouteBuilder {
     /// (`App.blockingThreads`), so that it cannot stall the event loop; `false` on the event
     /// loop, whatever the worker class; nil (not said) as the worker class says
     /// (`--worker-class async`, the default: the loop; `threads`: the pool).
+    ///
+    /// `timeout` is the route's handler deadline: if the hooks and handler have not started a
+    /// response that long after the request head arrived, their task is cancelled and the
+    /// client gets 503 with `Retry-After`, naming the route. It wins over a blueprint's
+    /// `timeout(_:)` and the app-wide `--handler-timeout`, longer or shorter; a response that
+    /// has started (a streamed body) is not cut short by it.
     @discardableResult
     public func on<R: ResponseEncodable>(
         _ method: HTTPMethod,
@@ -132,9 +149,11 @@ extension RouteBuilder {
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        let route = Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body, blocking: blocking) { request in
+        if let timeout { precondition(timeout > .zero, "route \(method.rawValue) \(path): the timeout must be positive, not \(timeout)") }
+        let route = Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body, blocking: blocking, timeout: timeout) { request in
             try await handler(request).makeResponse(for: request)
         }
         self.blueprint.register("route \(method.rawValue) \(path)") { $0.routes.append(route) }
@@ -146,9 +165,10 @@ extension RouteBuilder {
         _ path: String,
         name: String? = nil,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.GET, path, name: name, blocking: blocking, handler)
+        self.on(.GET, path, name: name, blocking: blocking, timeout: timeout, handler)
     }
 
     @discardableResult
@@ -157,9 +177,10 @@ extension RouteBuilder {
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.POST, path, name: name, body: body, blocking: blocking, handler)
+        self.on(.POST, path, name: name, body: body, blocking: blocking, timeout: timeout, handler)
     }
 
     @discardableResult
@@ -168,9 +189,10 @@ extension RouteBuilder {
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.PUT, path, name: name, body: body, blocking: blocking, handler)
+        self.on(.PUT, path, name: name, body: body, blocking: blocking, timeout: timeout, handler)
     }
 
     @discardableResult
@@ -179,9 +201,10 @@ extension RouteBuilder {
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.PATCH, path, name: name, body: body, blocking: blocking, handler)
+        self.on(.PATCH, path, name: name, body: body, blocking: blocking, timeout: timeout, handler)
     }
 
     @discardableResult
@@ -189,9 +212,20 @@ extension RouteBuilder {
         _ path: String,
         name: String? = nil,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.DELETE, path, name: name, blocking: blocking, handler)
+        self.on(.DELETE, path, name: name, blocking: blocking, timeout: timeout, handler)
+    }
+
+    /// Sets the handler deadline of this blueprint's routes, and of the blueprints registered
+    /// on it that set none: a route's own `timeout:` wins, and on the app it applies to every
+    /// route, in place of `--handler-timeout`. See `on(_:_:timeout:)` for what happens.
+    @discardableResult
+    public func timeout(_ limit: Duration) -> Self {
+        precondition(limit > .zero, "the timeout of blueprint '\(self.blueprint.name)' must be positive, not \(limit)")
+        self.blueprint.register("a timeout") { $0.hooks.timeout = limit }
+        return self
     }
 
     /// Runs before each request's handler, in registration order (the app's before a

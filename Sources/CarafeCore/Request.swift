@@ -109,6 +109,8 @@ public final class Request: Sendable {
     let pathSegments: [String]
     /// The serving app's routes and thread pool.
     let services: AppServices
+    /// Sets the matched route's handler deadline on the connection that serves the request.
+    let deadline: RequestDeadline
 
     init(_ request: HTTPServerRequest, services: AppServices) {
         self.method = request.head.method
@@ -117,6 +119,7 @@ public final class Request: Sendable {
         self.headers = request.head.headers
         self.state = Mutex(State(bodyStream: request.body))
         self.completion = request.completion
+        self.deadline = request.deadline
         self.peerAddress = request.remoteAddress
         let forwarded = ForwardedHeaders(
             headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs, accepting: services.forwardedHeaders,

@@ -103,6 +103,11 @@ final class SharedSocketAcceptor: Sendable {
                 switch errno {
                 case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO:
                     break  // another process took it, or the client gave up
+                case EINVAL:
+                    // The socket no longer listens: the master stopped it for a stop of the whole
+                    // server (`shutdown`), and this worker is about to drain.
+                    logger.debug("listening descriptor \(descriptor) was shut down; no longer accepting")
+                    return
                 default:
                     // Out of descriptors or memory: back off instead of spinning.
                     logger.error("accept() on descriptor \(descriptor) failed: \(String(cString: strerror(errno)))")

@@ -51,6 +51,9 @@ public final class Arbiter {
     private var pidFile: String?
     /// The master started by USR2, while it runs.
     private var upgradedMaster: pid_t?
+    /// After a binary upgrade, the old master this one took the sockets over from: while it
+    /// lives (a rollback), stopping here must not stop the sockets listening for it.
+    private var previousMaster: pid_t?
     /// The executable's modification time as last seen, and since when a new one has been
     /// stable (`reloadOnChange`): a build being written is not started half-way.
     private var executableVersion: timespec?
@@ -85,6 +88,7 @@ public final class Arbiter {
                 for fd in inherited.split(separator: ",").compactMap({ Int32($0) }) {
                     self.listeners.append(try ListeningSocket.adopt(fd, ownsFile: true))
                 }
+                self.previousMaster = getppid()
                 self.logger.notice("binary upgrade: took over \(self.listeners.count) sockets from the old master (pid \(getppid()))")
             } else {
                 for address in self.configuration.bind {
@@ -397,6 +401,11 @@ public final class Arbiter {
     /// for a quick stop, QUIT (exit now). A second, quick stop during a graceful one hurries it.
     private func stop(graceful: Bool) {
         if case .stopping = self.state, graceful { return }
+        // The whole server stops: new connections are refused from now on, not queued and reset
+        // when the last worker lets go of the socket. Not after USR2 (the new master serves on
+        // it), nor while the old master this one took it over from lives (a rollback).
+        let shared = self.upgradedMaster != nil || self.previousMaster.map { kill($0, 0) == 0 } == true
+        if !shared { self.listeners.forEach { $0.stopListening() } }
         self.listeners.forEach { $0.close(keepingFile: self.upgradedMaster != nil) }
         self.listeners = []
         for worker in self.workers where !worker.killed {

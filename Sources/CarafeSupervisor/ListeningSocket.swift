@@ -102,6 +102,15 @@ public struct ListeningSocket: Sendable {
         return Array(3..<(3 + count))
     }
 
+    /// Stops the socket listening for every process that shares it (the workers too), at once:
+    /// from now on a new connection is refused, so a client knows its request was never sent.
+    /// Closing only the master's copy would leave the socket listening until the last worker
+    /// closes its own: the kernel would queue the connections that arrive meanwhile, let their
+    /// clients send, then reset them all when that last copy closes (requests lost after TERM).
+    public func stopListening() {
+        _ = Glibc.shutdown(self.descriptor, Int32(SHUT_RD))
+    }
+
     /// Stops listening in the master, and removes a Unix socket's file unless `keepingFile`
     /// (another master serves on it).
     public func close(keepingFile: Bool = false) {
