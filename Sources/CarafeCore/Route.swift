@@ -14,6 +14,8 @@ public struct Route: Sendable {
     /// thread pool; `false`, on the event loop; nil (it said nothing), as the worker class
     /// (`--worker-class`) says. See `runsOnThreadPool(_:)`.
     public let blocking: Bool?
+    /// Its `authorize:` hook, run before its body is read; nil: none.
+    let authorize: (@Sendable (Request) async throws -> Response?)?
     let handler: Handler
     /// The blueprints from the app's root down to the one that owns the route: whose hooks and
     /// error handlers apply to it.

@@ -91,6 +91,18 @@ import Testing
         #expect(throws: MultipartError.notMultipart("text/plain")) { try MultipartParser(contentType: "text/plain") }
     }
 
+    /// Found by the Multipart fuzz target: a part header name with a byte that is not ASCII
+    /// trapped in NIO's `HTTPHeaders.add` and stopped the whole process.
+    @Test(arguments: ["Content-Dis\u{9A}position", "X-\u{E9}t\u{E9}", "X(y)", "X@Y"])
+    func aPartHeaderNameThatIsNotATokenIsA400(name: String) throws {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\(name): v\r\n\r\nx\r\n--XyZ--"
+        #expect(throws: MultipartError.malformed("a header name of part 1 has a character that is not allowed in a header name")) {
+            _ = try Self.parse(body)
+        }
+        // Token characters other than letters and digits are fine.
+        #expect(try Self.parse("--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-a_b.c!#$%&'*+^`|~: v\r\n\r\nx\r\n--XyZ--").map(\.2) == ["x"])
+    }
+
     @Test func secureFilenameAsWerkzeug() {
         #expect(secureFilename("My cool movie.mov") == "My_cool_movie.mov")
         #expect(secureFilename("../../../etc/passwd") == "etc_passwd")
