@@ -50,7 +50,7 @@ import CarafeTesting
         #expect(try Self.python(port, origin: "http://127.0.0.1:\(port)") == "101")
         // Any other page gets 403 naming its origin and what is allowed.
         let refused = try Self.python(port, origin: "https://evil.example")
-        #expect(refused.hasPrefix("403 WebSocket connections from origin 'https://evil.example' are not allowed"))
+        #expect(refused.hasPrefix("403 403 Forbidden: WebSocket connections from origin 'https://evil.example' are not allowed"))
         #expect(refused.contains("https://app.example"))
         #expect(try Self.python(port, origin: "http://localhost:3001").hasPrefix("403 "))
         // Without cookies there is nothing to borrow; without Origin it is not a browser: both open.

@@ -5,7 +5,7 @@
 
 ORIGIN "-" sends no Origin header (a native client); COOKIE, if given, is sent as `Cookie`.
 Prints `101` when the socket opened (and echoed a message), else the refusal's status and
-body, `403 <message>`. The Swift test asserts on it.
+body, `403 403 Forbidden: <message>`. The Swift test asserts on it.
 """
 import asyncio
 import sys
