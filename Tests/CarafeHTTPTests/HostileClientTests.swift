@@ -140,6 +140,29 @@ import Testing
         }
     }
 
+    /// A finding: user input in an app's log message could start a forged log line.
+    @Test func userInputInTheAppsLogCannotForgeALineOverASocket() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("carafe-forge-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try LogFile(path: path, kind: "error log")
+        let app = App()
+        app.logger = Logger(label: "carafe") { FileLogHandler(label: $0, file: file) }
+        app.get("/login") { req in
+            req.logger.warning("no user \(req.query["name"] ?? "-")")
+            return "logged"
+        }
+        try await withTestServer(responder: app) { server in
+            // A name with a newline and what looks like the next line of the log.
+            let forged = "ann%0A2026-12-02T00:00:00%2B0000%20notice%20carafe:%20admin%20logged%20in%0D%1B%5B2J"
+            let result = try await curl(["-s", server.baseURL + "/login?name=" + forged])
+            #expect(result.output == "logged")
+        }
+        let lines = (try String(contentsOfFile: path, encoding: .utf8)).split(separator: "\n").filter { $0.contains("no user") || $0.contains("admin logged in") }
+        #expect(lines.count == 1, "\(lines)")
+        #expect(lines.first?.contains("no user ann\\x0a2026-12-02T00:00:00+0000 notice carafe: admin logged in\\x0d\\x1b[2J") == true, "\(lines)")
+        #expect(lines.first?.contains("\u{1B}") == false)
+    }
+
     @Test func anotherHostIs400AndHTMLCannotBeFramedOverASocket() async throws {
         let app = App()
         app.allowedHosts = try AllowedHosts(parsing: "example.com")
