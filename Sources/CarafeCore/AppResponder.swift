@@ -155,11 +155,16 @@ struct AppResponder: HTTPResponder {
             if request.route != nil {
                 for hook in self.services.routes.rootHooks.beforeBody { try hook(request) }
             }
-            try await request.readBody(bodyStrategy)
-            if let early = try await Self.runBeforeHooks(blueprints, request) {
-                response = early
+            if let refusal = try await Self.runAuthorizeHooks(blueprints, request) {
+                // Refused on its head alone: the body is never read.
+                response = refusal
             } else {
-                response = try await action(request)
+                try await request.readBody(bodyStrategy)
+                if let early = try await Self.runBeforeHooks(blueprints, request) {
+                    response = early
+                } else {
+                    response = try await action(request)
+                }
             }
         } catch {
             failure = error
@@ -211,6 +216,17 @@ struct AppResponder: HTTPResponder {
         }
         response.headers.replaceOrAdd(name: "cache-control", value: "no-store")
         return response
+    }
+
+    /// The blueprints' `authorize` hooks, outermost first, then the route's own: the first
+    /// refusal, or nil to read the body and go on.
+    private static func runAuthorizeHooks(_ blueprints: [Blueprint.Hooks], _ request: Request) async throws -> Response? {
+        for blueprint in blueprints {
+            for hook in blueprint.authorize {
+                if let response = try await hook(request) { return response }
+            }
+        }
+        return try await request.route?.authorize?(request)
     }
 
     private static func runBeforeHooks(_ blueprints: [Blueprint.Hooks], _ request: Request) async throws -> Response? {

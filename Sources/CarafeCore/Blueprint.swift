@@ -30,6 +30,8 @@ public final class Blueprint: RouteBuilder, Sendable {
         let body: RequestBodyStrategy
         let blocking: Bool?
         let timeout: Duration?
+        /// Run before the body is read (`authorize:`); nil: none.
+        var authorize: BeforeHook? = nil
         let handler: Route.Handler
     }
 
@@ -41,6 +43,8 @@ public final class Blueprint: RouteBuilder, Sendable {
         var errorHandlers: [ErrorHandler] = []
         /// Run before the body is read; the app's own only (`App.beforeBody`).
         var beforeBody: [@Sendable (Request) throws -> Void] = []
+        /// Run before the body is read, and may refuse the request (`authorize(_:)`).
+        var authorize: [BeforeHook] = []
         /// The format of its default error responses (`errorFormat(_:)`), if it sets one.
         var errorFormat: ErrorFormat?
         /// Its CORS policy (`cors(_:)`), if it has one.
@@ -111,6 +115,7 @@ public final class Blueprint: RouteBuilder, Sendable {
                 handlerDeadline: local.timeout.map {
                     (timeout: $0, origin: "the timeout of route \(local.method.rawValue) \(local.pattern.prefixed(by: prefix))")
                 } ?? inherited,
+                authorize: local.authorize,
                 handler: local.handler,
                 blueprints: chain.map(\.0),
                 hooks: chain.map(\.1)
@@ -142,6 +147,15 @@ extension RouteBuilder {
     /// client gets 503 with `Retry-After`, naming the route. It wins over a blueprint's
     /// `timeout(_:)` and the app-wide `--handler-timeout`, longer or shorter; a response that
     /// has started (a streamed body) is not cut short by it.
+    ///
+    /// `authorize` runs once the request's head is in, before its body is read (see
+    /// `authorize(_:)`): returning a response, or throwing, refuses the request without reading
+    /// or buffering the body, so that a client without the right to upload cannot make the
+    /// server take in a body at all.
+    ///
+    ///     app.post("/upload", body: .stream, authorize: { req in
+    ///         req.headers.first(name: "x-api-key") == key ? nil : Response(status: .unauthorized)
+    ///     }) { req in … }
     @discardableResult
     public func on<R: ResponseEncodable>(
         _ method: HTTPMethod,
@@ -150,10 +164,13 @@ extension RouteBuilder {
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
         timeout: Duration? = nil,
+        authorize: (@Sendable (Request) async throws -> Response?)? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
         if let timeout { precondition(timeout > .zero, "route \(method.rawValue) \(path): the timeout must be positive, not \(timeout)") }
-        let route = Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body, blocking: blocking, timeout: timeout) { request in
+        let route = Blueprint.LocalRoute(
+            method: method, pattern: RoutePattern(path), name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize
+        ) { request in
             try await handler(request).makeResponse(for: request)
         }
         self.blueprint.register("route \(method.rawValue) \(path)") { $0.routes.append(route) }
@@ -178,9 +195,10 @@ extension RouteBuilder {
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
         timeout: Duration? = nil,
+        authorize: (@Sendable (Request) async throws -> Response?)? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.POST, path, name: name, body: body, blocking: blocking, timeout: timeout, handler)
+        self.on(.POST, path, name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize, handler)
     }
 
     @discardableResult
@@ -190,9 +208,10 @@ extension RouteBuilder {
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
         timeout: Duration? = nil,
+        authorize: (@Sendable (Request) async throws -> Response?)? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.PUT, path, name: name, body: body, blocking: blocking, timeout: timeout, handler)
+        self.on(.PUT, path, name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize, handler)
     }
 
     @discardableResult
@@ -202,9 +221,10 @@ extension RouteBuilder {
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
         timeout: Duration? = nil,
+        authorize: (@Sendable (Request) async throws -> Response?)? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.PATCH, path, name: name, body: body, blocking: blocking, timeout: timeout, handler)
+        self.on(.PATCH, path, name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize, handler)
     }
 
     @discardableResult
@@ -233,6 +253,24 @@ extension RouteBuilder {
     @discardableResult
     public func before(_ hook: @escaping @Sendable (Request) async throws -> Response?) -> Self {
         self.blueprint.register("a before-hook") { $0.hooks.before.append(hook) }
+        return self
+    }
+
+    /// Runs for each request to this app's or blueprint's routes as soon as its head is in,
+    /// before the body is read (collected, parsed as a form, or streamed), and before the
+    /// before-hooks: returning a response (a 401, a 403) or throwing refuses the request, and its
+    /// body is never read. For the checks that need only the head (a session cookie, an API key,
+    /// a token, the client's address), so that a client may not send a large body to a route it
+    /// may not use: the connection then follows the server's early-response rules (a body of up
+    /// to `--max-discarded-body` on its way is read and dropped, past that the connection is
+    /// closed; a client that sent `Expect: 100-continue` never gets its `100 Continue`).
+    /// Outer blueprints' run first, then the route's own `authorize:`.
+    ///
+    ///     let admin = Blueprint("admin", prefix: "/admin")
+    ///     admin.authorize { req in req.session["user"] == nil ? Response(status: .unauthorized) : nil }
+    @discardableResult
+    public func authorize(_ hook: @escaping @Sendable (Request) async throws -> Response?) -> Self {
+        self.blueprint.register("an authorize hook") { $0.hooks.authorize.append(hook) }
         return self
     }
 

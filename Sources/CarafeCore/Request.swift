@@ -62,6 +62,8 @@ public final class Request: Sendable {
     public let storage = Storage()
     /// The serving app's `storage` (Flask's `current_app.extensions`).
     public var appStorage: Storage { self.services.storage }
+    /// The serving app's `webSocketOrigins`: what a WebSocket route without its own checks.
+    package var webSocketOrigins: WebSocketOrigins { self.services.webSocketOrigins }
     /// The `multipart/form-data` form, when the request has one and its route collected it
     /// (the default; `body: .multipart(limits)`), or once `form` or `decode` parsed it.
     public internal(set) var multipartForm: MultipartForm? {

@@ -19,6 +19,8 @@ public struct Route: Sendable {
     /// The deadline in force for it, and where it was set: its own `timeout:`, else that of
     /// the innermost blueprint (or the app) that set one; nil: the app-wide `--handler-timeout`.
     public let handlerDeadline: (timeout: Duration, origin: String)?
+    /// Its `authorize:` hook, run before its body is read; nil: none.
+    let authorize: (@Sendable (Request) async throws -> Response?)?
     let handler: Handler
     /// The blueprints from the app's root down to the one that owns the route: whose hooks and
     /// error handlers apply to it.
