@@ -7,8 +7,8 @@
 //     DATABASE_URL=postgres://app:secret@127.0.0.1:5432/app swift run microblog serve --workers 4
 //     swift run microblog serve --print-config                  # every setting and where it came from
 //
-// Settings (DATABASE_URL, SECRET_KEY, PAGE_SIZE) come through `app.config`: the environment,
-// a `.env` file, or a JSON file given with `--config` (see Settings.swift).
+// Settings (DATABASE_URL, SECRET_KEY, PAGE_SIZE, AVATAR_DIRECTORY) come through `app.config`: the environment,
+// a `.env` file, or a JSON or TOML file given with `--config` (see Settings.swift).
 //
 // It applies its migrations (migrations/) when it starts, so a fresh machine needs nothing
 // else. With PostgreSQL, new posts reach the live timelines of every worker process through
@@ -18,9 +18,12 @@ import CarafeDatabase
 import CarafeMustache
 import CarafeSessions
 import CarafeStreaming
+import CarafeTOML
 import Foundation
 
 let app = App()
+// `--config microblog.toml` as well as JSON (CarafeTOML).
+app.config.useTOML()
 let settings = Settings.load(app.config)
 
 let db = try Database.open(url: settings.databaseURL)
@@ -58,6 +61,7 @@ app.csrfProtection()
 let hub = BroadcastHub(backplane: db.dialect == .postgres ? try PostgresBackplane(database: db, logger: app.logger) : nil)
 let pages = Pages(passwords: passwords, dummyHash: dummyHash, live: LiveTimeline(hub: hub, logger: app.logger), settings: settings)
 pages.register(on: app)
+Avatars(directory: settings.avatarPath).register(on: app)
 app.register(API(pages: pages).blueprint())
 
 // The live timeline: the new posts of the users the viewer follows (and their own), as

@@ -196,6 +196,8 @@ import Testing
         let postError: String
         let postKeptLength: Int
         let flashAfterReload: Int
+        let avatarFlash: [String]
+        let avatarSize: [Int]
     }
 
     @Test func formsFlashesAndLongWordsInABrowser() throws {
@@ -215,5 +217,7 @@ import Testing
         #expect(shown.postError == "A post can have at most 280 characters; this one has 290.")
         #expect(shown.postKeptLength == 290, "the refused post keeps its text")
         #expect(shown.flashAfterReload == 0, "flashed messages show once")
+        #expect(shown.avatarFlash == ["Your picture is up."])
+        #expect(shown.avatarSize == [3, 2], "the uploaded PNG, served back and decoded by the browser")
     }
 }
