@@ -121,10 +121,11 @@ enum Queries {
         return Post(id: row.id, userId: viewer.id, username: viewer.username, body: body, createdAt: row.createdAt)
     }
 
+    struct AvatarRow: Decodable { let avatar: String? }
+
     /// Gives `userId` the picture `name`; returns the one it had, for removal.
     static func setAvatar(_ db: some SQLExecutor, userId: Int, to name: String) async throws -> String? {
-        struct Row: Decodable { let avatar: String? }
-        let old = try await db.first("SELECT avatar FROM users WHERE id = \(userId)", as: Row.self)
+        let old = try await db.first("SELECT avatar FROM users WHERE id = \(userId)", as: AvatarRow.self)
         try await db.execute("UPDATE users SET avatar = \(name) WHERE id = \(userId)")
         return old?.avatar
     }

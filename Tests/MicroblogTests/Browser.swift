@@ -84,7 +84,11 @@ final class Browser {
     }
 
     private func request(_ arguments: [String]) throws -> Page {
-        let raw = try curl(["-i", "-b", self.jar, "-c", self.jar] + arguments)
+        var raw = try curl(["-i", "-b", self.jar, "-c", self.jar] + arguments)
+        // curl's `Expect: 100-continue` for a large body: the interim response comes first.
+        while raw.hasPrefix("HTTP/1.1 100"), let end = raw.range(of: "\r\n\r\n") {
+            raw = String(raw[end.upperBound...])
+        }
         guard let split = raw.range(of: "\r\n\r\n") else { return Page(status: 0, headers: [], body: raw) }
         let head = raw[..<split.lowerBound].components(separatedBy: "\r\n")
         let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
