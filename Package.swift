@@ -189,7 +189,10 @@ let package = Package(
         // API and a live timeline, on SQLite or PostgreSQL: what the README's first command runs.
         .executableTarget(
             name: "Microblog",
-            dependencies: ["Carafe", "CarafeSessions", "CarafeMustache", "CarafeStreaming", "CarafeDatabase", "CarafeTOML"],
+            dependencies: [
+                "Carafe", "CarafeSessions", "CarafeMustache", "CarafeStreaming", "CarafeDatabase", "CarafeTOML",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Examples/Microblog",
             resources: [.copy("Templates"), .copy("migrations"), .copy("static")]
         ),

@@ -94,6 +94,18 @@ enum Queries {
         try await db.first("SELECT id, username, session_version FROM users WHERE id = \(id)", as: Viewer.self)
     }
 
+    /// The user whose API token has the SHA-256 `tokenHash` (`Authorization: Bearer`).
+    static func viewer(_ db: some SQLExecutor, tokenHash: String) async throws -> Viewer? {
+        try await db.first(
+            "SELECT u.id, u.username, u.session_version FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = \(tokenHash)",
+            as: Viewer.self
+        )
+    }
+
+    static func addToken(_ db: some SQLExecutor, hash: String, userId: Int) async throws {
+        try await db.execute("INSERT INTO api_tokens (token_hash, user_id) VALUES (\(hash), \(userId))")
+    }
+
     /// Ends every session of `userId`: the version their sessions carry no longer matches.
     static func endSessions(_ db: some SQLExecutor, userId: Int) async throws {
         try await db.execute("UPDATE users SET session_version = session_version + 1 WHERE id = \(userId)")

@@ -38,8 +38,9 @@ app.onStart { _ in try await db.migrate(directory: migrations, logger: app.logge
 try app.sessions(secretKey: SecretKey.load(configured: settings.secretKey, file: settings.secretKeyFile, logger: app.logger))
 // `req.user`: the users row the session names, once per request; a session from before the
 // user's last log-out (another session_version) counts as none.
-// Scripts may instead send `Authorization: Basic` (curl -u ann:PASSWORD) on every request,
-// over HTTPS, for the API's reads; writes need the session and its CSRF token.
+// Scripts may instead send `Authorization: Basic` (curl -u ann:PASSWORD) or `Authorization:
+// Bearer TOKEN` (a token from POST /api/tokens) on every request, over HTTPS, for the API's
+// reads; writes need the session and its CSRF token.
 app.login(
     Viewer.self,
     loginPage: "/login",
@@ -48,6 +49,7 @@ app.login(
         return try await Queries.viewer(req.db, id: id)
     },
     requestLoader: { req in
+        if let token = req.bearerToken { return try await Queries.viewer(req.db, tokenHash: APIToken.hash(token)) }
         guard let credentials = req.basicCredentials else { return nil }
         let stored = try await Queries.credentials(req.db, username: credentials.username)
         guard try await passwords.verify(credentials.password, against: stored?.passwordHash ?? dummyHash), let stored else { return nil }
