@@ -3,5 +3,5 @@
 -- databases.
 CREATE TABLE api_tokens (
     token_hash TEXT PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users (id)
+    user_id BIGINT NOT NULL REFERENCES users (id)
 );
