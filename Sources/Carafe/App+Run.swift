@@ -33,7 +33,7 @@ extension App {
         // and the config file (see ServeArguments).
         let resolved: ServeArguments
         do {
-            let sources = try ConfigSources(arguments: arguments, environment: self.config.environment, dotEnvPath: self.config.dotEnvPath)
+            let sources = try ConfigSources(arguments: arguments, environment: self.config.environment, dotEnvPath: self.config.dotEnvPath, formats: self.config.fileFormats)
             resolved = try ServeArguments.resolve(arguments, sources: sources)
         } catch {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))

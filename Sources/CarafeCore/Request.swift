@@ -261,6 +261,12 @@ public final class Request: Sendable {
         return external ? "\(self.scheme)://\(self.host ?? "localhost")\(path)" : path
     }
 
+    /// The path parameters of the route named `name` (nil: no such route), for the template
+    /// engines' `url_for`.
+    package func parameters(ofRoute name: String) -> [(name: String, isCatchAll: Bool)]? {
+        self.services.routes.parameters(ofRoute: name)
+    }
+
     static func explain(_ error: DecodingError) -> String {
         /// `items[0].name` for a coding path.
         func field(_ path: [any CodingKey]) -> String {

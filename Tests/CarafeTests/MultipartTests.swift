@@ -239,6 +239,20 @@ import Testing
         #expect(truncated.status == .badRequest)
         #expect(truncated.text.contains("truncated"))
         #expect(Self.leftovers(directory) == [])
+        // An error after a file was spooled removes the file too: a later part's headers past
+        // their limit (413), a part without a name, a malformed header line (400).
+        let spooled = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + String(repeating: "x", count: 5000) + "\r\n"
+        let afterAFile: [(String, HTTPStatus, String)] = [
+            ("--B\r\nContent-Disposition: form-data; name=\"g\"\r\nX-Pad: \(String(repeating: "p", count: 9000))\r\n\r\nx\r\n--B--", .payloadTooLarge, "(limit maxPartHeaderSize)"),
+            ("--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--", .badRequest, "part 2 has no Content-Disposition"),
+            ("--B\r\nno colon here\r\n\r\nx\r\n--B--", .badRequest, "part 2"),
+        ]
+        for (tail, status, message) in afterAFile {
+            let response = await app.test.request(.POST, "/app", headers: ["content-type": "multipart/form-data; boundary=B"], body: ByteBuffer(string: spooled + tail))
+            #expect(response.status == status, "\(message): \(response.text)")
+            #expect(response.text.contains(message), "\(response.text)")
+            #expect(Self.leftovers(directory) == [], "\(message)")
+        }
         let noBoundary = await app.test.request(.POST, "/app", headers: ["content-type": "multipart/form-data"], body: ByteBuffer(string: "x"))
         #expect(noBoundary.status == .badRequest)
         #expect(noBoundary.text.contains("no boundary parameter"))
