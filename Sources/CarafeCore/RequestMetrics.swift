@@ -1,4 +1,5 @@
 import CoreMetrics
+import NIOCore
 
 /// What the framework records through swift-metrics, named as OpenTelemetry's HTTP semantic
 /// conventions are written in Prometheus (`http.server.request.duration` →
@@ -44,7 +45,7 @@ public final class RequestMetrics: Sendable {
     /// Records one finished request.
     func record(method: HTTPMethod, route: String, status: UInt, duration: Duration) {
         let name = Self.methods.contains(method.rawValue) ? method.rawValue : "_OTHER"
-        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let nanoseconds = TimeAmount(duration).nanoseconds
         Timer(
             label: Self.durationLabel,
             dimensions: [("http_request_method", name), ("http_route", route), ("http_response_status_code", String(status))]
