@@ -35,7 +35,7 @@ public final class InheritedSocket {
         posix_spawn_file_actions_adddup2(&actions, self.descriptor, number)
         posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
+        let env = withoutBacktracer(ProcessInfo.processInfo.environment.merging(environment) { $1 }).map { "\($0)=\($1)" }
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = env.map { strdup($0) } + [nil]
         defer {

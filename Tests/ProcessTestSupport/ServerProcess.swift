@@ -19,7 +19,7 @@ public final class ServerProcess: @unchecked Sendable {
         self.errorLog = errorLog
         self.process.executableURL = executable
         self.process.arguments = arguments
-        if let environment { self.process.environment = environment }
+        self.process.environment = withoutBacktracer(environment ?? ProcessInfo.processInfo.environment)
         self.process.standardError = self.stderr.pipe
         self.process.standardOutput = FileHandle.nullDevice
         try self.process.run()
@@ -75,7 +75,7 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    if let environment { process.environment = environment }
+    process.environment = withoutBacktracer(environment ?? ProcessInfo.processInfo.environment)
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output
@@ -129,4 +129,14 @@ public struct ClientScriptFailed: Error, CustomStringConvertible {
     public let status: Int32
     public let output: String
     public var description: String { "\(self.script) exited with \(self.status): \(self.output)" }
+}
+
+/// `environment` with Swift's backtracer off (unless the caller chose): a server the tests kill
+/// with SIGABRT or SIGKILL (a worker past its `--timeout`) would otherwise leave a
+/// `swift-backtrace` process behind holding the test's pipes open, and the test would wait on
+/// them long after the server is gone.
+public func withoutBacktracer(_ environment: [String: String]) -> [String: String] {
+    var environment = environment
+    if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "enable=no" }
+    return environment
 }
