@@ -1,5 +1,6 @@
 import CarafeHTTP
 import Foundation
+import Tracing
 
 /// An incoming request, as a handler sees it.
 ///
@@ -59,12 +60,18 @@ public final class Request: @unchecked Sendable {
     public let completion: ResponseCompletion
     /// This request's id (`X-Request-Id`, see `RequestID`): the trusted peer's, or made here.
     public let id: String
-    /// The app's logger with this request's id in its metadata (`request_id`).
+    /// The app's logger with this request's id in its metadata (`request_id`), and its trace's
+    /// (`trace_id`) when the app traces (`App.tracer`) with a W3C tracer.
     public private(set) lazy var logger: Logger = {
         var logger = self.services.logger
         logger[metadataKey: "request_id"] = "\(self.id)"
+        if let tracing = self.services.tracing, let context = self.traceContext, let traceID = tracing.traceID(of: context) {
+            logger[metadataKey: "trace_id"] = "\(traceID)"
+        }
         return logger
     }()
+    /// The context of this request's span, when the app traces (see `RequestTracing`).
+    var traceContext: ServiceContext?
 
     /// The host a trusted proxy forwarded, if it did.
     private let forwardedHost: String?

@@ -41,9 +41,14 @@ public final class RequestMetrics: Sendable {
         self.blockingRunning.set(pool.running)
     }
 
+    /// The method as OpenTelemetry names it: a standard one, else `_OTHER` (bounded cardinality).
+    static func methodLabel(_ method: HTTPMethod) -> String {
+        Self.methods.contains(method.rawValue) ? method.rawValue : "_OTHER"
+    }
+
     /// Records one finished request.
     func record(method: HTTPMethod, route: String, status: UInt, duration: Duration) {
-        let name = Self.methods.contains(method.rawValue) ? method.rawValue : "_OTHER"
+        let name = Self.methodLabel(method)
         let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
         Timer(
             label: Self.durationLabel,
