@@ -28,8 +28,14 @@ final class WorkerProcess {
     private var reader = HeartbeatReader()
     /// The requests it last said it had in flight (a `.inFlight` frame), one per line.
     var inFlight: String = ""
+    /// Set once it passed `--max-worker-memory` or `--max-worker-age`: its replacement is
+    /// starting, and it serves on until that one serves.
+    var recycling: (cause: WorkerExitCause, reason: String)?
+    /// With `--reuse-port`: the slot whose sockets it serves on (0, 1, …).
+    let slot: Int
 
-    private init(number: Int, pid: pid_t, generation: Int, heartbeat: Int32) {
+    private init(number: Int, pid: pid_t, generation: Int, heartbeat: Int32, slot: Int) {
+        self.slot = slot
         self.number = number
         self.pid = pid
         self.generation = generation
@@ -51,7 +57,8 @@ final class WorkerProcess {
         executable: String,
         arguments: [String],
         listeners: [Int32],
-        heartbeatInterval: Duration
+        heartbeatInterval: Duration,
+        slot: Int = 0
     ) throws -> WorkerProcess {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { throw SupervisorError.system("pipe", errno) }
@@ -87,7 +94,7 @@ final class WorkerProcess {
             close(ends[0])
             throw error
         }
-        return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends[0])
+        return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends[0], slot: slot)
     }
 
     /// Reads every pending byte of the heartbeat pipe: the beats and frames it brought.
