@@ -81,15 +81,19 @@ extension App {
                     try self.applyServerSetups(&serverConfiguration, options.protocolOptions)
                     if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
                     self.logger.notice("\(self.workerClassSummary)")
-                    // The access log's lines for requests a worker had in flight when it was killed.
-                    let accessLog = try options.accessLogfile.map {
-                        try AccessLog(path: $0, format: options.accessLogformat ?? .defaultWithPID)
+                    let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
+                    // The access log's lines for requests a worker had in flight when it was
+                    // killed: opened for the write (rare), so a log the workers cannot open is
+                    // still their boot error, and rotation needs nothing here.
+                    if let path = options.accessLogfile {
+                        arbiter.killedRequestsLog = { [logger = self.logger] lines in
+                            do {
+                                try AccessLog(path: path).write(lines: lines)
+                            } catch {
+                                logger.error("cannot write the access-log lines of a killed worker's requests: \(error)")
+                            }
+                        }
                     }
-                    let arbiter = Arbiter(configuration: configuration, logger: self.logger) {
-                        try errorLog?.reopen()
-                        try accessLog?.reopen()
-                    }
-                    arbiter.killedRequestsLog = { lines in accessLog?.write(lines: lines) }
                     if let (exporter, address) = try self.metricsEndpoint(options) {
                         arbiter.observer = try await exporter.startMaster(at: address, logger: self.logger)
                     }

@@ -149,9 +149,9 @@ import Testing
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("killed-\(UUID()).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         let server = try SupervisorTests.master(
-            1, ["--event-loops", "1", "--timeout", "2", "--blocked-loop-threshold", "300", "--access-logfile", log, "--access-logformat", "json"])
-        _ = try? curl(["-s", "-o", "/dev/null", "--max-time", "8", "-H", "X-Request-Id: hung-9", "http://127.0.0.1:\(server.port)/block?s=6"])
-        #expect(server.waitForOutput(#"had in flight: GET /block \(route /block, request id hung-9"#, timeout: 10), "\(server.output)")
+            1, ["--event-loops", "1", "--timeout", "4", "--blocked-loop-threshold", "300", "--access-logfile", log, "--access-logformat", "json"])
+        _ = try? curl(["-s", "-o", "/dev/null", "--max-time", "12", "-H", "X-Request-Id: hung-9", "http://127.0.0.1:\(server.port)/block?s=10"])
+        #expect(server.waitForOutput(#"had in flight: GET /block \(route /block, request id hung-9"#, timeout: 15), "\(server.output)")
         let line = eventually(timeout: 5) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("hung-9") }
         #expect(line, "\(server.output)")
         let text = try String(contentsOfFile: log, encoding: .utf8)
