@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "CarafeTLS", targets: ["CarafeTLS"]),
         .library(name: "CarafeHTTP2", targets: ["CarafeHTTP2"]),
         .library(name: "CarafeMetrics", targets: ["CarafeMetrics"]),
+        .library(name: "CarafeTOML", targets: ["CarafeTOML"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
@@ -50,6 +51,8 @@ let package = Package(
         // The core records through swift-metrics' API only; CarafeMetrics adds the Prometheus backend.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Only CarafeTOML uses it (toml++, C++): configuration files in TOML.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // The core and CarafeSQL start spans through swift-distributed-tracing's API only (a
         // no-op unless the program bootstraps a tracer); exporting is the tracer's business.
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
@@ -169,6 +172,8 @@ let package = Package(
             name: "CarafeHTTP2",
             dependencies: ["CarafeCore", "CarafeHTTP", .product(name: "NIOHTTP2", package: "swift-nio-http2")]
         ),
+        // `--config app.toml`: TOML configuration files for `app.config` and `serve`'s flags.
+        .target(name: "CarafeTOML", dependencies: ["CarafeCore", .product(name: "TOMLKit", package: "TOMLKit")]),
         // Flask's test_client: requests through the app without a socket.
         .target(name: "CarafeTesting", dependencies: ["CarafeCore"]),
         // The README's first snippet, as written (a test checks the README still shows this file).
@@ -194,7 +199,10 @@ let package = Package(
         // API and a live timeline, on SQLite or PostgreSQL: what the README's first command runs.
         .executableTarget(
             name: "Microblog",
-            dependencies: ["Carafe", "CarafeSessions", "CarafeMustache", "CarafeStreaming", "CarafeDatabase"],
+            dependencies: [
+                "Carafe", "CarafeSessions", "CarafeMustache", "CarafeStreaming", "CarafeDatabase", "CarafeTOML",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Examples/Microblog",
             resources: [.copy("Templates"), .copy("migrations"), .copy("static")]
         ),

@@ -8,7 +8,7 @@
 // See docs/security.md ("Fuzzing").
 import PackageDescription
 
-let targets = ["Range", "HTTPDate", "Cookie", "Forwarded", "TrustedAddresses", "ProxyProtocol", "Form", "Query", "Path", "WebSocket"]
+let targets = ["Range", "HTTPDate", "Cookie", "Forwarded", "TrustedAddresses", "ProxyProtocol", "Form", "Query", "Path", "WebSocket", "Multipart", "SQLRow"]
 
 let package = Package(
     name: "CarafeFuzz",
@@ -30,7 +30,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-            ],
+            ] + (name == "SQLRow" ? [.product(name: "CarafeSQL", package: "Carafe")] : []),
             path: "Sources/Fuzz\(name)"
         )
     }

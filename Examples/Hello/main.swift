@@ -12,9 +12,16 @@ struct Message: Content {
     let message: String
 }
 
+/// hello's settings (docs/configuration.md): `CORS_ORIGINS='["http://127.0.0.1:5000"]'` in the
+/// environment, or `cors_origins` in a `--config` file.
+struct HelloSettings: Codable {
+    var corsOrigins = ["https://app.example"]
+}
+
 let app = App()
-// Pages of https://app.example may call every route from a browser (no cookies).
-try app.cors(CORS(allowedOrigins: ["https://app.example"], allowedHeaders: ["Content-Type"]))
+// Pages of these origins (by default https://app.example) may call every route from a browser (no cookies).
+let settings = app.config.loadOrExit(HelloSettings())
+try app.cors(CORS(allowedOrigins: settings.corsOrigins, allowedHeaders: ["Content-Type"]))
 // gzip or deflate for textual responses of 500 bytes or more, streams included.
 app.compression()
 // `serve --certfile --keyfile` (HTTPS, with h2 by ALPN) and `serve --h2c`.

@@ -15,6 +15,7 @@ import CarafeSessions
 ///     POST /api/posts                     {"body": "…"} → 201 and the post
 ///     POST /api/follow/NAME               → the profile of NAME
 ///     POST /api/unfollow/NAME             → the profile of NAME
+///     POST /api/tokens                    → 201 {"token": "…"}, for `Authorization: Bearer …` (shown once)
 ///
 /// Errors are `{"error": "what was wrong", "status": 400}` with that status; refused input is a
 /// 422 that also says what is wrong with each field: `"fields": {"body": ["A post cannot be empty."]}`.
@@ -24,6 +25,7 @@ struct API: Sendable {
     struct SessionInfo: Content { let username: String?; let csrf_token: String }
     struct Credentials: Content { let username: String?; let password: String? }
     struct Failure: Content { let error: String; let status: UInt }
+    struct Token: Content { let token: String }
 
     func blueprint() -> Blueprint {
         let api = Blueprint("api", prefix: "/api")
@@ -42,6 +44,13 @@ struct API: Sendable {
             var response = try (try await Queries.profile(req.db, id: stored.id, viewer: stored.id)).makeResponse(for: req)
             response.headers.replaceOrAdd(name: "x-csrf-token", value: req.csrfToken)
             return response
+        }
+        // A token for scripts: they send it as `Authorization: Bearer …` instead of a password.
+        api.post("/tokens") { req in
+            let viewer = try req.requireViewer()
+            let token = APIToken.make()
+            try await Queries.addToken(req.db, hash: APIToken.hash(token), userId: viewer.id)
+            return JSON(Token(token: token), status: .created)
         }
         api.get("/timeline") { req in
             let viewer = try req.requireViewer()

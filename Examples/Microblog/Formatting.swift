@@ -7,6 +7,16 @@ enum Formatting {
         "\(count) \(count == 1 ? singular : plural ?? singular + "s")"
     }
 
+    /// A size for people: "900 bytes", "1.5 MiB", "1 MiB", "512 KiB".
+    static func bytes(_ count: Int) -> String {
+        func number(_ value: Double) -> String {
+            value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+        }
+        if count >= 1 << 20 { return "\(number(Double(count) / Double(1 << 20))) MiB" }
+        if count >= 1 << 10 { return "\(number(Double(count) / Double(1 << 10))) KiB" }
+        return Self.count(count, "byte")
+    }
+
     /// How long before `now` `date` was: "just now", "1 minute ago", "3 hours ago", "2 days
     /// ago"; past a week, the date: "5 Mar 2026" (UTC).
     static func ago(_ date: Date, now: Date = Date()) -> String {

@@ -9,9 +9,11 @@ struct Post: Content, Sendable {
     let username: String
     let body: String
     let createdAt: Date
+    /// The author's picture (its name in the avatar directory), if they have one.
+    var avatar: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, username, body
+        case id, username, body, avatar
         case userId = "user_id"
         case createdAt = "created_at"
     }
@@ -24,12 +26,15 @@ struct Post: Content, Sendable {
         try json.encode(self.username, forKey: .username)
         try json.encode(self.body, forKey: .body)
         try json.encode(self.createdAt.formatted(.iso8601), forKey: .createdAt)
+        try json.encodeIfPresent(self.avatar, forKey: .avatar)
     }
 
     /// What a template shows of it (escaped by the template): the time for people ("5 minutes
     /// ago"), and in ISO 8601 for the `<time datetime>`.
     var templateContext: [String: Any] {
-        ["id": self.id, "username": self.username, "body": self.body, "time": self.createdAt.formatted(.iso8601), "ago": Formatting.ago(self.createdAt)]
+        var context: [String: Any] = ["id": self.id, "username": self.username, "body": self.body, "time": self.createdAt.formatted(.iso8601), "ago": Formatting.ago(self.createdAt)]
+        if let avatar { context["avatar"] = avatar }
+        return context
     }
 }
 
@@ -43,9 +48,11 @@ struct Profile: Content, Sendable {
     let followers: Int
     /// Whether the logged-in viewer follows this user (false without one).
     let followedByViewer: Bool
+    /// Their picture's name in the avatar directory, if they have one.
+    var avatar: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, username, posts, following, followers
+        case id, username, posts, following, followers, avatar
         case createdAt = "created_at"
         case followedByViewer = "followed_by_viewer"
     }
@@ -60,6 +67,7 @@ struct Profile: Content, Sendable {
         try json.encode(self.following, forKey: .following)
         try json.encode(self.followers, forKey: .followers)
         try json.encode(self.followedByViewer, forKey: .followedByViewer)
+        try json.encodeIfPresent(self.avatar, forKey: .avatar)
     }
 }
 

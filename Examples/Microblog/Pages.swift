@@ -30,8 +30,8 @@ struct Pages: Sendable {
             return Response.redirect(to: "/", status: .seeOther)
         }
         app.post("/post") { req in try await self.post(req) }
-        app.post("/follow/:username") { req in try await self.follow(req, true) }
-        app.post("/unfollow/:username") { req in try await self.follow(req, false) }
+        app.post("/follow/:username", name: "follow") { req in try await self.follow(req, true) }
+        app.post("/unfollow/:username", name: "unfollow") { req in try await self.follow(req, false) }
 
         // Errors as pages, in the layout: "There is no user bob.", …
         app.errorHandler(HTTPError.self) { req, error in
@@ -125,11 +125,11 @@ struct Pages: Sendable {
 
     func follow(_ req: Request, _ following: Bool) async throws -> Response {
         let name = try await req.setFollowing(following)
-        return Response.redirect(to: "/u/\(name)", status: .seeOther)
+        return Response.redirect(to: try req.url(for: "user", ["username": name]), status: .seeOther)
     }
 
     static func context(_ profile: Profile) -> [String: Any] {
-        [
+        var context: [String: Any] = [
             "username": profile.username,
             "post_count": profile.posts,
             "posts_text": Formatting.count(profile.posts, "post"),
@@ -137,6 +137,8 @@ struct Pages: Sendable {
             "followers_text": Formatting.count(profile.followers, "follower"),
             "joined": Formatting.ago(profile.createdAt),
         ]
+        if let avatar = profile.avatar { context["avatar"] = avatar }
+        return context
     }
 
     /// `prev` and `next` links' page numbers, where there are such pages.

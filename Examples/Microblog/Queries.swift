@@ -18,7 +18,7 @@ enum Queries {
         let sql: SQL
         if db.dialect == .postgres {
             sql = """
-                SELECT p.id, p.user_id, u.username, p.body, p.created_at
+                SELECT p.id, p.user_id, u.username, p.body, p.created_at, u.avatar
                 FROM (\(authors)) AS f (id)
                 JOIN users u ON u.id = f.id
                 CROSS JOIN LATERAL (
@@ -30,7 +30,7 @@ enum Queries {
                 """
         } else {
             sql = """
-                SELECT p.id, p.user_id, u.username, p.body, p.created_at
+                SELECT p.id, p.user_id, u.username, p.body, p.created_at, u.avatar
                 FROM posts p JOIN users u ON u.id = p.user_id
                 WHERE p.user_id IN (\(authors))
                 ORDER BY p.created_at DESC, p.id DESC
@@ -45,7 +45,7 @@ enum Queries {
     static func posts(_ db: some SQLExecutor, by userId: Int, page: Int, perPage: Int) async throws -> (posts: [Post], hasNext: Bool) {
         let rows = try await db.query(
             """
-            SELECT p.id, p.user_id, u.username, p.body, p.created_at
+            SELECT p.id, p.user_id, u.username, p.body, p.created_at, u.avatar
             FROM posts p JOIN users u ON u.id = p.user_id
             WHERE p.user_id = \(userId)
             ORDER BY p.created_at DESC, p.id DESC
@@ -61,7 +61,7 @@ enum Queries {
         let which: SQL = username.map { "lower(u.username) = lower(\($0))" } ?? "u.id = \(id ?? -1)"
         return try await db.first(
             """
-            SELECT u.id, u.username, u.created_at,
+            SELECT u.id, u.username, u.created_at, u.avatar,
                 (SELECT count(*) FROM posts WHERE user_id = u.id) AS posts,
                 (SELECT count(*) FROM follows WHERE follower_id = u.id) AS following,
                 (SELECT count(*) FROM follows WHERE followed_id = u.id) AS followers,
@@ -94,6 +94,18 @@ enum Queries {
         try await db.first("SELECT id, username, session_version FROM users WHERE id = \(id)", as: Viewer.self)
     }
 
+    /// The user whose API token has the SHA-256 `tokenHash` (`Authorization: Bearer`).
+    static func viewer(_ db: some SQLExecutor, tokenHash: String) async throws -> Viewer? {
+        try await db.first(
+            "SELECT u.id, u.username, u.session_version FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = \(tokenHash)",
+            as: Viewer.self
+        )
+    }
+
+    static func addToken(_ db: some SQLExecutor, hash: String, userId: Int) async throws {
+        try await db.execute("INSERT INTO api_tokens (token_hash, user_id) VALUES (\(hash), \(userId))")
+    }
+
     /// Ends every session of `userId`: the version their sessions carry no longer matches.
     static func endSessions(_ db: some SQLExecutor, userId: Int) async throws {
         try await db.execute("UPDATE users SET session_version = session_version + 1 WHERE id = \(userId)")
@@ -119,6 +131,15 @@ enum Queries {
             throw HTTPError(.internalServerError, "The post was not stored.")
         }
         return Post(id: row.id, userId: viewer.id, username: viewer.username, body: body, createdAt: row.createdAt)
+    }
+
+    struct AvatarRow: Decodable { let avatar: String? }
+
+    /// Gives `userId` the picture `name`; returns the one it had, for removal.
+    static func setAvatar(_ db: some SQLExecutor, userId: Int, to name: String) async throws -> String? {
+        let old = try await db.first("SELECT avatar FROM users WHERE id = \(userId)", as: AvatarRow.self)
+        try await db.execute("UPDATE users SET avatar = \(name) WHERE id = \(userId)")
+        return old?.avatar
     }
 
     static func userId(_ db: some SQLExecutor, username: String) async throws -> Int? {

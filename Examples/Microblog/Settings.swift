@@ -10,15 +10,19 @@ import Foundation
 ///   made once and kept in `microblog.secret-key`, beside the SQLite file (for PostgreSQL, in
 ///   the current directory).
 /// - `PAGE_SIZE`: posts per page, 1 to 100 (default 20).
+/// - `AVATAR_DIRECTORY`: where users' pictures are kept; by default `microblog-avatars`
+///   beside the SQLite file (for PostgreSQL, in the current directory).
 struct Settings: Codable, Sendable {
     var databaseURL = "sqlite:microblog.sqlite"
     var secretKey = ""
     var pageSize = 20
+    var avatarDirectory = ""
 
     enum CodingKeys: String, CodingKey {
         case databaseURL = "database_url"
         case secretKey = "secret_key"
         case pageSize = "page_size"
+        case avatarDirectory = "avatar_directory"
     }
 
     static let pageSizes = 1...100
@@ -35,6 +39,16 @@ struct Settings: Codable, Sendable {
 
     /// Where a key made without `SECRET_KEY` is kept: beside the SQLite file, else here.
     var secretKeyFile: String {
+        (self.dataDirectory as NSString).appendingPathComponent("microblog.secret-key")
+    }
+
+    /// Where pictures are kept: `AVATAR_DIRECTORY`, else beside the SQLite file, else here.
+    var avatarPath: String {
+        self.avatarDirectory.isEmpty ? (self.dataDirectory as NSString).appendingPathComponent("microblog-avatars") : self.avatarDirectory
+    }
+
+    /// The SQLite file's directory, or the current one.
+    var dataDirectory: String {
         var directory = "."
         if self.databaseURL.hasPrefix("sqlite:"), self.databaseURL != "sqlite::memory:" {
             var path = String(self.databaseURL.dropFirst("sqlite:".count))
@@ -42,6 +56,6 @@ struct Settings: Codable, Sendable {
             directory = (path as NSString).deletingLastPathComponent
             if directory.isEmpty { directory = "." }
         }
-        return (directory as NSString).appendingPathComponent("microblog.secret-key")
+        return directory
     }
 }

@@ -11,6 +11,7 @@ extension Request {
     func requireViewer() throws -> Viewer {
         guard let viewer = self.viewer else {
             if self.basicCredentials != nil { throw HTTPError.basicAuthenticationRequired(realm: "microblog", "Wrong username or password.") }
+            if self.bearerToken != nil { throw HTTPError.bearerTokenRequired(realm: "microblog", invalidToken: true) }
             throw HTTPError(.unauthorized, "Log in first.")
         }
         return viewer

@@ -7,8 +7,8 @@
 //     DATABASE_URL=postgres://app:secret@127.0.0.1:5432/app swift run microblog serve --workers 4
 //     swift run microblog serve --print-config                  # every setting and where it came from
 //
-// Settings (DATABASE_URL, SECRET_KEY, PAGE_SIZE) come through `app.config`: the environment,
-// a `.env` file, or a JSON file given with `--config` (see Settings.swift).
+// Settings (DATABASE_URL, SECRET_KEY, PAGE_SIZE, AVATAR_DIRECTORY) come through `app.config`: the environment,
+// a `.env` file, or a JSON or TOML file given with `--config` (see Settings.swift).
 //
 // It applies its migrations (migrations/) when it starts, so a fresh machine needs nothing
 // else. With PostgreSQL, new posts reach the live timelines of every worker process through
@@ -18,9 +18,12 @@ import CarafeDatabase
 import CarafeMustache
 import CarafeSessions
 import CarafeStreaming
+import CarafeTOML
 import Foundation
 
 let app = App()
+// `--config microblog.toml` as well as JSON (CarafeTOML).
+app.config.useTOML()
 let settings = Settings.load(app.config)
 
 let db = try Database.open(url: settings.databaseURL)
@@ -35,8 +38,9 @@ app.onStart { _ in try await db.migrate(directory: migrations, logger: app.logge
 try app.sessions(secretKey: SecretKey.load(configured: settings.secretKey, file: settings.secretKeyFile, logger: app.logger))
 // `req.user`: the users row the session names, once per request; a session from before the
 // user's last log-out (another session_version) counts as none.
-// Scripts may instead send `Authorization: Basic` (curl -u ann:PASSWORD) on every request,
-// over HTTPS, for the API's reads; writes need the session and its CSRF token.
+// Scripts may instead send `Authorization: Basic` (curl -u ann:PASSWORD) or `Authorization:
+// Bearer TOKEN` (a token from POST /api/tokens) on every request, over HTTPS, for the API's
+// reads; writes need the session and its CSRF token.
 app.login(
     Viewer.self,
     loginPage: "/login",
@@ -45,6 +49,7 @@ app.login(
         return try await Queries.viewer(req.db, id: id)
     },
     requestLoader: { req in
+        if let token = req.bearerToken { return try await Queries.viewer(req.db, tokenHash: APIToken.hash(token)) }
         guard let credentials = req.basicCredentials else { return nil }
         let stored = try await Queries.credentials(req.db, username: credentials.username)
         guard try await passwords.verify(credentials.password, against: stored?.passwordHash ?? dummyHash), let stored else { return nil }
@@ -58,6 +63,7 @@ app.csrfProtection()
 let hub = BroadcastHub(backplane: db.dialect == .postgres ? try PostgresBackplane(database: db, logger: app.logger) : nil)
 let pages = Pages(passwords: passwords, dummyHash: dummyHash, live: LiveTimeline(hub: hub, logger: app.logger), settings: settings)
 pages.register(on: app)
+Avatars(directory: settings.avatarPath).register(on: app)
 app.register(API(pages: pages).blueprint())
 
 // The live timeline: the new posts of the users the viewer follows (and their own), as

@@ -33,7 +33,7 @@ extension App {
         // and the config file (see ServeArguments).
         let resolved: ServeArguments
         do {
-            let sources = try ConfigSources(arguments: arguments, environment: self.config.environment, dotEnvPath: self.config.dotEnvPath)
+            let sources = try ConfigSources(arguments: arguments, environment: self.config.environment, dotEnvPath: self.config.dotEnvPath, formats: self.config.fileFormats)
             resolved = try ServeArguments.resolve(arguments, sources: sources)
         } catch {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
@@ -62,7 +62,7 @@ extension App {
                     try await self.serve(configuration, options, umask: nil, worker: worker)
                 } catch {
                     self.logger.critical("worker \(worker.number) (pid \(getpid())) failed to boot: \(resolved.explain(error))")
-                    exit(3)  // a boot error: the master stops instead of respawning
+                    exit(WorkerExit.bootErrorStatus)  // the master stops instead of respawning
                 }
             } else if options.workers != nil || options.reload {
                 self.logger.logLevel = options.logLevel
@@ -71,6 +71,7 @@ extension App {
                     _ = try options.forwardedAllowIPsValue()
                     _ = try options.forwardedHeadersValue()
                     _ = try options.allowedHostsValue()
+                    _ = try options.webSocketOriginsValue(keeping: .default)
                     _ = try options.proxyProtocolValue()
                     let errorLog = try self.logErrors(to: options.errorLogfile)
                     var configuration = try options.arbiterConfiguration()
@@ -154,6 +155,7 @@ extension App {
         if let trusted = try options.forwardedAllowIPsValue() { self.forwardedAllowIPs = trusted }
         if let headers = try options.forwardedHeadersValue() { self.forwardedHeaders = headers }
         if let hosts = try options.allowedHostsValue() { self.allowedHosts = hosts }
+        if let origins = try options.webSocketOriginsValue(keeping: self.webSocketOrigins) { self.webSocketOrigins = origins }
         if let path = options.healthPath { self.healthPath = path }
         if let seconds = options.drainDelay { self.drainDelay = .seconds(seconds) }
         if let path = options.accessLogfile {
@@ -542,6 +544,14 @@ struct ServeOptions: ParsableArguments {
     )
     var allowedHosts: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The origins, besides the app's own, whose pages may open its WebSocket routes with the user's cookies, comma-separated: https://app.example.com, http://localhost:3000; '*' for any (no check). A cookie-carrying handshake from another origin gets 403. Routes that pass their own origins: keep them. (default: $CARAFE_WEBSOCKET_ALLOWED_ORIGINS, else the app's own origin only)",
+            valueName: "origins"
+        )
+    )
+    var websocketAllowedOrigins: String?
+
     @Flag(help: "Expect a PROXY protocol header (v1 or v2) on every connection, from a TCP load balancer, and take the client's address from it.")
     var proxyProtocol = false
 
@@ -605,6 +615,17 @@ struct ServeOptions: ParsableArguments {
             return try AllowedHosts(parsing: text)
         } catch {
             throw ValidationError("--allowed-hosts: \(error)")
+        }
+    }
+
+    /// `--websocket-allowed-origins` (or its `CARAFE_` variable), parsed; nil if not given.
+    func webSocketOriginsValue(keeping current: WebSocketOrigins) throws -> WebSocketOrigins? {
+        guard let text = self.websocketAllowedOrigins else { return nil }
+        do {
+            // The app's scope stays (cookie-authenticated handshakes, unless it chose `.always`).
+            return try WebSocketOrigins(parsing: text, checking: current.scope == .never ? .cookieAuthenticated : current.scope)
+        } catch {
+            throw ValidationError("--websocket-allowed-origins: \(error)")
         }
     }
 

@@ -1,5 +1,6 @@
 import CarafeHTTP
 import Foundation
+import NIOCore
 import Synchronization
 
 /// Writes one line per request, as Gunicorn's access log does; by default in Apache's combined
@@ -66,10 +67,7 @@ public final class AccessLog: Sendable {
         _ end: ContinuousClock.Instant
     ) -> String {
         var version: String { "HTTP/\(request.version.major).\(request.version.minor)" }
-        var microseconds: Int64 {
-            let elapsed = (end - request.startedAt).components
-            return elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
-        }
+        var microseconds: Int64 { TimeAmount(end - request.startedAt).nanoseconds / 1000 }
         return switch atom {
         case .remoteAddress: request.remoteAddress?.ipAddress ?? "-"
         case .ident, .user: "-"
@@ -100,8 +98,7 @@ public final class AccessLog: Sendable {
     /// line as it is), so a client cannot break or forge it. A path whose escapes were not
     /// valid UTF-8 is logged as sent (`%FF`), so the line is always valid UTF-8.
     static func jsonLine(_ request: Request, _ response: Response, bytes: Int, now: Int, end: ContinuousClock.Instant) -> String {
-        let elapsed = (end - request.startedAt).components
-        let milliseconds = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+        let milliseconds = (end - request.startedAt) / .milliseconds(1)
         func string(_ value: String?) -> String { value.map { "\"" + jsonEscaped($0) + "\"" } ?? "null" }
         let fields: [(String, String)] = [
             ("time", string(HTTPDate.formatCommonLog(now))),

@@ -90,6 +90,16 @@ public final class App: RouteBuilder, Sendable {
         get { self.settings.allowedHosts }
         set { self.configure("allowedHosts") { $0.allowedHosts = newValue } }
     }
+    /// The pages that may open the app's WebSocket routes, for those that do not pass their own
+    /// `origins:` (`--websocket-allowed-origins`, `$CARAFE_WEBSOCKET_ALLOWED_ORIGINS`): by
+    /// default (`.default`) a handshake that carries cookies must come from the app's own
+    /// origin, else 403, which stops cross-site WebSocket hijacking. List the other origins
+    /// that may connect (a front end on another port, an admin host) here once for the app.
+    /// See `WebSocketOrigins` and docs/security.md.
+    public var webSocketOrigins: WebSocketOrigins {
+        get { self.settings.webSocketOrigins }
+        set { self.configure("webSocketOrigins") { $0.webSocketOrigins = newValue } }
+    }
     /// Headers added to responses that do not set them: `X-Content-Type-Options: nosniff` on
     /// all, `X-Frame-Options` and `Content-Security-Policy: frame-ancestors` on HTML, so that
     /// a page's forms cannot be framed by another site (clickjacking). `.none` adds nothing.
@@ -237,6 +247,7 @@ struct AppSettings: Sendable {
     var forwardedAllowIPs = TrustedAddresses.localhost
     var forwardedHeaders = TrustedForwardedHeaders.default
     var allowedHosts: AllowedHosts?
+    var webSocketOrigins = WebSocketOrigins.default
     var securityHeaders = SecurityHeaders()
     var healthPath: String?
     var drainDelay: Duration = .zero
@@ -274,6 +285,7 @@ final class AppServices: Sendable {
     let readiness: Readiness
     let forwardedHeaders: TrustedForwardedHeaders
     let allowedHosts: AllowedHosts?
+    let webSocketOrigins: WebSocketOrigins
     let securityHeaders: SecurityHeaders
     let jsonEncoder: JSONEncoder
     let jsonDecoder: JSONDecoder
@@ -294,6 +306,7 @@ final class AppServices: Sendable {
         self.readiness = readiness
         self.forwardedHeaders = settings.forwardedHeaders
         self.allowedHosts = settings.allowedHosts
+        self.webSocketOrigins = settings.webSocketOrigins
         self.securityHeaders = settings.securityHeaders
         self.jsonEncoder = settings.jsonEncoder
         self.jsonDecoder = settings.jsonDecoder

@@ -30,44 +30,19 @@ struct AppResponder: HTTPResponder {
         if !response.headers.contains(name: "x-request-id") { response.headers.add(name: "x-request-id", value: request.id) }
         self.services.securityHeaders.apply(to: &response.headers)
         let accessLog = self.services.accessLog
-        /// Once the response is over: the access-log line and the request's metrics.
-        let finish: @Sendable (Response, Int) -> Void = { [services = self.services] response, bytes in
-            accessLog?.log(request, response, bytes: bytes)
-            if let metrics {
-                metrics.active.decrement()
-                metrics.record(method: request.method, route: Self.routeLabel(request, services), status: response.status.code, duration: .now - request.startedAt)
-            }
-        }
-        // Without an access log or metrics, nothing waits for the end: no counting writer.
+        // Without an access log or metrics, nothing waits for the end.
         if accessLog != nil || metrics != nil {
-            switch response.body {
-            case .stream(let length, let produce) where request.method != .HEAD:
-                // Log once the stream ends, with the bytes it really wrote.
-                let eventStream = metrics != nil && response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true
-                response.body = .stream(length: length) { [response] writer in
-                    let counting = CountingBodyWriter(writer)
-                    if eventStream { metrics?.eventStreams.increment() }
-                    defer {
-                        if eventStream { metrics?.eventStreams.decrement() }
-                        finish(response, counting.bytes)
-                    }
-                    try await produce(counting)
-                }
-            case .stream:
-                finish(response, 0)
-            case .buffer(let buffer):
-                finish(response, buffer.readableBytes)
-            case .webSocket(let options, let run):
-                // Log once the connection ends, as Gunicorn logs a long request when it is done.
-                response.body = .webSocket(options) { [response] socket in
-                    metrics?.webSockets.increment()
-                    defer {
-                        metrics?.webSockets.decrement()
-                        finish(response, 0)
-                    }
-                    try await run(socket)
+            // Once the response is over, whatever its kind and however it ended (a stream whose
+            // producer never started, a client gone mid-download): the access-log line with the
+            // bytes the server really wrote, and the request's metrics.
+            request.completion.whenFinished { [response, services = self.services] summary in
+                accessLog?.log(request, response, bytes: summary.bytes)
+                if let metrics {
+                    metrics.active.decrement()
+                    metrics.record(method: request.method, route: Self.routeLabel(request, services), status: response.status.code, duration: .now - request.startedAt)
                 }
             }
+            if let metrics { Self.countLongLived(&response, metrics: metrics, method: request.method) }
         }
         if let uploads = request.temporaryUploads {
             response.body = uploads.removing(after: response.body, method: request.method)
@@ -80,6 +55,27 @@ struct AppResponder: HTTPResponder {
         if let route = request.route { return route.pattern.description }
         if let health = services.healthPath, request.path == health || request.path == health + "/live" { return request.path }
         return RequestMetrics.unmatchedRoute
+    }
+
+    /// Counts an event stream or a WebSocket in its gauge while its producer or session runs.
+    private static func countLongLived(_ response: inout Response, metrics: RequestMetrics, method: HTTPMethod) {
+        switch response.body {
+        case .stream(let length, let produce) where method != .HEAD:
+            guard response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true else { return }
+            response.body = .stream(length: length) { writer in
+                metrics.eventStreams.increment()
+                defer { metrics.eventStreams.decrement() }
+                try await produce(writer)
+            }
+        case .webSocket(let options, let run):
+            response.body = .webSocket(options) { socket in
+                metrics.webSockets.increment()
+                defer { metrics.webSockets.decrement() }
+                try await run(socket)
+            }
+        case .stream, .buffer:
+            break
+        }
     }
 
     func respond(to request: Request) async -> Response {
@@ -103,6 +99,10 @@ struct AppResponder: HTTPResponder {
             bodyStrategy = route.body
             action = route.handler
             onPool = route.runsOnThreadPool(self.services.workerClass)
+            if let (timeout, origin) = route.handlerDeadline {
+                let (seconds, attoseconds) = timeout.components
+                request.deadline.set(.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000), origin: origin)
+            }
         case .methodNotAllowed(let allowed) where request.method == .OPTIONS:
             action = { _ in Response(status: .noContent, headers: ["allow": allowed.joined(separator: ", ")]) }
         case .methodNotAllowed(let allowed):
@@ -163,11 +163,16 @@ struct AppResponder: HTTPResponder {
             if request.route != nil {
                 for hook in self.services.routes.rootHooks.beforeBody { try hook(request) }
             }
-            try await request.readBody(bodyStrategy)
-            if let early = try await Self.runBeforeHooks(blueprints, request) {
-                response = early
+            if let refusal = try await Self.runAuthorizeHooks(blueprints, request) {
+                // Refused on its head alone: the body is never read.
+                response = refusal
             } else {
-                response = try await action(request)
+                try await request.readBody(bodyStrategy)
+                if let early = try await Self.runBeforeHooks(blueprints, request) {
+                    response = early
+                } else {
+                    response = try await action(request)
+                }
             }
         } catch {
             failure = error
@@ -219,6 +224,17 @@ struct AppResponder: HTTPResponder {
         }
         response.headers.replaceOrAdd(name: "cache-control", value: "no-store")
         return response
+    }
+
+    /// The blueprints' `authorize` hooks, outermost first, then the route's own: the first
+    /// refusal, or nil to read the body and go on.
+    private static func runAuthorizeHooks(_ blueprints: [Blueprint.Hooks], _ request: Request) async throws -> Response? {
+        for blueprint in blueprints {
+            for hook in blueprint.authorize {
+                if let response = try await hook(request) { return response }
+            }
+        }
+        return try await request.route?.authorize?(request)
     }
 
     private static func runBeforeHooks(_ blueprints: [Blueprint.Hooks], _ request: Request) async throws -> Response? {
@@ -325,26 +341,5 @@ private final class Teardown: Sendable {
     func runIfNeverStarted() {
         guard !self.state.withLock({ $0.started || $0.ran }) else { return }
         Task { await self.run() }
-    }
-}
-
-/// Passes chunks on and counts their bytes, for the access log.
-private final class CountingBodyWriter: ResponseBodyWriter {
-    private let next: any ResponseBodyWriter
-    private let count = Mutex(0)
-
-    init(_ next: any ResponseBodyWriter) {
-        self.next = next
-    }
-
-    var bytes: Int { self.count.withLock { $0 } }
-
-    func write(_ chunk: ByteBuffer) async throws {
-        try await self.next.write(chunk)
-        self.count.withLock { $0 += chunk.readableBytes }
-    }
-
-    func keepAlive(every interval: Duration, with chunk: ByteBuffer) {
-        self.next.keepAlive(every: interval, with: chunk)
     }
 }

@@ -29,6 +29,9 @@ public final class Blueprint: RouteBuilder, Sendable {
         let name: String?
         let body: RequestBodyStrategy
         let blocking: Bool?
+        let timeout: Duration?
+        /// Run before the body is read (`authorize:`); nil: none.
+        var authorize: BeforeHook? = nil
         let handler: Route.Handler
     }
 
@@ -40,10 +43,14 @@ public final class Blueprint: RouteBuilder, Sendable {
         var errorHandlers: [ErrorHandler] = []
         /// Run before the body is read; the app's own only (`App.beforeBody`).
         var beforeBody: [@Sendable (Request) throws -> Void] = []
+        /// Run before the body is read, and may refuse the request (`authorize(_:)`).
+        var authorize: [BeforeHook] = []
         /// The format of its default error responses (`errorFormat(_:)`), if it sets one.
         var errorFormat: ErrorFormat?
         /// Its CORS policy (`cors(_:)`), if it has one.
         var cors: CORS?
+        /// The handler deadline of its routes (`timeout(_:)`), if it sets one.
+        var timeout: Duration?
     }
 
     /// Everything registered here, until the app freezes.
@@ -93,6 +100,10 @@ public final class Blueprint: RouteBuilder, Sendable {
         let chain = parents + [(self, hooks)]
         let prefix = chain.reduce(RoutePattern(segments: [])) { $1.0.prefix.prefixed(by: $0) }
         let namePrefix = chain.map(\.0.name).filter { !$0.isEmpty }.joined(separator: ".")
+        // The innermost blueprint that sets a timeout, for routes that set none.
+        let inherited = chain.last(where: { $0.1.timeout != nil }).map { blueprint, hooks in
+            (timeout: hooks.timeout!, origin: blueprint.name.isEmpty ? "the app's timeout" : "the timeout of blueprint '\(blueprint.name)'")
+        }
         let own = routes.map { local in
             Route(
                 method: local.method,
@@ -100,6 +111,11 @@ public final class Blueprint: RouteBuilder, Sendable {
                 name: local.name.map { namePrefix.isEmpty ? $0 : "\(namePrefix).\($0)" },
                 body: local.body,
                 blocking: local.blocking,
+                timeout: local.timeout,
+                handlerDeadline: local.timeout.map {
+                    (timeout: $0, origin: "the timeout of route \(local.method.rawValue) \(local.pattern.prefixed(by: prefix))")
+                } ?? inherited,
+                authorize: local.authorize,
                 handler: local.handler,
                 blueprints: chain.map(\.0),
                 hooks: chain.map(\.1)
@@ -125,6 +141,21 @@ extension RouteBuilder {
     /// (`App.blockingThreads`), so that it cannot stall the event loop; `false` on the event
     /// loop, whatever the worker class; nil (not said) as the worker class says
     /// (`--worker-class async`, the default: the loop; `threads`: the pool).
+    ///
+    /// `timeout` is the route's handler deadline: if the hooks and handler have not started a
+    /// response that long after the request head arrived, their task is cancelled and the
+    /// client gets 503 with `Retry-After`, naming the route. It wins over a blueprint's
+    /// `timeout(_:)` and the app-wide `--handler-timeout`, longer or shorter; a response that
+    /// has started (a streamed body) is not cut short by it.
+    ///
+    /// `authorize` runs once the request's head is in, before its body is read (see
+    /// `authorize(_:)`): returning a response, or throwing, refuses the request without reading
+    /// or buffering the body, so that a client without the right to upload cannot make the
+    /// server take in a body at all.
+    ///
+    ///     app.post("/upload", body: .stream, authorize: { req in
+    ///         req.headers.first(name: "x-api-key") == key ? nil : Response(status: .unauthorized)
+    ///     }) { req in … }
     @discardableResult
     public func on<R: ResponseEncodable>(
         _ method: HTTPMethod,
@@ -132,9 +163,14 @@ extension RouteBuilder {
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
+        authorize: (@Sendable (Request) async throws -> Response?)? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        let route = Blueprint.LocalRoute(method: method, pattern: RoutePattern(path), name: name, body: body, blocking: blocking) { request in
+        if let timeout { precondition(timeout > .zero, "route \(method.rawValue) \(path): the timeout must be positive, not \(timeout)") }
+        let route = Blueprint.LocalRoute(
+            method: method, pattern: RoutePattern(path), name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize
+        ) { request in
             try await handler(request).makeResponse(for: request)
         }
         self.blueprint.register("route \(method.rawValue) \(path)") { $0.routes.append(route) }
@@ -146,9 +182,10 @@ extension RouteBuilder {
         _ path: String,
         name: String? = nil,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.GET, path, name: name, blocking: blocking, handler)
+        self.on(.GET, path, name: name, blocking: blocking, timeout: timeout, handler)
     }
 
     @discardableResult
@@ -157,9 +194,11 @@ extension RouteBuilder {
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
+        authorize: (@Sendable (Request) async throws -> Response?)? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.POST, path, name: name, body: body, blocking: blocking, handler)
+        self.on(.POST, path, name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize, handler)
     }
 
     @discardableResult
@@ -168,9 +207,11 @@ extension RouteBuilder {
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
+        authorize: (@Sendable (Request) async throws -> Response?)? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.PUT, path, name: name, body: body, blocking: blocking, handler)
+        self.on(.PUT, path, name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize, handler)
     }
 
     @discardableResult
@@ -179,9 +220,11 @@ extension RouteBuilder {
         name: String? = nil,
         body: RequestBodyStrategy = .collect,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
+        authorize: (@Sendable (Request) async throws -> Response?)? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.PATCH, path, name: name, body: body, blocking: blocking, handler)
+        self.on(.PATCH, path, name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize, handler)
     }
 
     @discardableResult
@@ -189,9 +232,20 @@ extension RouteBuilder {
         _ path: String,
         name: String? = nil,
         blocking: Bool? = nil,
+        timeout: Duration? = nil,
         _ handler: @escaping @Sendable (Request) async throws -> R
     ) -> Self {
-        self.on(.DELETE, path, name: name, blocking: blocking, handler)
+        self.on(.DELETE, path, name: name, blocking: blocking, timeout: timeout, handler)
+    }
+
+    /// Sets the handler deadline of this blueprint's routes, and of the blueprints registered
+    /// on it that set none: a route's own `timeout:` wins, and on the app it applies to every
+    /// route, in place of `--handler-timeout`. See `on(_:_:timeout:)` for what happens.
+    @discardableResult
+    public func timeout(_ limit: Duration) -> Self {
+        precondition(limit > .zero, "the timeout of blueprint '\(self.blueprint.name)' must be positive, not \(limit)")
+        self.blueprint.register("a timeout") { $0.hooks.timeout = limit }
+        return self
     }
 
     /// Runs before each request's handler, in registration order (the app's before a
@@ -199,6 +253,24 @@ extension RouteBuilder {
     @discardableResult
     public func before(_ hook: @escaping @Sendable (Request) async throws -> Response?) -> Self {
         self.blueprint.register("a before-hook") { $0.hooks.before.append(hook) }
+        return self
+    }
+
+    /// Runs for each request to this app's or blueprint's routes as soon as its head is in,
+    /// before the body is read (collected, parsed as a form, or streamed), and before the
+    /// before-hooks: returning a response (a 401, a 403) or throwing refuses the request, and its
+    /// body is never read. For the checks that need only the head (a session cookie, an API key,
+    /// a token, the client's address), so that a client may not send a large body to a route it
+    /// may not use: the connection then follows the server's early-response rules (a body of up
+    /// to `--max-discarded-body` on its way is read and dropped, past that the connection is
+    /// closed; a client that sent `Expect: 100-continue` never gets its `100 Continue`).
+    /// Outer blueprints' run first, then the route's own `authorize:`.
+    ///
+    ///     let admin = Blueprint("admin", prefix: "/admin")
+    ///     admin.authorize { req in req.session["user"] == nil ? Response(status: .unauthorized) : nil }
+    @discardableResult
+    public func authorize(_ hook: @escaping @Sendable (Request) async throws -> Response?) -> Self {
+        self.blueprint.register("an authorize hook") { $0.hooks.authorize.append(hook) }
         return self
     }
 

@@ -58,7 +58,7 @@ public final class LoopWatchdog: Sendable {
         let thread = Thread { [self] in
             let period = max(self.threshold / 4, .milliseconds(5))
             while true {
-                Thread.sleep(forTimeInterval: Double(period.components.seconds) + Double(period.components.attoseconds) / 1e18)
+                Thread.sleep(forTimeInterval: period / .seconds(1))
                 let running = self.stopped.withLock { stopped in
                     if !stopped { self.check() }
                     return !stopped
@@ -110,7 +110,7 @@ public final class LoopWatchdog: Sendable {
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 { Self.nanoseconds(duration) / 1_000_000 }
-    static func nanoseconds(_ duration: Duration) -> Int64 { duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000 }
+    static func nanoseconds(_ duration: Duration) -> Int64 { TimeAmount(duration).nanoseconds }
 }
 
 /// The requests each event loop has started and not finished, for the watchdog and the

@@ -54,8 +54,12 @@ public struct Parameters: Sendable, Sequence {
         self.pairs.append((name, value))
     }
 
-    private static func describe(_ type: Any.Type) -> String {
-        let name = String(describing: type)
-        return (name.first.map { "AEIO".contains($0) } ?? false ? "an " : "a ") + name  // a UInt8, an Int
-    }
+    private static func describe(_ type: Any.Type) -> String { typeNameWithArticle(type) }
+}
+
+/// A type's name with its article, for error messages: "an Int", "a UInt8", "a Double" (the
+/// article by the name's sound: `U` as in "you").
+func typeNameWithArticle(_ type: Any.Type) -> String {
+    let name = String(describing: type)
+    return (name.first.map { "AEIO".contains($0) } ?? false ? "an " : "a ") + name
 }

@@ -1,12 +1,15 @@
 import CarafeHTTP
 import Foundation
+import Synchronization
 import Tracing
 
 /// An incoming request, as a handler sees it.
 ///
-/// A request belongs to the one task that handles it; its hooks and handler may add to
-/// `storage` (Flask's `g`) as they go.
-public final class Request: @unchecked Sendable {
+/// Its hooks and handler may add to `storage` (Flask's `g`) as they go. A handler may hand the
+/// request to child tasks (`async let`, a task group): what can change after routing (the body,
+/// the matched route, the values parsed on first use) sits behind a lock, so that reading it from
+/// several tasks is not a data race.
+public final class Request: Sendable {
     public let method: HTTPMethod
     /// The request target as sent: `/search?q=swift`.
     public let uri: String
@@ -18,11 +21,17 @@ public final class Request: @unchecked Sendable {
     public let headers: HTTPHeaders
     /// The request body, collected in full before the hooks run (at most `App.maxBodySize`);
     /// empty on routes that stream it (`body: .stream`).
-    public var body = ByteBuffer()
+    public var body: ByteBuffer {
+        get { self.state.withLock { $0.body } }
+        set { self.state.withLock { $0.body = newValue } }
+    }
     /// The request body as it arrives, on routes registered with `body: .stream`: iterate it
     /// once, chunk by chunk; the client is read only as fast as the handler consumes. On other
     /// routes it holds the collected body.
-    public internal(set) var bodyStream: RequestBody
+    public internal(set) var bodyStream: RequestBody {
+        get { self.state.withLock { $0.bodyStream } }
+        set { self.state.withLock { $0.bodyStream = newValue } }
+    }
     /// The client's address. Behind a trusted proxy (`App.forwardedAllowIPs`) it is the one
     /// the proxy forwarded (`X-Forwarded-For`, `Forwarded`), with port 0; otherwise the socket's
     /// peer, `peerAddress`. Nil when the test client sets none.
@@ -36,23 +45,37 @@ public final class Request: @unchecked Sendable {
     /// The host (and port, if not the scheme's default) the client asked for: `Host`, or behind
     /// a trusted proxy `X-Forwarded-Host` / `X-Forwarded-Port` / `Forwarded: host=`. Nil if
     /// the client sent none.
-    public private(set) lazy var host: String? = self.forwardedHost ?? self.headers.first(name: "host").flatMap(ForwardedHeaders.validHost)
+    public let host: String?
     /// The path prefix a trusted proxy mounted the app under (`X-Forwarded-Prefix: /app`), or
     /// "" (WSGI's `SCRIPT_NAME`, Flask's `request.script_root`). `url(for:)` puts it in front.
     public let scriptRoot: String
     /// The parameters of the matched route's path (`:id`, `*path`).
-    public internal(set) var parameters = Parameters(kind: "path parameter")
+    public internal(set) var parameters: Parameters {
+        get { self.state.withLock { $0.parameters } }
+        set { self.state.withLock { $0.parameters = newValue } }
+    }
     /// The matched route; nil when none matched (404, 405).
-    public internal(set) var route: Route?
+    public internal(set) var route: Route? {
+        get { self.state.withLock { $0.route } }
+        set { self.state.withLock { $0.route = newValue } }
+    }
     /// Values that hooks and handlers pass along for this request, by typed key (Flask's `g`).
     public let storage = Storage()
     /// The serving app's `storage` (Flask's `current_app.extensions`).
     public var appStorage: Storage { self.services.storage }
+    /// The serving app's `webSocketOrigins`: what a WebSocket route without its own checks.
+    package var webSocketOrigins: WebSocketOrigins { self.services.webSocketOrigins }
     /// The `multipart/form-data` form, when the request has one and its route collected it
     /// (the default; `body: .multipart(limits)`), or once `form` or `decode` parsed it.
-    public internal(set) var multipartForm: MultipartForm?
+    public internal(set) var multipartForm: MultipartForm? {
+        get { self.state.withLock { $0.multipartForm } }
+        set { self.state.withLock { $0.multipartForm = newValue } }
+    }
     /// The temporary files of spooled uploads, removed when the request ends.
-    var temporaryUploads: TemporaryUploads?
+    var temporaryUploads: TemporaryUploads? {
+        get { self.state.withLock { $0.temporaryUploads } }
+        set { self.state.withLock { $0.temporaryUploads = newValue } }
+    }
 
     /// Completes when the response to this request has fully ended, a streamed body or a
     /// WebSocket session included, with the bytes written and the time taken: for work that must
@@ -62,40 +85,58 @@ public final class Request: @unchecked Sendable {
     public let id: String
     /// The app's logger with this request's id in its metadata (`request_id`), and its trace's
     /// (`trace_id`) when the app traces (`App.tracer`) with a W3C tracer.
-    public private(set) lazy var logger: Logger = {
-        var logger = self.services.logger
-        logger[metadataKey: "request_id"] = "\(self.id)"
-        if let tracing = self.services.tracing, let context = self.traceContext, let traceID = tracing.traceID(of: context) {
-            logger[metadataKey: "trace_id"] = "\(traceID)"
+    public var logger: Logger {
+        self.cached(\.logger) {
+            var logger = self.services.logger
+            logger[metadataKey: "request_id"] = "\(self.id)"
+            if let tracing = self.services.tracing, let context = self.traceContext, let traceID = tracing.traceID(of: context) {
+                logger[metadataKey: "trace_id"] = "\(traceID)"
+            }
+            return logger
         }
-        return logger
-    }()
-    /// The context of this request's span, when the app traces (see `RequestTracing`).
+    }
+    /// The context of this request's span, when the app traces (see `RequestTracing`); set
+    /// before the hooks and the handler run.
     var traceContext: ServiceContext?
 
-    /// The host a trusted proxy forwarded, if it did.
-    private let forwardedHost: String?
+    /// What can change after the request is made, or is computed on first use.
+    private struct State {
+        var body = ByteBuffer()
+        var bodyStream: RequestBody
+        var parameters = Parameters(kind: "path parameter")
+        var route: Route?
+        var multipartForm: MultipartForm?
+        var temporaryUploads: TemporaryUploads?
+        var logger: Logger?
+        var query: Parameters?
+        var cookies: [String: String]?
+        var form: Parameters?
+    }
+    private let state: Mutex<State>
     /// When the request arrived, for the access log's request time.
     let startedAt = ContinuousClock.now
     /// The path's segments, each percent-decoded: what routes match.
     let pathSegments: [String]
     /// The serving app's routes and thread pool.
     let services: AppServices
+    /// Sets the matched route's handler deadline on the connection that serves the request.
+    let deadline: RequestDeadline
 
     init(_ request: HTTPServerRequest, services: AppServices) {
         self.method = request.head.method
         self.uri = request.head.uri
         self.version = request.head.version
         self.headers = request.head.headers
-        self.bodyStream = request.body
+        self.state = Mutex(State(bodyStream: request.body))
         self.completion = request.completion
+        self.deadline = request.deadline
         self.peerAddress = request.remoteAddress
         let forwarded = ForwardedHeaders(
             headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs, accepting: services.forwardedHeaders,
             secure: request.isSecure)
         self.remoteAddress = forwarded.client
         self.scheme = forwarded.scheme
-        self.forwardedHost = forwarded.host
+        self.host = forwarded.host ?? request.head.headers.first(name: "host").flatMap(ForwardedHeaders.validHost)
         self.scriptRoot = forwarded.prefix
         self.services = services
         let trusted = services.forwardedAllowIPs.contains(request.remoteAddress)
@@ -139,26 +180,44 @@ public final class Request: @unchecked Sendable {
     }
 
     /// The query string's parameters: `?page=2&tag=a&tag=b`.
-    public private(set) lazy var query = Parameters(kind: "query parameter", URLEncodedForm.parse(self.queryString))
+    public var query: Parameters {
+        self.cached(\.query) { Parameters(kind: "query parameter", URLEncodedForm.parse(self.queryString)) }
+    }
 
     /// Cookies the client sent, by name.
-    public private(set) lazy var cookies: [String: String] = {
-        // Not `canonicalForm`: that splits on commas, which cookie values may contain.
-        self.headers["cookie"].reduce(into: [:]) { all, header in
-            all.merge(Cookie.parse(header: header)) { first, _ in first }
+    public var cookies: [String: String] {
+        self.cached(\.cookies) {
+            // Not `canonicalForm`: that splits on commas, which cookie values may contain.
+            self.headers["cookie"].reduce(into: [:]) { all, header in
+                all.merge(Cookie.parse(header: header)) { first, _ in first }
+            }
         }
-    }()
+    }
 
     /// The fields of an `application/x-www-form-urlencoded` body, or the text fields of a
     /// `multipart/form-data` one (empty if it does not parse: `decode` says why); empty for
     /// other content types.
-    public private(set) lazy var form: Parameters = {
-        if self.mediaType == "multipart/form-data" {
-            return Parameters(kind: "form field", (try? self.multipartFormForDecoding())?.fields ?? [])
+    public var form: Parameters {
+        self.cached(\.form) {
+            if self.mediaType == "multipart/form-data" {
+                return Parameters(kind: "form field", (try? self.multipartFormForDecoding())?.fields ?? [])
+            }
+            guard self.mediaType == "application/x-www-form-urlencoded" else { return Parameters(kind: "form field") }
+            return Parameters(kind: "form field", URLEncodedForm.parse(self.bodyText))
         }
-        guard self.mediaType == "application/x-www-form-urlencoded" else { return Parameters(kind: "form field") }
-        return Parameters(kind: "form field", URLEncodedForm.parse(self.bodyText))
-    }()
+    }
+
+    /// The value at `key`, made by `make` on first use (outside the lock: `make` may read other
+    /// state). If two tasks race, both make it and the first stored wins.
+    private func cached<Value: Sendable>(_ key: WritableKeyPath<State, Value?> & Sendable, _ make: () -> Value) -> Value {
+        if let value = self.state.withLock({ $0[keyPath: key] }) { return value }
+        let made = make()
+        return self.state.withLock { state in
+            if let value = state[keyPath: key] { return value }
+            state[keyPath: key] = made
+            return made
+        }
+    }
 
     /// The body as UTF-8 text (invalid bytes replaced).
     public var bodyText: String { String(decoding: self.body.readableBytesView, as: UTF8.self) }
@@ -208,6 +267,12 @@ public final class Request: @unchecked Sendable {
     public func url(for name: String, _ parameters: [String: String] = [:], query: [(String, String)] = [], external: Bool = false) throws -> String {
         let path = self.scriptRoot + (try self.services.routes.url(for: name, parameters, query: query))
         return external ? "\(self.scheme)://\(self.host ?? "localhost")\(path)" : path
+    }
+
+    /// The path parameters of the route named `name` (nil: no such route), for the template
+    /// engines' `url_for`.
+    package func parameters(ofRoute name: String) -> [(name: String, isCatchAll: Bool)]? {
+        self.services.routes.parameters(ofRoute: name)
     }
 
     static func explain(_ error: DecodingError) -> String {

@@ -1,4 +1,5 @@
 import CoreMetrics
+import NIOCore
 import Synchronization
 
 /// What the framework records through swift-metrics, named as OpenTelemetry's HTTP semantic
@@ -62,7 +63,7 @@ public final class RequestMetrics: Sendable {
     /// Records one finished request.
     func record(method: HTTPMethod, route: String, status: UInt, duration: Duration) {
         let key = TimerKey(method: Self.methodLabel(method), route: route, status: status)
-        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let nanoseconds = TimeAmount(duration).nanoseconds
         let timer = self.timers.withLock { timers in
             if let timer = timers[key] { return timer }
             let timer = Timer(

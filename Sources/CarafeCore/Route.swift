@@ -14,6 +14,13 @@ public struct Route: Sendable {
     /// thread pool; `false`, on the event loop; nil (it said nothing), as the worker class
     /// (`--worker-class`) says. See `runsOnThreadPool(_:)`.
     public let blocking: Bool?
+    /// The route's own handler deadline (`timeout:`), if it set one.
+    public let timeout: Duration?
+    /// The deadline in force for it, and where it was set: its own `timeout:`, else that of
+    /// the innermost blueprint (or the app) that set one; nil: the app-wide `--handler-timeout`.
+    public let handlerDeadline: (timeout: Duration, origin: String)?
+    /// Its `authorize:` hook, run before its body is read; nil: none.
+    let authorize: (@Sendable (Request) async throws -> Response?)?
     let handler: Handler
     /// The blueprints from the app's root down to the one that owns the route: whose hooks and
     /// error handlers apply to it.

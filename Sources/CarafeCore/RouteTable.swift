@@ -102,6 +102,21 @@ final class RouteTable: Sendable {
         return nil
     }
 
+    /// The path parameters of the route named `name`, in order, each with whether it is a
+    /// catch-all (`*path`); nil when no route has that name. For templates' `url_for`.
+    func parameters(ofRoute name: String) -> [(name: String, isCatchAll: Bool)]? {
+        guard let route = self.named[name] else { return nil }
+        var parameters: [(name: String, isCatchAll: Bool)] = []
+        for segment in route.pattern.segments {
+            switch segment {
+            case .literal: break
+            case .parameter(let key): parameters.append((key, false))
+            case .catchAll(let key): parameters.append((key, true))
+            }
+        }
+        return parameters
+    }
+
     /// The path of the route named `name` (see `Request.url(for:)`). Parameters the pattern does
     /// not use go to the query string.
     func url(for name: String, _ parameters: [String: String], query: [(String, String)]) throws -> String {

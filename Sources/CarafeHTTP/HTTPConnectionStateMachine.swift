@@ -18,7 +18,8 @@ import NIOHTTP1
 ///   writable (`ReadGate`);
 /// - the deadlines: no body byte for `bodyTimeout`, a body slower than `bodyMinRate` after
 ///   that grace period (408 before a response started, else a close), a socket not writable for
-///   `writeTimeout` (close), a handler that has not answered within `handlerTimeout` (503).
+///   `writeTimeout` (close), a handler that has not answered within `handlerTimeout`, or the
+///   deadline the responder set for the request's route (`setHandlerTimeout`): 503.
 ///
 /// Draining (`quiesce`): a request in flight is answered with `Connection: close`; an idle
 /// connection stays open, so that a request the client is already sending is answered (with
@@ -164,7 +165,19 @@ struct HTTPConnectionStateMachine {
         /// The connection cannot be reused after this request (half-close, protocol switch).
         var mustClose: Bool
         var continueSent = false
-        var handlerDeadline: NIODeadline?
+        /// When the head arrived: what handler deadlines count from.
+        var headAt: NIODeadline
+        /// The handler deadline in force until the response starts: the app-wide one, or the
+        /// one the responder set for the request's route.
+        var handlerDeadline: HandlerDeadline?
+    }
+
+    /// A handler deadline, with its length and where it was set, for the 503's message.
+    struct HandlerDeadline: Equatable {
+        var at: NIODeadline
+        var timeout: TimeAmount
+        /// Where the limit was set: "the handler timeout" (app-wide), "the timeout of route GET /report".
+        var origin: String
     }
 
     private enum State {
@@ -232,7 +245,8 @@ struct HTTPConnectionStateMachine {
             request: request,
             responseHeadClose: nil,
             mustClose: info.asksToSwitchProtocols,
-            handlerDeadline: self.timeouts.handlerTimeout.map { now + $0 }
+            headAt: now,
+            handlerDeadline: self.timeouts.handlerTimeout.map { HandlerDeadline(at: now + $0, timeout: $0, origin: "the handler timeout") }
         )
         self.state = .active(exchange)
         if case .receiving = request { return .dispatch(number: self.requestCount, hasBody: true) }
@@ -316,6 +330,20 @@ struct HTTPConnectionStateMachine {
             exchange.info.expectContinue, !exchange.continueSent, case .receiving = exchange.request
         else { return false }
         exchange.continueSent = true
+        self.state = .active(exchange)
+        return true
+    }
+
+    /// The responder set a handler deadline of its own for request `number` (a route's or a
+    /// blueprint's `timeout:`): it replaces the app-wide one, and counts from the request head,
+    /// as that one does. `origin` names where it was set (`the timeout of route GET /report`),
+    /// for the 503's message. False if the request is no longer current or its response started.
+    @discardableResult
+    mutating func setHandlerTimeout(number: Int, _ timeout: TimeAmount, origin: String) -> Bool {
+        guard case .active(var exchange) = self.state, exchange.number == number, exchange.responseHeadClose == nil else {
+            return false
+        }
+        exchange.handlerDeadline = HandlerDeadline(at: exchange.headAt + timeout, timeout: timeout, origin: origin)
         self.state = .active(exchange)
         return true
     }
@@ -482,7 +510,7 @@ struct HTTPConnectionStateMachine {
             if case .receiving(let progress) = exchange.request, let (at, rate) = progress.deadline(self.timeouts) {
                 consider(at, rate ? .bodyRate : .bodyIdle)
             }
-            consider(exchange.handlerDeadline, .handler)
+            consider(exchange.handlerDeadline?.at, .handler)
         case .discarding(let progress):
             if let (at, _) = progress.deadline(self.timeouts) { consider(at, .discard) }
         case .idle, .switching, .upgraded, .closed:
@@ -507,7 +535,13 @@ struct HTTPConnectionStateMachine {
     mutating func timerFired(now: NIODeadline) -> TimerAction {
         guard let (at, limit) = self.nextDeadline, at <= now else { return .none }
         let responseStarted: Bool
-        if case .active(let exchange) = self.state { responseStarted = exchange.responseHeadClose != nil } else { responseStarted = true }
+        var handlerDeadline: HandlerDeadline?
+        if case .active(let exchange) = self.state {
+            responseStarted = exchange.responseHeadClose != nil
+            handlerDeadline = exchange.handlerDeadline
+        } else {
+            responseStarted = true
+        }
         self.state = .closed
         switch limit {
         case .bodyIdle:
@@ -525,7 +559,7 @@ struct HTTPConnectionStateMachine {
         case .handler:
             return .reject(
                 .serviceUnavailable,
-                "The handler did not answer within \(Self.describe(self.timeouts.handlerTimeout)) (the handler timeout).",
+                "The handler did not answer within \(Self.describe(handlerDeadline?.timeout)) (\(handlerDeadline?.origin ?? "the handler timeout")).",
                 retryAfter: true
             )
         }

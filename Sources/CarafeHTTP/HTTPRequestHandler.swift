@@ -219,6 +219,13 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             completion: completion
         )
         request.isSecure = self.isSecure
+        request.deadline = RequestDeadline { timeout, origin in
+            bound.eventLoop.executeInline {
+                let (handler, context) = bound.value
+                guard handler.machine.setHandlerTimeout(number: number, timeout, origin: origin) else { return }
+                handler.afterEvent(context: context)
+            }
+        }
         let responder = self.responder
         let logger = self.server.logger
         let drain = self.server.drainSignal

@@ -16,7 +16,7 @@ extension HTTPRequestHandler {
         let loop = bound.eventLoop
         switch response.body {
         case .buffer(let buffer):
-            loop.executeInline {
+            @Sendable func write() {
                 let (handler, context) = bound.value
                 guard let head = handler.startResponse(response, number: number, context: context) else { return }
                 if buffer.readableBytes > 0 && head.method != .HEAD {
@@ -24,6 +24,17 @@ extension HTTPRequestHandler {
                     context.write(handler.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
                 }
                 handler.endResponse(number: number, complete: true, context: context)
+            }
+            loop.executeInline {
+                let (handler, context) = bound.value
+                // While the socket is full, the answer waits: writing it (and so letting NIO's
+                // pipeline handler hand over the next pipelined request) would grow the send
+                // queue without bound for a client that sends and never reads (#19). The write
+                // timeout closes a connection that stays full.
+                guard !context.channel.isWritable else { return write() }
+                let ready = loop.makePromise(of: Void.self)
+                handler.writers.wait(ready, writable: false)
+                ready.futureResult.whenSuccess { write() }
             }
         case .stream(let length, let produce):
             let start: @Sendable () -> HTTPRequestHead? = {

@@ -14,6 +14,8 @@ public struct HTTPServerRequest: Sendable {
     /// streamed body's producer done, a WebSocket session closed), with what was written: the
     /// place for teardown work and for logging real byte counts and durations.
     public let completion: ResponseCompletion
+    /// Sets this request's own handler deadline (a route's `timeout:`), in place of the app-wide one.
+    public var deadline = RequestDeadline()
 
     public init(
         head: HTTPRequestHead,

@@ -28,25 +28,19 @@ final class SharedSocketAcceptor: Sendable {
     /// Starts accepting on `descriptor` and calls `connected` with each accepted socket
     /// (non-blocking, close-on-exec) from the acceptor's thread.
     init(descriptor: Int32, loop: any EventLoop, logger: Logger, connected: @escaping @Sendable (Int32) -> Void) throws {
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw IOError(errnoCode: errno, reason: "pipe()") }
-        for end in ends {
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(end, F_SETFL, O_NONBLOCK)
-        }
+        let wake = try PipeEnds.open(nonBlocking: true)
         // Non-blocking: after a `poll` says a connection is waiting, another process may take it
         // first, and a blocking `accept` would then wait for the next one. The flag belongs to
         // the open file description, so every process sharing the socket sees it.
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         self.descriptor = descriptor
-        self.wakeRead = ends[0]
-        self.wakeWrite = ends[1]
+        self.wakeRead = wake.read
+        self.wakeWrite = wake.write
         self.thread.start()
         let paused = self.paused
-        let wake = ends[0]
         self.finished = self.thread.runIfActive(eventLoop: loop) {
-            Self.acceptLoop(descriptor: descriptor, wake: wake, paused: paused, logger: logger, connected: connected)
+            Self.acceptLoop(descriptor: descriptor, wake: wake.read, paused: paused, logger: logger, connected: connected)
         }
     }
 
@@ -68,26 +62,7 @@ final class SharedSocketAcceptor: Sendable {
     }
 
     /// The address the socket is bound to.
-    var localAddress: SocketAddress? {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let got = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(self.descriptor, $0, &length) }
-        }
-        guard got == 0 else { return nil }
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            let address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }
-            return SocketAddress(address, host: "")
-        case AF_INET6:
-            let address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
-            return SocketAddress(address, host: "")
-        case AF_UNIX:
-            return SocketAddress(withUnsafeBytes(of: storage) { $0.load(as: sockaddr_un.self) })
-        default:
-            return nil
-        }
-    }
+    var localAddress: SocketAddress? { SocketAddress.bound(to: self.descriptor) }
 
     private func poke(_ byte: Character) {
         var value = byte.asciiValue!
@@ -128,6 +103,11 @@ final class SharedSocketAcceptor: Sendable {
                 switch errno {
                 case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO:
                     break  // another process took it, or the client gave up
+                case EINVAL:
+                    // The socket no longer listens: the master stopped it for a stop of the whole
+                    // server (`shutdown`), and this worker is about to drain.
+                    logger.debug("listening descriptor \(descriptor) was shut down; no longer accepting")
+                    return
                 default:
                     // Out of descriptors or memory: back off instead of spinning.
                     logger.error("accept() on descriptor \(descriptor) failed: \(String(cString: strerror(errno)))")

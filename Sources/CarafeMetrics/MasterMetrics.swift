@@ -86,7 +86,7 @@ final class MasterMetrics: ArbiterObserver, @unchecked Sendable {
     }
 
     static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration / .seconds(1)
     }
 
     /// Resident memory from `/proc/PID/statm`.

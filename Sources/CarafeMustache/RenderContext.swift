@@ -26,12 +26,3 @@ final class RenderContext: MustacheParent {
     }
 }
 
-/// `{{url_for.NAME}}`: the path of the route named NAME (Flask's `url_for`), for routes
-/// without path parameters; after the proxy's prefix.
-struct URLFor: MustacheParent {
-    let request: Request
-
-    func child(named name: String) -> Any? {
-        try? self.request.url(for: name)
-    }
-}

@@ -23,7 +23,7 @@ public final class PostgresDriver: DatabaseDriver {
         var configuration = configuration
         // The pool's own timeout covers the whole connect (TCP, startup, authentication); the
         // driver's, TCP only, is a backstop just behind it.
-        configuration.options.connectTimeout = (pool.connectTimeout + .seconds(1)).timeAmount
+        configuration.options.connectTimeout = TimeAmount(pool.connectTimeout + .seconds(1))
         self.configuration = configuration
         let ids = Atomic<Int>(0)
         self.pool = ConnectionPool(configuration: pool, perEventLoop: true, logger: logger) { [configuration] loop in
@@ -108,13 +108,5 @@ public final class PostgresDriver: DatabaseDriver {
     /// The URL without its password, for messages.
     static func redacted(_ text: String) -> String {
         text.replacingOccurrences(of: #"(://[^:/@]*:)[^@]*@"#, with: "$1***@", options: .regularExpression)
-    }
-}
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = self.components
-        // Clamped to about 290 years, NIO's limit.
-        return .nanoseconds(min(seconds, 9_000_000_000) * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

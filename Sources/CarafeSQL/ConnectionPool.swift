@@ -48,8 +48,7 @@ public final class ConnectionPool<Connection: SQLConnection>: Sendable {
             throw error
         }
         metrics.pending.decrement()
-        let waited = (ContinuousClock.now - asked).components
-        metrics.waitTime.recordNanoseconds(waited.seconds * 1_000_000_000 + waited.attoseconds / 1_000_000_000)
+        metrics.waitTime.recordNanoseconds(TimeAmount(ContinuousClock.now - asked).nanoseconds)
         metrics.used.increment()
         defer { metrics.used.decrement() }
         do {
@@ -277,7 +276,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
                 guard added else {
                     return continuation.resume(throwing: DatabaseUnavailable("the connection pool was shut down"))
                 }
-                self.loop.scheduleTask(in: remaining.timeAmount) {
+                self.loop.scheduleTask(in: TimeAmount(remaining)) {
                     self.endWait(id, DatabaseUnavailable("every connection stayed busy for \(self.configuration.waitTimeout)"))
                 }
             }
@@ -309,7 +308,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
         let period = max(idleTimeout / 2, .milliseconds(100))
         self.state.withLock { state in
             guard state.reaper == nil, !state.closed else { return }
-            state.reaper = self.loop.scheduleRepeatedTask(initialDelay: period.timeAmount, delay: period.timeAmount) { [weak self] _ in
+            state.reaper = self.loop.scheduleRepeatedTask(initialDelay: TimeAmount(period), delay: TimeAmount(period)) { [weak self] _ in
                 guard let self else { return }
                 let now = ContinuousClock.now
                 let expired = self.state.withLock { state in

@@ -29,12 +29,3 @@ public struct ConnectionPoolConfiguration: Sendable {
         self.maxWaiters = maxWaiters
     }
 }
-
-extension Duration {
-    /// This duration in NIO's terms.
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = self.components
-        // Clamped to about 290 years, NIO's limit.
-        return .nanoseconds(min(seconds, 9_000_000_000) * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

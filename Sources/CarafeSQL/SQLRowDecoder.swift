@@ -49,7 +49,11 @@ private func convert<T: Decodable>(_ value: SQLValue, column: String, to type: T
             throw SQLDecodingError("column '\(column)': cannot read its JSON as \(T.self): \(error)")
         }
     case .bytes(let json):
-        return try JSONDecoder().decode(T.self, from: Data(json))
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(json))
+        } catch {
+            throw SQLDecodingError("column '\(column)': cannot read its JSON as \(T.self): \(error)")
+        }
     default:
         // A type with its own `init(from:)` over a single value (a wrapper, an enum).
         return try T(from: ValueDecoder(value: value, column: column))

@@ -11,6 +11,13 @@ public enum SQLValue: Sendable, Hashable, CustomStringConvertible {
     case date(Date)
     case uuid(UUID)
 
+    /// Whether Foundation can describe `date`: a number (not NaN, which `Date`'s own comparisons
+    /// let through) between `distantPast` and `distantFuture`.
+    private static func describable(_ date: Date) -> Bool {
+        let seconds = date.timeIntervalSinceReferenceDate
+        return seconds >= Date.distantPast.timeIntervalSinceReferenceDate && seconds <= Date.distantFuture.timeIntervalSinceReferenceDate
+    }
+
     public var description: String {
         switch self {
         case .null: "NULL"
@@ -19,7 +26,10 @@ public enum SQLValue: Sendable, Hashable, CustomStringConvertible {
         case .text(let value): "'\(value)'"
         case .bool(let value): "\(value)"
         case .bytes(let value): "<\(value.count) bytes>"
-        case .date(let value): "\(value)"
+        // Foundation's own description traps for a NaN date (found by the SQLRow fuzz target,
+        // through a decoding error's message); outside years 1 to 4000 it is not shown either.
+        case .date(let value) where Self.describable(value): "\(value)"
+        case .date(let value): "Date(timeIntervalSince1970: \(value.timeIntervalSince1970))"
         case .uuid(let value): "\(value)"
         }
     }

@@ -51,7 +51,7 @@ public final class SQLiteDriver: DatabaseDriver {
         let threads = NIOThreadPool(numberOfThreads: pool.maxConnections)
         threads.start()
         self.threads = threads
-        let milliseconds = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = TimeAmount(busyTimeout).nanoseconds / 1_000_000
         self.pool = ConnectionPool(configuration: pool, perEventLoop: false, logger: logger) { loop in
             let connection: SQLiteConnection
             do {

@@ -18,14 +18,15 @@ extension RouteBuilder {
     /// returns the connection closes with 1000 (1011 if it threw); when the peer goes away,
     /// `ws.messages` ends and the handler's task is cancelled.
     ///
-    /// `origins` guards against cross-site WebSocket hijacking: by default a handshake that
-    /// carries cookies must come from the app's own origin, else 403 (see `WebSocketOrigins`).
+    /// `origins` guards against cross-site WebSocket hijacking: by default (nil) the app's
+    /// `App.webSocketOrigins` apply, under which a handshake that carries cookies must come from
+    /// the app's own origin or one listed, else 403 (see `WebSocketOrigins`).
     @discardableResult
     public func websocket(
         _ path: String,
         name: String? = nil,
         options: WebSocketOptions = WebSocketOptions(),
-        origins: WebSocketOrigins = .default,
+        origins: WebSocketOrigins? = nil,
         _ handler: @escaping @Sendable (Request, WebSocket) async throws -> Void
     ) -> Self {
         self.get(path, name: name) { request in
@@ -33,7 +34,7 @@ extension RouteBuilder {
             if let problem = WebSocketHandshake.problem(with: head) {
                 throw HTTPError(problem.status, problem.message, headers: problem.headers)
             }
-            if let refusal = origins.problem(
+            if let refusal = (origins ?? request.webSocketOrigins).problem(
                 origin: request.headers.first(name: "origin"), hasCookies: request.headers.contains(name: "cookie"),
                 scheme: request.scheme, host: request.host)
             {

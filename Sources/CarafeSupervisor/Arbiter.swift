@@ -1,5 +1,6 @@
 import CarafeHTTP
 import Logging
+import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -50,6 +51,9 @@ public final class Arbiter {
     private var pidFile: String?
     /// The master started by USR2, while it runs.
     private var upgradedMaster: pid_t?
+    /// After a binary upgrade, the old master this one took the sockets over from: while it
+    /// lives (a rollback), stopping here must not stop the sockets listening for it.
+    private var previousMaster: pid_t?
     /// The executable's modification time as last seen, and since when a new one has been
     /// stable (`reloadOnChange`): a build being written is not started half-way.
     private var executableVersion: timespec?
@@ -91,6 +95,7 @@ public final class Arbiter {
                 for fd in inherited.split(separator: ",").compactMap({ Int32($0) }) {
                     self.listeners.append(try ListeningSocket.adopt(fd, ownsFile: true))
                 }
+                self.previousMaster = getppid()
                 self.logger.notice("binary upgrade: took over \(self.listeners.count) sockets from the old master (pid \(getppid()))")
             } else {
                 for address in self.configuration.bind {
@@ -182,13 +187,13 @@ public final class Arbiter {
     }
 
     /// Why `worker` ended, for the observer.
-    private static func cause(of worker: WorkerProcess, status how: String) -> WorkerExitCause {
+    private static func cause(of worker: WorkerProcess, _ exit: WorkerExit) -> WorkerExitCause {
         if worker.timedOut { return .timeout }
         if let recycling = worker.recycling { return recycling.cause }
         switch worker.retiring {
         case "a reload"?, "a failed reload"?: return .reload
         case _?: return .stopped
-        case nil: return how == "exited with status 0" ? .maxRequests : .crash
+        case nil: return exit.isClean ? .maxRequests : .crash
         }
     }
 
@@ -238,7 +243,7 @@ public final class Arbiter {
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { return }
             if pid == self.upgradedMaster {
-                self.logger.error("the new master (pid \(pid)) \(Self.describe(status)); this master (pid \(getpid())) keeps serving")
+                self.logger.error("the new master (pid \(pid)) \(WorkerExit(waitStatus: status)); this master (pid \(getpid())) keeps serving")
                 self.upgradedMaster = nil
                 if let pidFile = self.pidFile, let original = self.configuration.pidFile {
                     rename(pidFile, original)
@@ -250,8 +255,9 @@ public final class Arbiter {
             let worker = self.workers.remove(at: index)
             for frame in worker.readHeartbeat().frames { self.received(frame, from: worker) }  // its last report
             worker.closeHeartbeat()
-            let how = Self.describe(status)
-            self.observer?.workerExited(worker.info, cause: Self.cause(of: worker, status: how))
+            let exit = WorkerExit(waitStatus: status)
+            let how = exit.description
+            self.observer?.workerExited(worker.info, cause: Self.cause(of: worker, exit))
             if !worker.booted, worker.retiring == nil { self.observer?.workerFailedToBoot(worker.info) }
             if let reason = worker.retiring, !worker.timedOut {
                 self.logger.info("\(worker.name) \(how) (stopped for \(reason))")
@@ -260,12 +266,12 @@ public final class Arbiter {
             if case .stopping = self.state { continue }
             if worker.timedOut {
                 self.logger.error("\(worker.name) \(how) after its timeout; replacing it")
-            } else if how == "exited with status 0" {
+            } else if exit.isClean {
                 self.logger.notice("\(worker.name) \(how) (max requests, or its app stopped); replacing it")
             } else {
                 self.logger.error("\(worker.name) \(how); replacing it")
             }
-            if !worker.booted { self.bootFailed(worker.name + " " + how, fatal: how == "exited with status 3") }
+            if !worker.booted { self.bootFailed(worker.name + " " + how, fatal: exit.isBootError) }
         }
     }
 
@@ -503,6 +509,14 @@ public final class Arbiter {
     /// for a quick stop, QUIT (exit now). A second, quick stop during a graceful one hurries it.
     private func stop(graceful: Bool) {
         if case .stopping = self.state, graceful { return }
+        // The whole server stops: new connections are refused from now on, not queued and reset
+        // when the last worker lets go of the socket. Not after USR2 (the new master serves on
+        // it), nor while the old master this one took it over from lives (a rollback).
+        let shared = self.upgradedMaster != nil || self.previousMaster.map { kill($0, 0) == 0 } == true
+        if !shared {
+            self.listeners.forEach { $0.stopListening() }
+            self.slotListeners.values.joined().forEach { $0.stopListening() }
+        }
         self.closeSlotSockets()
         self.listeners.forEach { $0.close(keepingFile: self.upgradedMaster != nil) }
         self.listeners = []
@@ -547,13 +561,6 @@ public final class Arbiter {
 
     static func same(_ a: timespec, _ b: timespec) -> Bool { a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec }
 
-    static func describe(_ status: Int32) -> String {
-        let signo = status & 0x7F
-        if signo == 0 { return "exited with status \((status >> 8) & 0xFF)" }
-        let name = strsignal(signo).map { String(cString: $0) } ?? "?"
-        return "was killed by signal \(signo) (\(name))"
-    }
-
     private static func write(_ text: String, to path: String) throws {
         // O_NOFOLLOW: a symbolic link planted at the path is refused, not followed to overwrite
         // whatever it points at (the master often runs with more rights than the link's maker).
@@ -568,7 +575,7 @@ public final class Arbiter {
 extension Duration {
     /// `2.5 s`: seconds with at most three decimals.
     var formatted: String {
-        let milliseconds = self.components.seconds * 1000 + self.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = TimeAmount(self).nanoseconds / 1_000_000
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(Double(milliseconds) / 1000) s"
     }
 }

@@ -112,6 +112,15 @@ public struct ListeningSocket: Sendable {
         return Array(3..<(3 + count))
     }
 
+    /// Stops the socket listening for every process that shares it (the workers too), at once:
+    /// from now on a new connection is refused, so a client knows its request was never sent.
+    /// Closing only the master's copy would leave the socket listening until the last worker
+    /// closes its own: the kernel would queue the connections that arrive meanwhile, let their
+    /// clients send, then reset them all when that last copy closes (requests lost after TERM).
+    public func stopListening() {
+        _ = Glibc.shutdown(self.descriptor, Int32(SHUT_RD))
+    }
+
     /// Stops listening in the master, and removes a Unix socket's file unless `keepingFile`
     /// (another master serves on it).
     public func close(keepingFile: Bool = false) {
@@ -133,31 +142,15 @@ public struct ListeningSocket: Sendable {
 
     /// `http://HOST:PORT` or `unix:PATH` for a bound socket, read back from the kernel.
     private static func url(of fd: Int32, host: String?) -> String {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let got = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard got == 0 else { return "fd://\(fd)" }
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            let address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }
-            return "http://\(host ?? withUnsafeBytes(of: address.sin_addr) { numeric($0, family: AF_INET) }):\(UInt16(bigEndian: address.sin_port))"
-        case AF_INET6:
-            let address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
-            return "http://[\(host ?? withUnsafeBytes(of: address.sin6_addr) { numeric($0, family: AF_INET6) })]:\(UInt16(bigEndian: address.sin6_port))"
-        case AF_UNIX:
-            let address = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_un.self) }
-            let path = withUnsafeBytes(of: address.sun_path) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            return "unix:\(path)"
-        default:
+        switch SocketAddress.bound(to: fd) {
+        case let address? where address.protocol == .inet:
+            return "http://\(host ?? address.ipAddress ?? "?"):\(address.port ?? 0)"
+        case let address? where address.protocol == .inet6:
+            return "http://[\(host ?? address.ipAddress ?? "?")]:\(address.port ?? 0)"
+        case let address?:
+            return address.pathname.map { "unix:\($0)" } ?? "fd://\(fd)"
+        case nil:
             return "fd://\(fd)"
         }
-    }
-
-    private static func numeric(_ address: UnsafeRawBufferPointer, family: Int32) -> String {
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        guard inet_ntop(family, address.baseAddress, &text, socklen_t(text.count)) != nil else { return "?" }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -1,3 +1,5 @@
+import CarafeHTTP
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,14 +16,9 @@ final class SignalQueue {
 
     /// Installs the handler for `signals`. Only one queue may exist in a process.
     init(signals: [Int32]) throws {
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw SupervisorError.system("pipe", errno) }
-        for end in ends {
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(end, F_SETFL, O_NONBLOCK)
-        }
-        self.descriptor = ends[0]
-        Self.writeEnd = ends[1]
+        let ends = try PipeEnds.open(nonBlocking: true)
+        self.descriptor = ends.read
+        Self.writeEnd = ends.write
         for signo in signals {
             _ = signal(signo) { signo in
                 let saved = errno

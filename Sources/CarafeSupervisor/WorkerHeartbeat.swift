@@ -54,8 +54,7 @@ public final class WorkerHeartbeat: Sendable {
     /// Beats at once, then every interval.
     public func start() {
         let group = self.group
-        let interval = TimeAmount.nanoseconds(Int64(self.context.heartbeatInterval.components.seconds) * 1_000_000_000
-            + self.context.heartbeatInterval.components.attoseconds / 1_000_000_000)
+        let interval = TimeAmount(self.context.heartbeatInterval)
         let first = group.next()
         let task = first.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: interval) { [self] _ in
             guard !self.stopped.load(ordering: .relaxed) else { return first.makeSucceededVoidFuture() }

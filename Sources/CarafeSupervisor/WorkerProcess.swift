@@ -1,3 +1,6 @@
+import CarafeHTTP
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -60,22 +63,20 @@ final class WorkerProcess {
         heartbeatInterval: Duration,
         slot: Int = 0
     ) throws -> WorkerProcess {
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw SupervisorError.system("pipe", errno) }
-        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)  // only the master's loop spawns: no race with another spawn
+        let ends = try PipeEnds.open(nonBlocking: false)
         // The write end must not sit on a number the file actions write to.
-        let writeEnd = fcntl(ends[1], F_DUPFD_CLOEXEC, ListeningSocket.firstHighDescriptor)
-        close(ends[1])
+        let writeEnd = fcntl(ends.write, F_DUPFD_CLOEXEC, ListeningSocket.firstHighDescriptor)
+        close(ends.write)
         guard writeEnd >= 0 else {
-            close(ends[0])
+            close(ends.read)
             throw SupervisorError.system("fcntl(F_DUPFD_CLOEXEC)", errno)
         }
         defer { close(writeEnd) }
-        _ = fcntl(ends[0], F_SETFL, O_NONBLOCK)
+        _ = fcntl(ends.read, F_SETFL, O_NONBLOCK)
 
         let childFDs = listeners.indices.map { Int32(3 + $0) }
         let heartbeatTarget = Int32(3 + listeners.count)
-        let milliseconds = heartbeatInterval.components.seconds * 1000 + heartbeatInterval.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = TimeAmount(heartbeatInterval).nanoseconds / 1_000_000
         let pid: pid_t
         do {
             pid = try ChildProcess.spawn(
@@ -91,10 +92,10 @@ final class WorkerProcess {
                 ]
             )
         } catch {
-            close(ends[0])
+            close(ends.read)
             throw error
         }
-        return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends[0], slot: slot)
+        return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends.read, slot: slot)
     }
 
     /// Reads every pending byte of the heartbeat pipe: the beats and frames it brought.

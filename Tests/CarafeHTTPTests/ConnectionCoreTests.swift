@@ -108,6 +108,74 @@ import Testing
         }
     }
 
+    @Test func aDeadlineTheResponderSetsForTheRequestWinsAndIsNamedInThe503() async throws {
+        let cancelled = Box(false)
+        let responder = ClosureResponder { request in
+            if request.head.uri == "/slow" {
+                // What the framework does once it matched a route with `timeout:`.
+                request.deadline.set(.milliseconds(200), origin: "the timeout of route GET /slow")
+            }
+            try? await Task.sleep(for: .seconds(30))
+            cancelled.value = Task.isCancelled
+            return .text("too late")
+        }
+        // The app-wide limit is far away: only the request's own deadline can answer in time.
+        try await withTestServer(responder: responder, configure: { $0.handlerTimeout = .seconds(60) }) { server in
+            let connection = try await server.connect(timeout: 10)
+            let started = ContinuousClock.now
+            try await connection.send(rawRequest("GET", "/slow"))
+            let response = try await connection.readResponse()
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(response.status == 503)
+            #expect(response.header("retry-after") == "1")
+            #expect(response.bodyText == "503 Service Unavailable: The handler did not answer within 200 ms (the timeout of route GET /slow).\n")
+            #expect(await eventually { cancelled.value }, "the handler's task was not cancelled")
+        }
+    }
+
+    /// The resident set of this process, in bytes.
+    static func residentBytes() -> Int {
+        let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+        let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    @Test func aClientThatStopsReadingAStreamIsClosedAfterTheWriteTimeoutAndTheWriterThrows() async throws {
+        let written = Box(0)
+        let failure = Box<String?>(nil)
+        let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
+        let responder = ClosureResponder { _ in
+            HTTPServerResponse(
+                status: .ok,
+                body: .stream(length: nil) { writer in
+                    // An endless download: only the write timeout can end it.
+                    do {
+                        while true {
+                            try await writer.write(chunk)
+                            written.update { $0 += chunk.readableBytes }
+                        }
+                    } catch {
+                        failure.value = "\(error)"
+                        throw error
+                    }
+                }
+            )
+        }
+        try await withTestServer(responder: responder, configure: { $0.writeTimeout = .milliseconds(300) }) { server in
+            let before = Self.residentBytes()
+            let connection = try await server.connect(timeout: 10)
+            try await connection.send(rawRequest("GET", "/download"))
+            // The client reads nothing: the socket fills, the writer waits, the timeout closes.
+            #expect(await eventually(timeout: 20) { failure.value != nil }, "the writer never failed (wrote \(written.value) bytes)")
+            // Memory stays flat: the writer was held back by the socket, not buffered without end.
+            #expect(written.value < 64 << 20, "wrote \(written.value) bytes to a client that read none")
+            #expect(Self.residentBytes() - before < 64 << 20, "the server grew by \(Self.residentBytes() - before) bytes")
+            // What the kernel had buffered is readable, then the connection ends.
+            let received = try await connection.readUntilClose(timeout: 10)
+            #expect(received.count < written.value + chunk.readableBytes + 4096, "received \(received.count) of \(written.value)")
+        }
+    }
+
     @Test func theCompletionReportsAStreamedBodysBytesOnceItHasEnded() async throws {
         let summary = Box<ResponseSummary?>(nil)
         let responder = ClosureResponder { request in

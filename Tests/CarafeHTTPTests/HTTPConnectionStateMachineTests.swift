@@ -332,6 +332,67 @@ import Testing
         #expect(n.nextDeadline == nil, "a streaming response is not cut short by the handler timeout")
     }
 
+    @Test func aRoutesOwnDeadlineReplacesTheAppWideOneCountedFromTheHead() {
+        // Shorter than the app-wide one, set once the route is known; it counts from the head.
+        var m = Machine(timeouts: .init(handlerTimeout: .seconds(30)))
+        _ = m.receivedHead(.init(), now: t0)
+        let r1x = m.setHandlerTimeout(number: 1, .seconds(5), origin: "the timeout of route GET /report")
+        #expect(r1x)
+        #expect(m.nextDeadline?.at == Self.at(5) && m.nextDeadline?.limit == .handler)
+        let r2x = m.timerFired(now: Self.at(4.9))
+        #expect(r2x == .none, "not yet")
+        let fired = m.timerFired(now: Self.at(5))
+        guard case .reject(.serviceUnavailable, let message, retryAfter: true) = fired else {
+            Issue.record("no 503: \(fired)")
+            return
+        }
+        #expect(message == "The handler did not answer within 5 s (the timeout of route GET /report).")
+
+        // Longer than the app-wide one: the route's wins.
+        var n = Machine(timeouts: .init(handlerTimeout: .seconds(2)))
+        _ = n.receivedHead(.init(), now: t0)
+        n.setHandlerTimeout(number: 1, .milliseconds(10_500), origin: "the timeout of blueprint 'reports'")
+        let r3x = n.timerFired(now: Self.at(3))
+        #expect(r3x == .none, "the app-wide 2 s no longer applies")
+        guard case .reject(_, let longer, _) = n.timerFired(now: Self.at(10.5)) else {
+            Issue.record("no 503")
+            return
+        }
+        #expect(longer.contains("10500 ms (the timeout of blueprint 'reports')"), "\(longer)")
+    }
+
+    @Test func aRouteDeadlineAppliesWithoutAnAppWideOneAndNotOnceTheResponseStarted() {
+        var m = Machine(timeouts: .init(handlerTimeout: nil))
+        _ = m.receivedHead(.init(), now: t0)
+        #expect(m.nextDeadline == nil)
+        let r4x = m.setHandlerTimeout(number: 2, .seconds(1), origin: "x")
+        #expect(!r4x, "a request that is not current")
+        let r5x = m.setHandlerTimeout(number: 1, .seconds(1), origin: "the timeout of route GET /slow")
+        #expect(r5x)
+        #expect(m.nextDeadline?.limit == .handler)
+        _ = m.startResponse(number: 1, wantsClose: false)
+        #expect(m.nextDeadline == nil, "a started (streamed) response is not cut short")
+        let r6x = m.setHandlerTimeout(number: 1, .seconds(1), origin: "x")
+        #expect(!r6x, "too late once the head is out")
+        let r7x = m.endResponse(number: 1, complete: true, now: Self.at(3))
+        #expect(r7x == .writeEnd)
+
+        // The next request starts without the last one's route deadline.
+        _ = m.receivedEnd(now: Self.at(3))
+        _ = m.receivedHead(.init(), now: Self.at(4))
+        #expect(m.nextDeadline == nil)
+    }
+
+    @Test func theAppWideDeadlineNamesItselfInThe503() {
+        var m = Machine(timeouts: .init(handlerTimeout: .milliseconds(1500)))
+        _ = m.receivedHead(.init(), now: t0)
+        guard case .reject(_, let message, _) = m.timerFired(now: Self.at(2)) else {
+            Issue.record("no 503")
+            return
+        }
+        #expect(message == "The handler did not answer within 1500 ms (the handler timeout).")
+    }
+
     @Test func aSocketNotWritableForTheWriteTimeoutCloses() {
         var m = Machine(timeouts: .init(writeTimeout: .seconds(60)))
         _ = m.receivedHead(.init(), now: t0)

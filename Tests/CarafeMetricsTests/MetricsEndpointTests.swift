@@ -181,7 +181,7 @@ import Testing
         #expect(server.waitForOutput("is serving", timeout: 20))
         let port = server.port
         let blocked = Task.detached { try Self.get(port, "/block?ms=3000") }
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(waitForConnections(1, port: port), "the blocking request is not in flight")
         let started = Date()
         let scrape = try Self.scrape(metrics)
         #expect(Date().timeIntervalSince(started) < 2)

@@ -1,3 +1,4 @@
+import CarafeHTTP
 import CarafeTesting
 import Foundation
 import Testing
@@ -30,6 +31,33 @@ import Testing
         let app = try self.app()
         #expect(try await self.attributes(app, https: true).contains("Secure"))
         #expect(try await !self.attributes(app, https: false).contains("Secure"))
+    }
+
+    /// The same over a real socket, with curl as the client and as a proxy that terminated
+    /// TLS (its `X-Forwarded-Proto`, believed from 127.0.0.1 by default).
+    @Test func secureOverASocketWhenTheTrustedProxySaysHTTPS() async throws {
+        let server = HTTPServer(configuration: HTTPServerConfiguration(bind: [.hostPort(host: "127.0.0.1", port: 0)], eventLoops: 1),
+                                responder: try self.app(), logger: Logger(label: "secure-cookie-test"))
+        try await server.start()
+        let port = server.localAddresses.first?.port ?? 0
+        func cookie(_ headers: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = ["-s", "--max-time", "10", "-D", "-", "-o", "/dev/null"] + headers.flatMap { ["-H", $0] } + ["http://127.0.0.1:\(port)/login"]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie: session=") }.map(String.init) ?? "(none)"
+        }
+        let https = try cookie(["X-Forwarded-Proto: https"])
+        let plain = try cookie([])
+        await server.shutdown()
+        #expect(https.contains("; Secure"), "\(https)")
+        #expect(https.contains("HttpOnly"))
+        #expect(!plain.contains("Secure"), "\(plain)")
+        #expect(plain.hasPrefix("set-cookie: session=") || plain.hasPrefix("Set-Cookie: session="), "\(plain)")
     }
 
     @Test func anExplicitSettingWins() async throws {

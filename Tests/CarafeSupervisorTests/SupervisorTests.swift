@@ -39,7 +39,7 @@ import Testing
         let server = try Self.master(2)
         let before = childPIDs(of: server.pid)
         let load = LoadClient(port: server.port, path: "/pid", connections: 4)
-        try await Task.sleep(for: .seconds(1))
+        #expect(eventually(timeout: 10) { load.current.succeeded >= 50 }, "the load did not start: \(load.current)")
         let victim = before[0]
         kill(victim, SIGKILL)
         let killedAt = Date()
@@ -48,7 +48,9 @@ import Testing
             return now.count == 2 && !now.contains(victim)
         }
         let replacedAfter = Date().timeIntervalSince(killedAt)
-        try await Task.sleep(for: .seconds(1))
+        // Load goes on for another 100 requests (on whichever worker the reconnections reach).
+        let atReplacement = load.current.succeeded
+        #expect(eventually(timeout: 10) { load.current.succeeded >= atReplacement + 100 }, "\(load.current)")
         let tally = load.stop()
         #expect(replaced, "\(server.output)")
         #expect(replacedAfter < 2, "the master replaces a dead worker at once (took \(replacedAfter) s)")
@@ -97,14 +99,16 @@ import Testing
         let server = try Self.master(2)
         let old = Set(childPIDs(of: server.pid))
         let load = LoadClient(port: server.port, path: "/pid", connections: 4)
-        try await Task.sleep(for: .seconds(1))
+        #expect(eventually(timeout: 10) { load.current.succeeded >= 50 }, "the load did not start: \(load.current)")
         kill(server.pid, SIGHUP)
         #expect(server.waitForOutput(#"reload: 2 new workers serving [0-9.]+ s after HUP"#, timeout: 20), "\(server.output)")
         let switched = eventually(timeout: 20) {
             let now = Set(childPIDs(of: server.pid))
             return now.count == 2 && now.isDisjoint(with: old)
         }
-        try await Task.sleep(for: .seconds(1))
+        // Load goes on until the new workers have answered 100 requests.
+        let newWorkers = childPIDs(of: server.pid).map { "\($0)" }
+        #expect(eventually(timeout: 10) { newWorkers.reduce(0) { $0 + (load.current.bodies[$1] ?? 0) } >= 100 }, "\(load.current)")
         let tally = load.stop()
         #expect(switched, "\(server.output)")
         #expect(tally.failed == 0, "\(tally.errors)")
@@ -115,6 +119,23 @@ import Testing
         let new = Set(childPIDs(of: server.pid).map(String.init))
         #expect(!new.isDisjoint(with: tally.bodies.keys), "the new workers served: \(tally.bodies)")
         #expect(old.allSatisfy { !Self.isAlive($0) })
+    }
+
+    /// TERM under keep-alive load, three times: every request sent is answered. After TERM the
+    /// socket stops listening for the workers too, so a new connection is refused (its request
+    /// never sent), instead of being queued and then reset when the last worker closes.
+    @Test func termUnderKeepAliveLoadLosesNoRequestThatWasSent() async throws {
+        for round in 1...3 {
+            let server = try Self.master(2)
+            let load = LoadClient(port: server.port, path: "/pid", connections: 4)
+            #expect(eventually(timeout: 10) { load.current.succeeded >= 50 }, "the load did not start: \(load.current)")
+            kill(server.pid, SIGTERM)
+            #expect(server.waitForExit(timeout: 20), "\(server.output)")
+            let tally = load.stop()
+            let lost = tally.errors.filter { !$0.hasPrefix("connect: ") }
+            #expect(lost.isEmpty && tally.retried == 0, "round \(round): \(lost.count + tally.retried) requests lost: \(lost.prefix(5)), \(tally)")
+            #expect(server.process.terminationStatus == 0)
+        }
     }
 
     /// A copy of `SupervisorProbe` in a folder of its own, to be replaced as a deploy does.
@@ -174,7 +195,7 @@ import Testing
         let workers = childPIDs(of: server.pid)
         let url = "http://127.0.0.1:\(server.port)/io?ms=2500"
         let slow = Task.detached { try curl(["-i", url]) }
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(waitForConnections(1, port: server.port), "the slow request is not in flight")
         kill(server.pid, SIGTERM)
         // Stops accepting at once: new connections are refused while the slow request runs.
         let refused = eventually(timeout: 2) {
@@ -196,7 +217,7 @@ import Testing
         let server = try Self.master(1, ["--graceful-timeout", "1"])
         let url = "http://127.0.0.1:\(server.port)/io?ms=20000"
         let slow = Task.detached { try runProcess("/usr/bin/curl", ["-s", "--max-time", "30", url]) }
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(waitForConnections(1, port: server.port), "the slow request is not in flight")
         let sent = Date()
         kill(server.pid, SIGTERM)
         let exited = server.waitForExit(timeout: 10)
@@ -367,7 +388,7 @@ import Testing
         let workers = childPIDs(of: server.pid)
         let url = "http://127.0.0.1:\(server.port)/io?ms=10000"
         let slow = Task.detached { try runProcess("/usr/bin/curl", ["-s", "--max-time", "15", url]) }
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(waitForConnections(1, port: server.port), "the slow request is not in flight")
         let sent = Date()
         kill(server.pid, SIGQUIT)
         let exited = server.waitForExit(timeout: 5)

@@ -49,12 +49,43 @@ import Testing
         })
     }
 
+    @Test func underThreadsA200msHandlerDoesNotDelayAConcurrentRequestOnAnotherRoute() async throws {
+        let server = try Self.server(["--worker-class", "threads", "--threads", "4", "--blocked-loop-threshold", "100"])
+        // Three of the four threads block for 200 ms; a request to another route, sent while
+        // they block, is answered before any of them: it did not wait for a thread. Up to three
+        // rounds, as the machine is shared: one is enough to show it (under async the loop is
+        // blocked, so the free request can never end first).
+        var rounds: [String] = []
+        for _ in 0..<3 {
+            let blocked = try Self.inBackground(3, server, "/sleep?ms=200")
+            #expect(waitForConnections(3, port: server.port), "the three blocking requests did not connect")
+            let free = try Self.timedGet(server, "/plaintext")
+            let stillBlocking = blocked.processes.filter { $0.0.isRunning }.count
+            #expect(free.body == "Hello, World!")
+            let threads = blocked.bodies()
+            #expect(threads.count == 3 && threads.allSatisfy { $0.hasPrefix("TP-#") }, "ran on \(threads)")
+            rounds.append("answered in \(free.seconds) s, \(stillBlocking) of 3 still blocking")
+            if stillBlocking == 3 { break }
+        }
+        #expect(rounds.last?.hasSuffix("3 of 3 still blocking") == true, "\(rounds)")
+        // The pool's threads may block: the loop watchdog says nothing of them.
+        #expect(!server.output.contains("blocked for"), "\(server.output)")
+    }
+
+    @Test func underAsyncA200msHandlerIsReportedByTheLoopWatchdogWithItsRouteAndRequestID() async throws {
+        let server = try Self.server(["--blocked-loop-threshold", "100"])
+        _ = try curl(["-s", "-o", "/dev/null", "-H", "X-Request-Id: block-200", "http://127.0.0.1:\(server.port)/sleep?ms=200"])
+        let line = #"event loop 0 blocked for \d+ ms \(threshold 100 ms\); running GET /sleep \(route /sleep, request id block-200, for \d+ ms\)"#
+        #expect(server.waitForOutput(line, timeout: 5), "\(server.output)")
+        #expect(server.waitForOutput(#"event loop 0 moved again after being blocked for \d+ ms"#, timeout: 5), "\(server.output)")
+    }
+
     @Test func underThreadsABlockingHandlerDoesNotDelayAnotherRouteWithinThePoolsCapacity() async throws {
         let server = try Self.server(["--worker-class", "threads", "--threads", "4"])
         #expect(server.output.contains("worker class threads: handlers run on a pool of 4 threads per process"), "\(server.output)")
         // Three of the four threads blocked for 600 ms; the fourth answers at once.
         let blocked = try Self.inBackground(3, server, "/sleep?ms=600")
-        try await Task.sleep(for: .milliseconds(250))
+        #expect(waitForConnections(3, port: server.port))
         let free = try Self.timedGet(server, "/plaintext")
         #expect(free.body == "Hello, World!")
         #expect(free.seconds < 0.3, "answered in \(free.seconds) s while three handlers block")
@@ -65,7 +96,7 @@ import Testing
     @Test func underThreadsARequestBeyondThePoolsCapacityWaitsForAThread() async throws {
         let server = try Self.server(["--worker-class", "threads", "--threads", "2"])
         let blocked = try Self.inBackground(2, server, "/sleep?ms=800")
-        try await Task.sleep(for: .milliseconds(250))
+        #expect(waitForConnections(2, port: server.port))
         let waited = try Self.timedGet(server, "/plaintext")
         #expect(waited.body == "Hello, World!")
         #expect(waited.seconds > 0.4, "both threads were blocked, yet answered in \(waited.seconds) s")
@@ -76,7 +107,7 @@ import Testing
         let server = try Self.server([])
         #expect(server.output.contains("worker class async: handlers run on the event loops"), "\(server.output)")
         let blocked = try Self.inBackground(1, server, "/sleep?ms=800")
-        try await Task.sleep(for: .milliseconds(250))
+        #expect(waitForConnections(1, port: server.port))
         let delayed = try Self.timedGet(server, "/plaintext")
         #expect(delayed.seconds > 0.4, "the loop was blocked, yet answered in \(delayed.seconds) s")
         let threads = blocked.bodies()

@@ -163,14 +163,18 @@ import Testing
         // Renew in place, then HUP while a client keeps asking over new TLS connections.
         _ = try Certificate(commonName: "second", in: first.directory, name: "renewed")
         let tally = LoopingCurl(arguments: ["-k", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:\(port)/plaintext"])
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(eventually(timeout: 10) { tally.current.succeeded >= 3 }, "the client's requests do not succeed")
         try FileManager.default.removeItem(atPath: first.cert)
         try FileManager.default.removeItem(atPath: first.key)
         try FileManager.default.moveItem(atPath: first.directory.appendingPathComponent("renewed.pem").path, toPath: first.cert)
         try FileManager.default.moveItem(atPath: first.directory.appendingPathComponent("renewed-key.pem").path, toPath: first.key)
         kill(server.pid, SIGHUP)
         #expect(server.waitForOutput("worker 4 .*serving on", timeout: 20), "\(server.output)")
-        try await Task.sleep(for: .milliseconds(1500))
+        // The client goes on until the old workers have stopped accepting (a new connection
+        // gets the renewed certificate) and a few more of its connections were answered.
+        #expect(eventually(timeout: 10) { (try? subject().contains("CN = second")) == true }, "the renewed certificate is not served")
+        let atSwitch = tally.current.succeeded
+        #expect(eventually(timeout: 10) { tally.current.succeeded >= atSwitch + 5 })
         let (succeeded, failed) = tally.stop()
         #expect(succeeded > 10)
         #expect(failed == 0, "\(failed) requests failed during the reload")
@@ -377,6 +381,9 @@ final class LoopingCurl: @unchecked Sendable {
             self.done.signal()
         }
     }
+
+    /// The counts so far.
+    var current: (succeeded: Int, failed: Int) { self.lock.withLock { (self.succeeded, self.failed) } }
 
     /// Stops after the request in flight and returns the counts.
     func stop() -> (succeeded: Int, failed: Int) {

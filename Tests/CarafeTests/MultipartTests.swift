@@ -91,6 +91,41 @@ import Testing
         #expect(throws: MultipartError.notMultipart("text/plain")) { try MultipartParser(contentType: "text/plain") }
     }
 
+    /// Found by the Multipart fuzz target: a part header name with a byte that is not ASCII
+    /// trapped in NIO's `HTTPHeaders.add` and stopped the whole process.
+    @Test(arguments: ["Content-Dis\u{9A}position", "X-\u{E9}t\u{E9}", "X(y)", "X@Y"])
+    func aPartHeaderNameThatIsNotATokenIsA400(name: String) throws {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\(name): v\r\n\r\nx\r\n--XyZ--"
+        #expect(throws: MultipartError.malformed("a header name of part 1 has a character that is not allowed in a header name")) {
+            _ = try Self.parse(body)
+        }
+        // Token characters other than letters and digits are fine.
+        #expect(try Self.parse("--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-a_b.c!#$%&'*+^`|~: v\r\n\r\nx\r\n--XyZ--").map(\.2) == ["x"])
+    }
+
+    /// Headers of exactly the limit were refused when a chunk ended inside their terminator
+    /// (CRLF CR) and accepted when it did not: the answer must not depend on the chunks.
+    @Test func headersOfExactlyTheLimitPassHoweverTheBodyIsSplit() throws {
+        let lines = "Content-Disposition: form-data; name=\"a\"\r\n"
+        let block = lines + "X: " + String(repeating: "p", count: 64 - lines.utf8.count - 5) + "\r\n"
+        #expect(block.utf8.count == 64)
+        let body = "--XyZ\r\n" + block + "\r\nx\r\n--XyZ--"
+        let limits = MultipartLimits(maxPartHeaderSize: 64)
+        for size in [1, 2, 3, 7, 64, .max] {
+            #expect(try Self.parse(body, chunk: size, limits: limits).map(\.2) == ["x"], "chunks of \(size)")
+        }
+        var parser = try MultipartParser(boundary: "XyZ", limits: limits)
+        let split = "--XyZ\r\n".utf8.count + 64 + 1  // up to the CR of the blank line
+        let bytes = Array(body.utf8)
+        _ = try parser.feed(ByteBuffer(bytes: bytes[..<split]))
+        #expect(try parser.feed(ByteBuffer(bytes: bytes[split...])).contains(.partEnd))
+        // One byte more is too large, whatever the split.
+        let over = "--XyZ\r\n" + lines + "X: " + String(repeating: "p", count: 64 - lines.utf8.count - 4) + "\r\n\r\nx\r\n--XyZ--"
+        for size in [1, 3, 65, .max] {
+            #expect(throws: MultipartError.headersTooLarge(part: 1, limit: 64)) { _ = try Self.parse(over, chunk: size, limits: limits) }
+        }
+    }
+
     @Test func secureFilenameAsWerkzeug() {
         #expect(secureFilename("My cool movie.mov") == "My_cool_movie.mov")
         #expect(secureFilename("../../../etc/passwd") == "etc_passwd")
@@ -204,6 +239,20 @@ import Testing
         #expect(truncated.status == .badRequest)
         #expect(truncated.text.contains("truncated"))
         #expect(Self.leftovers(directory) == [])
+        // An error after a file was spooled removes the file too: a later part's headers past
+        // their limit (413), a part without a name, a malformed header line (400).
+        let spooled = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + String(repeating: "x", count: 5000) + "\r\n"
+        let afterAFile: [(String, HTTPStatus, String)] = [
+            ("--B\r\nContent-Disposition: form-data; name=\"g\"\r\nX-Pad: \(String(repeating: "p", count: 9000))\r\n\r\nx\r\n--B--", .payloadTooLarge, "(limit maxPartHeaderSize)"),
+            ("--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--", .badRequest, "part 2 has no Content-Disposition"),
+            ("--B\r\nno colon here\r\n\r\nx\r\n--B--", .badRequest, "part 2"),
+        ]
+        for (tail, status, message) in afterAFile {
+            let response = await app.test.request(.POST, "/app", headers: ["content-type": "multipart/form-data; boundary=B"], body: ByteBuffer(string: spooled + tail))
+            #expect(response.status == status, "\(message): \(response.text)")
+            #expect(response.text.contains(message), "\(response.text)")
+            #expect(Self.leftovers(directory) == [], "\(message)")
+        }
         let noBoundary = await app.test.request(.POST, "/app", headers: ["content-type": "multipart/form-data"], body: ByteBuffer(string: "x"))
         #expect(noBoundary.status == .badRequest)
         #expect(noBoundary.text.contains("no boundary parameter"))

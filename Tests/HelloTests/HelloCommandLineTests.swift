@@ -58,13 +58,15 @@ import Testing
         let server = try Self.startServer([])
         let url = "http://127.0.0.1:\(server.port)/io?ms=3000"
         async let slow = Task.detached { try Self.curl(["-i", url]) }.value
-        // Time for the request to be accepted and in flight, with room for a loaded machine.
-        try await Task.sleep(for: .milliseconds(1000))
+        // The request accepted and in flight (`waitForConnections` sees the server's side of it).
+        #expect(waitForConnections(1, port: server.port), "the slow request is not in flight")
         kill(server.process.processIdentifier, SIGTERM)
-        try await Task.sleep(for: .milliseconds(200))
-        // Stopped accepting: a new connection is refused while the slow request still runs.
-        let refused = try Self.run("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(server.port)/plaintext"])
-        #expect(refused.status == 7, "curl exit 7 means the connection was refused")
+        // Stopped accepting: a new connection is refused while the slow request still runs
+        // (curl exit 7), within a bounded wait for the signal to be handled.
+        let refused = eventually(timeout: 2) {
+            (try? Self.run("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(server.port)/plaintext"]).status) == 7
+        }
+        #expect(refused, "curl exit 7 means the connection was refused")
         let response = try await slow
         #expect(response.hasPrefix("HTTP/1.1 200 OK"))
         #expect(response.lowercased().contains("connection: close"))

@@ -67,8 +67,28 @@ final class Browser {
         try self.submit("/", to: "/post", [("body", body)])
     }
 
+    /// Gets a form page, then posts `file` as the multipart field `field` with its CSRF token,
+    /// as a browser's file input does; `filename` and `type` are what the client claims.
+    func upload(_ formPath: String, to path: String, field: String, file: URL, filename: String, type: String) throws -> Page {
+        let form = try self.get(formPath)
+        guard let token = form.csrfToken else { throw NoToken(page: form.body) }
+        return try self.request(["-F", "csrf_token=\(token)", "-F", "\(field)=@\(file.path);filename=\"\(filename)\";type=\(type)", self.base + path])
+    }
+
+    /// Gets `path` into `file` (binary bodies); the status and headers.
+    func download(_ path: String, to file: URL, headers: [String] = []) throws -> (status: Int, headers: [String]) {
+        let raw = try curl(["-s", "-D", "-", "-o", file.path, "-b", self.jar, "-c", self.jar] + headers.flatMap { ["-H", $0] } + [self.base + path])
+        let head = raw.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        return (status, Array(head.dropFirst()))
+    }
+
     private func request(_ arguments: [String]) throws -> Page {
-        let raw = try curl(["-i", "-b", self.jar, "-c", self.jar] + arguments)
+        var raw = try curl(["-i", "-b", self.jar, "-c", self.jar] + arguments)
+        // curl's `Expect: 100-continue` for a large body: the interim response comes first.
+        while raw.hasPrefix("HTTP/1.1 100"), let end = raw.range(of: "\r\n\r\n") {
+            raw = String(raw[end.upperBound...])
+        }
         guard let split = raw.range(of: "\r\n\r\n") else { return Page(status: 0, headers: [], body: raw) }
         let head = raw[..<split.lowerBound].components(separatedBy: "\r\n")
         let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0

@@ -101,6 +101,31 @@ import Testing
         #expect(!wrong.lowercased().contains("set-cookie"), "nothing goes in a session")
     }
 
+    @Test func scriptsReadTheAPIWithABearerToken() throws {
+        let server = try MicroblogServer()
+        let ann = Browser(port: server.port)
+        #expect(try ann.signUp("ann").status == 303)
+        #expect(try ann.write("hello").status == 303)
+        let csrf = try #require(try ann.get("/api/session").json()["csrf_token"] as? String)
+        let made = try ann.postJSON("/api/tokens", "{}", headers: ["X-CSRF-Token: \(csrf)"])
+        #expect(made.status == 201)
+        let token = try #require(try made.json()["token"] as? String)
+        #expect(token.count == 43, "32 bytes in base64url: \(token)")
+        let base = "http://127.0.0.1:\(server.port)"
+        let timeline = try curl(["-H", "Authorization: Bearer \(token)", "\(base)/api/timeline"])
+        #expect(timeline.contains(#""body":"hello""#), "\(timeline)")
+        let wrong = try curl(["-i", "-H", "Authorization: Bearer \(token.dropLast())x", "\(base)/api/timeline"])
+        #expect(wrong.hasPrefix("HTTP/1.1 401"), "\(wrong)")
+        #expect(wrong.lowercased().contains(#"www-authenticate: bearer realm="microblog", error="invalid_token""#), "\(wrong)")
+        #expect(!wrong.lowercased().contains("set-cookie"), "nothing goes in a session")
+        // Only the token's hash is stored.
+        server.stop()
+        for suffix in ["", "-wal"] {
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: server.databasePath + suffix))) ?? Data()
+            #expect(bytes.range(of: Data(token.utf8)) == nil, "the token itself is not in microblog.sqlite\(suffix)")
+        }
+    }
+
     @Test func theSignUpRulesShowBeforeTheyAreBroken() throws {
         let server = try MicroblogServer()
         let page = try Browser(port: server.port).get("/signup")
@@ -196,6 +221,8 @@ import Testing
         let postError: String
         let postKeptLength: Int
         let flashAfterReload: Int
+        let avatarFlash: [String]
+        let avatarSize: [Int]
     }
 
     @Test func formsFlashesAndLongWordsInABrowser() throws {
@@ -215,5 +242,7 @@ import Testing
         #expect(shown.postError == "A post can have at most 280 characters; this one has 290.")
         #expect(shown.postKeptLength == 290, "the refused post keeps its text")
         #expect(shown.flashAfterReload == 0, "flashed messages show once")
+        #expect(shown.avatarFlash == ["Your picture is up."])
+        #expect(shown.avatarSize == [3, 2], "the uploaded PNG, served back and decoded by the browser")
     }
 }

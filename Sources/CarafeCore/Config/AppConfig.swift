@@ -9,7 +9,8 @@ import Synchronization
 ///    (`databaseURL` or `database_url` → `DATABASE_URL`);
 /// 2. the same variable in the `.env` file of the current directory;
 /// 3. the configuration file: `--config FILE` on the command line, or `$CARAFE_CONFIG`; a JSON
-///    object keyed by the properties' names (`"page_size": 20` or `"pageSize": 20`);
+///    object keyed by the properties' names (`"page_size": 20` or `"pageSize": 20`), or a TOML
+///    file (`page_size = 20`) once `CarafeTOML`'s `app.config.useTOML()` is called;
 /// 4. the defaults: the value given to `load(_:)`, or for `load(_:prefix:)` of a type
 ///    alone, what the type's `init(from:)` does for a missing key (`decodeIfPresent`).
 ///
@@ -32,6 +33,9 @@ public final class AppConfig: @unchecked Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// The `.env` file (by default, `.env` in the current directory; absent is fine).
     public var dotEnvPath = ".env"
+    /// File formats besides JSON, by extension (`CarafeTOML`'s `useTOML()` adds `.toml`);
+    /// set them before the first `load`.
+    public var fileFormats: [ConfigFileFormat] = []
 
     private let loaded = Mutex<[ConfigEntry]>([])
 
@@ -71,7 +75,7 @@ public final class AppConfig: @unchecked Sendable {
 
     /// The sources as this configuration reads them (the environment, `.env`, the file).
     func sources() throws -> ConfigSources {
-        try ConfigSources(arguments: self.arguments, environment: self.environment, dotEnvPath: self.dotEnvPath)
+        try ConfigSources(arguments: self.arguments, environment: self.environment, dotEnvPath: self.dotEnvPath, formats: self.fileFormats)
     }
 
     private func load<T: Decodable>(_ type: T.Type, prefix: String, defaults: [String: Any]) throws -> T {

@@ -23,8 +23,8 @@ package enum ConfigRawValue {
 /// 1. the environment: `PREFIX` + the setting's name in upper snake case (`DATABASE_URL`);
 /// 2. the `.env` file in the current directory (its variables, named the same way);
 /// 3. the configuration file, `--config FILE` on the command line or `$CARAFE_CONFIG`: a JSON
-///    object whose keys are the settings' names (`page_size` or `pageSize`), and whose `serve`
-///    object holds `serve`'s flags;
+///    object (or a file of a registered `ConfigFileFormat`, such as TOML) whose keys are the
+///    settings' names (`page_size` or `pageSize`), and whose `serve` object holds `serve`'s flags;
 /// 4. the defaults.
 package struct ConfigSources {
     let environment: [String: String]
@@ -34,7 +34,7 @@ package struct ConfigSources {
     /// The configuration file's top-level object, its keys normalized (see `ConfigKey`).
     let file: [String: Any]
 
-    package init(arguments: [String], environment: [String: String], dotEnvPath: String = ".env") throws {
+    package init(arguments: [String], environment: [String: String], dotEnvPath: String = ".env", formats: [ConfigFileFormat] = []) throws {
         self.environment = environment
         self.dotEnvPath = dotEnvPath
         if FileManager.default.fileExists(atPath: dotEnvPath) {
@@ -50,7 +50,7 @@ package struct ConfigSources {
         }
         let path = Self.configPath(arguments: arguments) ?? environment["CARAFE_CONFIG"] ?? self.dotEnv["CARAFE_CONFIG"]
         self.filePath = path
-        self.file = try path.map(Self.readFile) ?? [:]
+        self.file = try path.map { try Self.readFile($0, formats: formats) } ?? [:]
     }
 
     /// The value of `--config FILE` or `--config=FILE` in `arguments`, if there is one.
@@ -65,9 +65,21 @@ package struct ConfigSources {
     }
 
     /// The file's object, keys normalized; throws `ConfigError` naming the file and what is wrong.
-    static func readFile(_ path: String) throws -> [String: Any] {
+    /// JSON, or the format in `formats` whose extension the file has.
+    static func readFile(_ path: String, formats: [ConfigFileFormat] = []) throws -> [String: Any] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError("cannot read the config file \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+        }
+        let fileExtension = (path as NSString).pathExtension.lowercased()
+        if let format = formats.first(where: { $0.extensions.contains(fileExtension) }) {
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw ConfigError("the config file \(path) is not UTF-8 text")
+            }
+            do {
+                return Self.normalizingKeys(try format.parse(text))
+            } catch {
+                throw ConfigError("the config file \(path) is not valid \(format.name): \(error)")
+            }
         }
         let object: Any
         do {

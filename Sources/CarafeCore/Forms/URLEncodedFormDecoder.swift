@@ -316,8 +316,7 @@ extension URLEncodedFormDecoder {
     /// A type's name with its article, as in "an Int" or "a Bool (true/false, on/off, yes/no, 1/0)".
     fileprivate static func describe(_ type: Any.Type) -> String {
         if type == Bool.self { return "a Bool (true/false, on/off, yes/no, 1/0)" }
-        let name = String(describing: type)
-        return (name.first == "I" ? "an " : "a ") + name
+        return typeNameWithArticle(type)
     }
 
     /// A field's value in quotes, cut short if it is long.

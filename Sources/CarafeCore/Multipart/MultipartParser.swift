@@ -144,7 +144,9 @@ public struct MultipartParser: Sendable {
             } else if let at = self.pending.firstIndex(of: [13, 10, 13, 10]) {
                 end = at + 2
             } else {
-                guard view.count <= self.limits.maxPartHeaderSize else {
+                // The block ends 2 bytes into its terminator (CRLF CRLF), which may start in the
+                // last 3 bytes seen: only past limit + 1 bytes is it sure to be too large.
+                guard view.count <= self.limits.maxPartHeaderSize + 1 else {
                     throw MultipartError.headersTooLarge(part: self.partCount + 1, limit: self.limits.maxPartHeaderSize)
                 }
                 return false

@@ -23,6 +23,12 @@ public struct MultipartPartHead: Sendable, Equatable {
         self.index = index
     }
 
+    /// RFC 9110's `tchar`: what a header name is made of.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+    }
+
     /// Whether the part is a file (it has a file name, even an empty one).
     public var isFile: Bool { self.filename != nil }
 
@@ -37,6 +43,11 @@ public struct MultipartPartHead: Sendable, Equatable {
             let name = line[..<colon].trimmingSpaces
             guard !name.contains(where: { $0 == " " || $0 == "\t" }) else {
                 throw MultipartError.malformed("a header name of part \(index) has white space")
+            }
+            // RFC 9110 token characters only: NIO's `HTTPHeaders` traps on a name that is not
+            // ASCII (found by the Multipart fuzz target: it crashed the process).
+            guard name.utf8.allSatisfy(Self.isTokenByte) else {
+                throw MultipartError.malformed("a header name of part \(index) has a character that is not allowed in a header name")
             }
             headers.add(name: String(name), value: String(line[line.index(after: colon)...].trimmingSpaces))
         }

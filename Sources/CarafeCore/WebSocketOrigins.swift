@@ -1,7 +1,6 @@
-import CarafeCore
-
-/// Which pages may open a WebSocket route (`websocket(_:origins:…)`): the check of the
-/// handshake's `Origin` that stops cross-site WebSocket hijacking.
+/// Which pages may open a WebSocket route (`websocket(_:origins:…)`, or for every route that
+/// passes none, `App.webSocketOrigins` and `serve --websocket-allowed-origins`): the check of
+/// the handshake's `Origin` that stops cross-site WebSocket hijacking.
 ///
 /// A browser sends the user's cookies with a WebSocket handshake whatever page opened it, and
 /// the same-origin policy does not apply to WebSockets: without a check, a page on
@@ -17,7 +16,8 @@ import CarafeCore
 /// and any origin may open it. A cookie-authenticated handshake without `Origin` is not from a
 /// browser (which always sends one) and is let through.
 ///
-///     app.websocket("/live") { req, ws in … }                                    // the default
+///     app.webSocketOrigins = WebSocketOrigins(["http://localhost:3000"])        // the app's default
+///     app.websocket("/live") { req, ws in … }                                    // the app's default
 ///     app.websocket("/live", origins: WebSocketOrigins(["https://admin.example.com"])) { … }
 ///     app.websocket("/public", origins: .any) { … }                              // no check
 ///     app.websocket("/strict", origins: WebSocketOrigins(checking: .always)) { … }
@@ -47,8 +47,23 @@ public struct WebSocketOrigins: Sendable, Hashable {
     /// No check.
     public static let any = WebSocketOrigins(checking: .never)
 
+    /// The value of `--websocket-allowed-origins`: origins separated by commas, each
+    /// `scheme://host[:port]` (http or https), or `*` for no check; throws naming an entry that
+    /// is not an origin. Keeps `scope` (cookie-authenticated handshakes by default).
+    public init(parsing text: String, checking scope: Scope = .cookieAuthenticated) throws {
+        let entries = text.split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
+        if entries == ["*"] {
+            self.init(checking: .never)
+            return
+        }
+        for entry in entries where Self.normalized(entry) == nil {
+            throw WebSocketOriginsError(entry: entry)
+        }
+        self.init(entries, checking: scope)
+    }
+
     /// Nil if the handshake may go on; else why not, for the 403.
-    func problem(origin: String?, hasCookies: Bool, scheme: String, host: String?) -> String? {
+    package func problem(origin: String?, hasCookies: Bool, scheme: String, host: String?) -> String? {
         switch self.scope {
         case .never: return nil
         case .cookieAuthenticated:
@@ -74,7 +89,7 @@ public struct WebSocketOrigins: Sendable, Hashable {
 
     /// `scheme://host[:port]`, lowercased, without the scheme's default port; nil for `null`
     /// and anything that is not an origin.
-    static func normalized(_ origin: String) -> String? {
+    package static func normalized(_ origin: String) -> String? {
         let text = origin.lowercased()
         guard let separator = text.range(of: "://") else { return nil }
         let scheme = String(text[..<separator.lowerBound])
@@ -84,5 +99,13 @@ public struct WebSocketOrigins: Sendable, Hashable {
         let defaultPort = scheme == "https" ? ":443" : ":80"
         if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
         return "\(scheme)://\(authority)"
+    }
+}
+
+/// A `--websocket-allowed-origins` entry that is not an origin.
+public struct WebSocketOriginsError: Error, CustomStringConvertible {
+    public let entry: String
+    public var description: String {
+        "'\(self.entry)' is not an origin: write scheme://host[:port] with http or https (https://app.example.com, http://localhost:3000), or '*' alone for any"
     }
 }
