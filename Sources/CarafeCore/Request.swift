@@ -97,7 +97,10 @@ public final class Request: Sendable {
     }
     /// The context of this request's span, when the app traces (see `RequestTracing`); set
     /// before the hooks and the handler run.
-    var traceContext: ServiceContext?
+    var traceContext: ServiceContext? {
+        get { self.state.withLock { $0.traceContext } }
+        set { self.state.withLock { $0.traceContext = newValue } }
+    }
 
     /// What can change after the request is made, or is computed on first use.
     private struct State {
@@ -111,6 +114,7 @@ public final class Request: Sendable {
         var query: Parameters?
         var cookies: [String: String]?
         var form: Parameters?
+        var traceContext: ServiceContext?
     }
     private let state: Mutex<State>
     /// When the request arrived, for the access log's request time.
