@@ -275,6 +275,18 @@ extension App {
                     logger.info("received USR2 (the master is draining): answering the health path with 503")
                 })
         }
+        if worker == nil, let tls = configuration.tls {
+            // A single process has no new workers to load renewed certificate files: HUP reads
+            // them again for new connections (a master reloads its workers instead).
+            signals.append(
+                Self.onSignal(SIGHUP) { [logger] in
+                    do {
+                        try tls.reload(logger: logger)
+                    } catch {
+                        logger.error("received HUP: \(error); still serving the certificate loaded before")
+                    }
+                })
+        }
         signals.append(
             Self.onSignal(SIGUSR1) { [logger, accessLog = self.accessLog] in
                 do {
@@ -437,6 +449,21 @@ struct ServeOptions: ParsableArguments {
 
     @Flag(help: "Serve HTTP/2 with prior knowledge (h2c) on plain binds, besides HTTP/1.1. Needs CarafeHTTP2.")
     var h2c = false
+
+    @Option(help: ArgumentHelp("HTTP/2: streams a client may have open at once, advertised in SETTINGS; more are refused (REFUSED_STREAM). (default: 100)", valueName: "n"))
+    var http2MaxConcurrentStreams: Int?
+
+    @Option(help: ArgumentHelp("HTTP/2: bytes of a request's header list, advertised in SETTINGS; a larger one is refused. (default: 16384)", valueName: "bytes"))
+    var http2MaxHeaderListSize: Int?
+
+    @Option(help: ArgumentHelp("HTTP/2: the flow-control window of each stream for request bodies, advertised in SETTINGS, and of the connection. (default: 65535)", valueName: "bytes"))
+    var http2InitialWindowSize: Int?
+
+    @Option(help: ArgumentHelp("HTTP/2: seconds a connection with no stream open stays before a GOAWAY closes it; 0 never. (default: 60)", valueName: "seconds"))
+    var http2IdleTimeout: Int?
+
+    @Option(help: ArgumentHelp("HTTP/2: streams a client may reset within 30 seconds; past it the connection gets GOAWAY (ENHANCE_YOUR_CALM) and is closed (the rapid-reset attack, CVE-2023-44487). (default: 200)", valueName: "n"))
+    var http2MaxResets: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .notice
@@ -682,7 +709,16 @@ struct ServeOptions: ParsableArguments {
 
     /// The TLS and HTTP/2 flags, for the modules that serve them.
     var protocolOptions: ServeProtocolOptions {
-        ServeProtocolOptions(certfile: self.certfile, keyfile: self.keyfile, caCerts: self.caCerts, certReqs: self.certReqs, ciphers: self.ciphers, h2c: self.h2c)
+        ServeProtocolOptions(
+            certfile: self.certfile, keyfile: self.keyfile, caCerts: self.caCerts, certReqs: self.certReqs, ciphers: self.ciphers, h2c: self.h2c,
+            http2: HTTP2LimitOptions(
+                maxConcurrentStreams: self.http2MaxConcurrentStreams,
+                maxHeaderListSize: self.http2MaxHeaderListSize,
+                initialWindowSize: self.http2InitialWindowSize,
+                idleTimeout: self.http2IdleTimeout,
+                maxResets: self.http2MaxResets
+            )
+        )
     }
 
     /// A worker's server: the master's sockets, and the per-worker limits.

@@ -20,6 +20,9 @@ public struct ServeProtocolOptions: Sendable {
     public var ciphers: String?
     /// Serve HTTP/2 with prior knowledge (h2c) on plain listeners, besides HTTP/1.1.
     public var h2c: Bool
+    /// HTTP/2's limits from `serve` (`--http2-max-concurrent-streams` and the others); each
+    /// one not given keeps the value the app set in code (`useHTTP2(_:)`'s settings).
+    public var http2: HTTP2LimitOptions
 
     public init(
         certfile: String? = nil,
@@ -27,7 +30,8 @@ public struct ServeProtocolOptions: Sendable {
         caCerts: String? = nil,
         certReqs: String = "none",
         ciphers: String? = nil,
-        h2c: Bool = false
+        h2c: Bool = false,
+        http2: HTTP2LimitOptions = HTTP2LimitOptions()
     ) {
         self.certfile = certfile
         self.keyfile = keyfile
@@ -35,7 +39,43 @@ public struct ServeProtocolOptions: Sendable {
         self.certReqs = certReqs
         self.ciphers = ciphers
         self.h2c = h2c
+        self.http2 = http2
     }
+}
+
+/// The HTTP/2 limits `serve` was given (nil: not given), for CarafeHTTP2 to apply over its
+/// `HTTP2Settings`: flags, so that an operator tunes them per deployment (and through
+/// `CARAFE_HTTP2_*` variables) without a rebuild.
+public struct HTTP2LimitOptions: Sendable, Hashable {
+    /// `--http2-max-concurrent-streams`: streams a client may have open at once (SETTINGS).
+    public var maxConcurrentStreams: Int?
+    /// `--http2-max-header-list-size`: bytes of a request's header list (SETTINGS).
+    public var maxHeaderListSize: Int?
+    /// `--http2-initial-window-size`: the flow-control window of each stream (SETTINGS) and
+    /// of the connection, for request bodies.
+    public var initialWindowSize: Int?
+    /// `--http2-idle-timeout`: seconds a connection with no stream open stays; 0 never.
+    public var idleTimeout: Int?
+    /// `--http2-max-resets`: streams a client may reset within the reset window before the
+    /// connection is cut off (the rapid-reset attack, CVE-2023-44487).
+    public var maxResets: Int?
+
+    public init(
+        maxConcurrentStreams: Int? = nil,
+        maxHeaderListSize: Int? = nil,
+        initialWindowSize: Int? = nil,
+        idleTimeout: Int? = nil,
+        maxResets: Int? = nil
+    ) {
+        self.maxConcurrentStreams = maxConcurrentStreams
+        self.maxHeaderListSize = maxHeaderListSize
+        self.initialWindowSize = initialWindowSize
+        self.idleTimeout = idleTimeout
+        self.maxResets = maxResets
+    }
+
+    /// Whether any limit was given.
+    public var isEmpty: Bool { self == HTTP2LimitOptions() }
 }
 
 extension App {
@@ -61,6 +101,9 @@ extension App {
         }
         if options.h2c, configuration.http2 == nil {
             throw ServeProtocolError("--h2c was given but this app does not serve HTTP/2: link CarafeHTTP2 and call app.useHTTP2()")
+        }
+        if !options.http2.isEmpty, configuration.http2 == nil {
+            throw ServeProtocolError("an --http2-* limit was given but this app does not serve HTTP/2: link CarafeHTTP2 and call app.useHTTP2()")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 
 /// Secures a listener's connections (TLS): the hook that CarafeTLS fills, so that CarafeHTTP
@@ -15,6 +16,17 @@ public protocol HTTPConnectionSecurity: Sendable {
         applicationProtocols: [String],
         negotiated: @escaping (String?) -> EventLoopFuture<Void>
     ) throws
+
+    /// Reads the certificate files again, for connections accepted from now on: a single
+    /// process's SIGHUP (under a master, new workers load them instead). Connections already
+    /// open keep what they started with. Throws, keeping what is in use, if the new files
+    /// cannot be used; logs what it loaded.
+    func reload(logger: Logger) throws
+}
+
+extension HTTPConnectionSecurity {
+    /// Nothing to read again.
+    public func reload(logger: Logger) throws {}
 }
 
 /// Serves HTTP/2 on a connection: the hook that CarafeHTTP2 fills, so that CarafeHTTP itself

@@ -48,7 +48,7 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
             // graceful close after `idleTimeout` with no stream open.
             let manager = NIOHTTP2ServerConnectionManagementHandler(
                 eventLoop: channel.eventLoop,
-                configuration: .init(maxIdleTime: self.settings.idleTimeout, maxAge: nil, maxGraceTime: nil, keepalive: nil)
+                configuration: .init(maxIdleTime: self.settings.idleTimeout > .zero ? self.settings.idleTimeout : nil, maxAge: nil, maxGraceTime: nil, keepalive: nil)
             )
             let sync = channel.pipeline.syncOperations
             _ = try sync.configureHTTP2Pipeline(
@@ -63,6 +63,13 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
                 }
             }
             try sync.addHandler(manager)
+            // The manager starts its idle timer on channelActive, which passed long ago (before
+            // the TLS handshake or the h2c preface): without this, a connection that never opens
+            // a stream would never time out. (Fired before the next handlers are added, it
+            // reaches only the pipeline's tail.)
+            if channel.isActive {
+                manager.channelActive(context: try sync.context(handler: manager))
+            }
             try sync.addHandler(HTTP2ConnectionErrorHandler(logger: self.logger))
         }
     }

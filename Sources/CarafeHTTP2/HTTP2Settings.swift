@@ -1,9 +1,12 @@
 import NIOCore
 
-/// HTTP/2's limits and defences, with their defaults.
+/// HTTP/2's limits and defences, with their defaults. `serve` overrides them with
+/// `--http2-max-concurrent-streams`, `--http2-max-header-list-size`,
+/// `--http2-initial-window-size`, `--http2-idle-timeout` and `--http2-max-resets` (see
+/// `applying(_:)`).
 ///
-/// - `maxConcurrentStreams` (100): advertised in SETTINGS; a client opening more gets its
-///   extra streams refused.
+/// - `maxConcurrentStreams` (100): advertised in SETTINGS; a client that opens more at once
+///   breaks the protocol and NIOHTTP2 ends its connection (GOAWAY PROTOCOL_ERROR).
 /// - `maxHeaderListSize` (16 KiB): advertised in SETTINGS; a larger header block is a
 ///   protocol error. (Each field is also held to `HTTPServerConfiguration.maxHeaderFieldSize`,
 ///   and their number to `maxHeaderFields`: 431 with a message, as on HTTP/1.1.)
@@ -11,7 +14,7 @@ import NIOCore
 ///   (CVE-2023-44487), a flood of streams opened and at once reset, is cut off past it with a
 ///   GOAWAY (ENHANCE_YOUR_CALM) and the connection closed.
 /// - `idleTimeout` (60 s): a connection with no stream open for this long gets a GOAWAY and
-///   is closed.
+///   is closed; zero: never.
 /// - `windowSize` (64 KiB): the flow-control window of each stream and of the connection for
 ///   request bodies; a body's consumer that does not read holds the window shut.
 public struct HTTP2Settings: Sendable, Hashable {

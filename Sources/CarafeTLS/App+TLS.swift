@@ -8,7 +8,9 @@ extension App {
     /// `--cert-reqs`, `--ciphers`): on every bind, or only on those written `https://HOST:PORT`.
     /// The files are read at start (in the master first, under `--workers`, so that a bad file
     /// stops it before any worker) and again by each new worker, so after a SIGHUP renewed
-    /// files are served with no connection refused. A certificate that expires within 30 days
+    /// files are served with no connection refused. A single process (no `--workers`) reads
+    /// them again on SIGHUP and serves them to new connections; if the new files cannot be
+    /// used it logs why and keeps serving the old ones. A certificate that expires within 30 days
     /// is warned of in the log.
     ///
     ///     app.useTLS()
@@ -48,7 +50,7 @@ extension TLSServerSecurity {
         if left <= 0 {
             logger.error("TLS: the certificate of \(self.settings.certificateFile) expired on \(expiry); clients will refuse it")
         } else if left < Double(self.settings.expiryWarning.components.seconds) {
-            logger.warning("TLS: the certificate of \(self.settings.certificateFile) expires on \(expiry), in \(Int(left / 86400)) days: renew it (SIGHUP reloads it under --workers)")
+            logger.warning("TLS: the certificate of \(self.settings.certificateFile) expires on \(expiry), in \(Int(left / 86400)) days: renew it (SIGHUP reloads it)")
         }
     }
 }

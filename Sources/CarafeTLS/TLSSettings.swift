@@ -58,6 +58,11 @@ public struct TLSSettings: Sendable, Hashable {
 
     /// Reads the files and builds the server's TLS: see the type's description.
     public func load() throws -> TLSServerSecurity {
+        TLSServerSecurity(try self.loadContexts(), settings: self)
+    }
+
+    /// Reads the files and builds the contexts (at start, and again on a reload).
+    func loadContexts() throws -> TLSServerSecurity.Loaded {
         let chain = try Self.certificates(in: self.certificateFile, role: "certificate file (--certfile)")
         let keyBytes = try Self.read(self.keyFile, role: "key file (--keyfile)")
         let key: NIOSSLPrivateKey
@@ -101,11 +106,10 @@ public struct TLSSettings: Sendable, Hashable {
                 throw TLSSettingsError(file: self.certificateFile, role: "certificate file (--certfile)", reason: "cannot be used: \(error)")
             }
         }
-        return TLSServerSecurity(
+        return TLSServerSecurity.Loaded(
             http2: try context(["h2", "http/1.1"]),
             http1: try context(["http/1.1"]),
-            certificate: chain[0],
-            settings: self
+            certificate: chain[0]
         )
     }
 

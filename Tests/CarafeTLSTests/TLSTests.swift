@@ -42,11 +42,11 @@ import Testing
     }
 
     /// Runs the Python HTTP/2 probe (below) and returns its JSON answer.
-    static func probe(_ test: String, port: Int, tls: Bool, cafile: String) throws -> [String: Any] {
+    static func probe(_ test: String, port: Int, tls: Bool, cafile: String, _ parameter: Int = 0) throws -> [String: Any] {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("carafe-h2probe-\(UUID()).py")
         try Self.h2probe.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let (status, output) = try runProcess("/usr/bin/env", ["python3", script.path, test, String(port), tls ? "tls" : "plain", cafile])
+        let (status, output) = try runProcess("/usr/bin/env", ["python3", script.path, test, String(port), tls ? "tls" : "plain", cafile, String(parameter)])
         let line = output.split(separator: "\n").last.map(String.init) ?? ""
         guard status == 0, let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             Issue.record("the h2 probe failed: \(output)")
@@ -296,16 +296,17 @@ def headers(path, extra=()):
     return [(":method", "GET"), (":path", path), (":scheme", "https"), (":authority", "localhost")] + list(extra)
 
 def main():
-    test, port, tls, cafile = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "tls", sys.argv[4]
+    test, port, tls, cafile, parameter = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "tls", sys.argv[4], int(sys.argv[5])
     result = {}
     if test == "settings":
         sock, conn = start(port, tls, cafile)
         result["max_concurrent_streams"] = conn.remote_settings.max_concurrent_streams
         result["max_header_list_size"] = conn.remote_settings.max_header_list_size
+        result["initial_window_size"] = conn.remote_settings.initial_window_size
     elif test == "rapid-reset":
         sock, conn = start(port, tls, cafile)
         sent, closed, goaway = 0, False, None
-        for i in range(1000):
+        for i in range(parameter or 1000):
             sid = conn.get_next_available_stream_id()
             try:
                 conn.send_headers(sid, headers("/io?ms=1000"), end_stream=True)
@@ -358,6 +359,58 @@ def main():
         sock.sendall(conn.data_to_send())
         evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
         result["oversized"] = [type(e).__name__ for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.ResponseReceived))] + (["closed"] if closed else [])
+    elif test == "streams":
+        # `parameter` slow requests at once, maybe past the advertised limit (h2 itself would
+        # refuse to open those, so its count of open streams is hidden from it).
+        sock, conn = start(port, tls, cafile)
+        h2.connection.H2Connection.open_outbound_streams = property(lambda self: 0)
+        sids = []
+        for i in range(parameter):
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, headers("/io?ms=1500"), end_stream=True)
+            sids.append(sid)
+        sock.sendall(conn.data_to_send())
+        finished = lambda e: len([x for x in e if isinstance(x, (h2.events.StreamEnded, h2.events.StreamReset))]) >= len(sids)
+        evs, closed = events(conn, sock, finished, timeout=10)
+        result["ok"] = len([e for e in evs if isinstance(e, h2.events.ResponseReceived) and dict(e.headers).get(":status") == "200"])
+        result["reset"] = [int(e.error_code) for e in evs if isinstance(e, h2.events.StreamReset)]
+        result["goaway"] = [int(e.error_code) for e in evs if isinstance(e, h2.events.ConnectionTerminated)]
+    elif test == "header-list":
+        # A header list of about `parameter` bytes in fields of 1000 bytes, each under the field limit.
+        sock, conn = start(port, tls, cafile)
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, headers("/plaintext", [("x-h%d" % i, "b" * 990) for i in range(parameter // 1000)]), end_stream=True)
+        sock.sendall(conn.data_to_send())
+        evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
+        result["status"] = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
+        result["refused"] = [type(e).__name__ for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated))] + (["closed"] if closed else [])
+    elif test == "overrun-window":
+        # `parameter` body bytes at once, past the stream window the server advertised.
+        sock, conn = start(port, tls, cafile)
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, [(":method", "POST"), (":path", "/upload"), (":scheme", "https"), (":authority", "localhost")])
+        result["advertised"] = conn.local_flow_control_window(sid)
+        conn.streams[sid].outbound_flow_control_window = 1 << 30
+        conn.outbound_flow_control_window = 1 << 30
+        for offset in range(0, parameter, 16384):
+            conn.send_data(sid, b"z" * min(16384, parameter - offset), end_stream=offset + 16384 >= parameter)
+        sock.sendall(conn.data_to_send())
+        evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
+        result["status"] = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
+        result["errors"] = [int(e.error_code) for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated))]
+    elif test == "idle":
+        # No stream at all: how long until the server's GOAWAY and close. The server's GOAWAY
+        # comes with a PING whose ack lets it close (NIOHTTP2's two-step GOAWAY); h2 would
+        # refuse a PING after a GOAWAY, so it is taught to answer it, as curl and browsers do.
+        closed_state = h2.connection.ConnectionState.CLOSED
+        for input in (h2.connection.ConnectionInputs.RECV_PING, h2.connection.ConnectionInputs.SEND_PING):
+            h2.connection.H2ConnectionStateMachine._transitions[(closed_state, input)] = (None, closed_state)
+        began = time.time()
+        sock, conn = start(port, tls, cafile)
+        evs, closed = events(conn, sock, lambda e: False, timeout=parameter)
+        result["goaway"] = [str(e.error_code) for e in evs if isinstance(e, h2.events.ConnectionTerminated)]
+        result["closed"] = closed
+        result["after"] = round(time.time() - began, 2)
     print(json.dumps(result))
 
 main()

@@ -130,6 +130,42 @@ import Testing
         #expect(lines.dropFirst().first?.hasSuffix(#"] "GET /missing HTTP/1.1" 404 38 "-" "-""#) == true)
     }
 
+    /// The line is written when the server says the response ended, not when the handler
+    /// returned: so a stream whose producer never started (the client left first) is logged too.
+    @Test func aStreamWhoseProducerNeverStartsIsLoggedWhenTheResponseEnds() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("carafe-access-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let app = App()
+        app.accessLog = try AccessLog(path: path)
+        app.get("/feed") { _ in Response.stream { writer in try await writer.write(ByteBuffer(string: "never")) } }
+        let completion = ResponseCompletion()
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/feed")
+        _ = await app.respond(to: HTTPServerRequest(head: head, completion: completion))
+        #expect(try String(contentsOfFile: path, encoding: .utf8).isEmpty)  // not ended yet
+
+        completion.finish(ResponseSummary(bytes: 0, duration: .milliseconds(3), complete: false))
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains(#""GET /feed HTTP/1.1" 200 "#))
+        #expect(text.split(separator: "\n").count == 1)
+    }
+
+    /// A handler may read the request from child tasks: its lazily parsed parts are behind a lock.
+    @Test func childTasksReadTheSameLazilyParsedRequest() async {
+        let app = App()
+        app.post("/parallel") { req in
+            let seen = await withTaskGroup(of: String.self, returning: Set<String>.self) { group in
+                for _ in 0..<32 {
+                    group.addTask { "\(req.query["q"] ?? "")|\(req.cookies["c"] ?? "")|\(req.form["f"] ?? "")" }
+                }
+                return await group.reduce(into: []) { $0.insert($1) }
+            }
+            return seen.sorted().joined(separator: ",")
+        }
+        let response = await app.test.request(
+            .POST, "/parallel?q=1", headers: ["cookie": "c=2", "content-type": "application/x-www-form-urlencoded"], body: ByteBuffer(string: "f=3"))
+        #expect(response.text == "1|2|3")
+    }
+
     @Test func anUnwritablePathIsAnError() {
         let error = #expect(throws: LogFileError.self) { try AccessLog(path: "/nonexistent-dir/access.log") }
         #expect(error?.description == "cannot open access log '/nonexistent-dir/access.log': No such file or directory")

@@ -60,7 +60,12 @@ class Page:
 
 
 class Browser:
-    """Headless Chromium with a profile of its own, for the length of an `async with`."""
+    """Headless Chromium with a profile of its own, for the length of an `async with`;
+    `arguments` are more command-line switches (`--ignore-certificate-errors-spki-list=…` to
+    trust a test's certificate)."""
+
+    def __init__(self, arguments=()):
+        self.arguments = list(arguments)
 
     async def __aenter__(self):
         self.port = free_port()
@@ -68,7 +73,7 @@ class Browser:
         self.process = subprocess.Popen(
             [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              f"--remote-debugging-port={self.port}", "--remote-debugging-address=127.0.0.1",
-             f"--user-data-dir={self.profile}", "about:blank"],
+             f"--user-data-dir={self.profile}", *self.arguments, "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
