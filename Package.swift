@@ -53,6 +53,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Only CarafeTOML uses it (toml++, C++): configuration files in TOML.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The core and CarafeSQL start spans through swift-distributed-tracing's API only (a
+        // no-op unless the program bootstraps a tracer); exporting is the tracer's business.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -78,7 +81,13 @@ let package = Package(
         ),
         // The framework: App, routing, requests, responses, hooks, errors, the in-process responder.
         // Extensions depend on this, not on `Carafe`, so they link no supervisor or command line.
-        .target(name: "CarafeCore", dependencies: ["CarafeHTTP", .product(name: "CoreMetrics", package: "swift-metrics")]),
+        .target(
+            name: "CarafeCore",
+            dependencies: [
+                "CarafeHTTP", .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         // What a plain app imports: the framework plus `app.run()`, its command line (`serve`,
         // `routes`, app commands) and the process supervisor behind `serve --workers`.
         .target(
@@ -127,6 +136,7 @@ let package = Package(
             dependencies: [
                 "CarafeCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // PostgreSQL through postgres-nio: a connection pool per event loop, LISTEN/NOTIFY.
@@ -244,7 +254,13 @@ let package = Package(
         .testTarget(name: "CarafeTLSTests", dependencies: ["CarafeTLS", "CarafeHTTP2", "Hello", "ProcessTestSupport"]),
         // `serve --metrics-bind` scraped by Python's prometheus_client, single process and
         // `--workers`; the master's aggregate and the heartbeat channel's framing, unit-tested.
-        .testTarget(name: "CarafeMetricsTests", dependencies: ["CarafeMetrics", "CarafeSupervisor", "Hello", "ProcessTestSupport"]),
+        .testTarget(
+            name: "CarafeMetricsTests",
+            dependencies: [
+                "CarafeMetrics", "CarafeSupervisor", "Hello", "ProcessTestSupport", "CarafeTesting", "CarafeSQLite",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.

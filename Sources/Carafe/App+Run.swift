@@ -83,6 +83,18 @@ extension App {
                     if options.drainDelay == nil { configuration.drainDelay = self.drainDelay }  // as set in code
                     self.logger.notice("\(self.workerClassSummary)")
                     let arbiter = Arbiter(configuration: configuration, logger: self.logger) { try errorLog?.reopen() }
+                    // The access log's lines for requests a worker had in flight when it was
+                    // killed: opened for the write (rare), so a log the workers cannot open is
+                    // still their boot error, and rotation needs nothing here.
+                    if let path = options.accessLogfile {
+                        arbiter.killedRequestsLog = { [logger = self.logger] lines in
+                            do {
+                                try AccessLog(path: path).write(lines: lines)
+                            } catch {
+                                logger.error("cannot write the access-log lines of a killed worker's requests: \(error)")
+                            }
+                        }
+                    }
                     if let (exporter, address) = try self.metricsEndpoint(options) {
                         arbiter.observer = try await exporter.startMaster(at: address, logger: self.logger)
                     }
@@ -133,7 +145,11 @@ extension App {
     private func serve(_ configuration: HTTPServerConfiguration, _ options: ServeOptions, umask mask: mode_t?, worker: WorkerContext?) async throws {
         self.logger.logLevel = options.logLevel
         let errorLog = try self.logErrors(to: options.errorLogfile)
-        if let worker { self.logger[metadataKey: "worker"] = "\(worker.number)" }
+        if let worker {
+            self.logger[metadataKey: "worker"] = "\(worker.number)"
+            let name = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "app"
+            ProcessTitle.set("carafe: worker \(worker.number) [\(name)]")
+        }
         self.debug = options.debug
         // Only what the command line says: settings made in code stay otherwise.
         if let trusted = try options.forwardedAllowIPsValue() { self.forwardedAllowIPs = trusted }
@@ -151,7 +167,10 @@ extension App {
             self.recordsMetrics = true
         }
         let threshold = options.blockedLoopThreshold > 0 ? Duration.milliseconds(options.blockedLoopThreshold) : nil
-        try await self.serve(configuration, errorLog: errorLog, umask: mask, worker: worker, metrics: metrics, blockedLoopThreshold: threshold)
+        // A worker's master dropped them already; a single process drops them once it listens.
+        let privileges = worker == nil ? try options.privilegesValue() : (nil, nil)
+        try await self.serve(
+            configuration, errorLog: errorLog, umask: mask, worker: worker, metrics: metrics, blockedLoopThreshold: threshold, dropPrivileges: privileges)
     }
 
     /// `--metrics-bind` and the app's exporter; nil without the option. An error if the app
@@ -193,7 +212,8 @@ extension App {
         umask mask: mode_t?,
         worker: WorkerContext?,
         metrics: (exporter: any MetricsExporter, address: BindAddress)? = nil,
-        blockedLoopThreshold: Duration? = nil
+        blockedLoopThreshold: Duration? = nil,
+        dropPrivileges: (user: uid_t?, group: gid_t?) = (nil, nil)
     ) async throws {
         let server = HTTPServer(configuration: configuration, responder: self.responder, logger: self.logger)
         do {
@@ -213,6 +233,12 @@ extension App {
             throw error
         }
         previousMask.map { _ = umask($0) }
+        do {
+            try Privileges.drop(user: dropPrivileges.user, group: dropPrivileges.group)
+        } catch {
+            await server.shutdown()
+            throw error
+        }
         let graceful = worker == nil ? [SIGINT, SIGTERM] : [SIGTERM]
         // A single process drains on TERM: it answers its health path "draining" at once and
         // serves on for the drain delay, so that a load balancer stops sending, then stops. (Under
@@ -568,6 +594,24 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Log an event loop blocked for longer than this many milliseconds, naming the request it runs (a watchdog thread); 0 never. Under --workers the worker also tells the master, whose --timeout log names the requests.", valueName: "ms"))
     var blockedLoopThreshold: Int = 500
 
+    @Option(help: ArgumentHelp("With --workers: recycle a worker whose resident memory passes SIZE (bytes, or 512M, 2G): its replacement starts first and it stops gracefully once that one serves, one worker at a time.", valueName: "size"))
+    var maxWorkerMemory: String?
+
+    @Option(help: ArgumentHelp("With --workers: recycle a worker older than DURATION (seconds, or 90s, 30m, 12h, 1d), as --max-worker-memory does.", valueName: "duration"))
+    var maxWorkerAge: String?
+
+    @Option(help: "Connections the kernel queues on each listening socket before one is accepted (capped by net.core.somaxconn). (default: 1024)")
+    var backlog: Int32 = 1024
+
+    @Flag(help: "With --workers: give each worker slot its own SO_REUSEPORT socket (held by the master, handed to the slot's replacement), so the kernel spreads connections evenly over the workers.")
+    var reusePort = false
+
+    @Option(help: ArgumentHelp("Switch to this user (name or uid) once the sockets are bound: the master before it starts any worker, or the single process.", valueName: "user"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Switch to this group (name or gid) once the sockets are bound. (default: the --user's primary group)", valueName: "group"))
+    var group: String?
+
     @Option(help: ArgumentHelp("Serve Prometheus metrics (GET /metrics) on this address only, never the app's: HOST:PORT. Under --workers the master serves the workers' sum. Needs CarafeMetrics.", valueName: "address"))
     var metricsBind: String?
 
@@ -637,6 +681,7 @@ struct ServeOptions: ParsableArguments {
         configuration.writeTimeout = self.writeTimeout > 0 ? .seconds(Int64(self.writeTimeout)) : nil
         configuration.handlerTimeout = self.handlerTimeout > 0 ? .seconds(Int64(self.handlerTimeout)) : nil
         configuration.maxDiscardedBody = max(0, self.maxDiscardedBody)
+        configuration.backlog = try self.backlogValue()
         return configuration
     }
 
@@ -689,7 +734,7 @@ struct ServeOptions: ParsableArguments {
     func arbiterConfiguration() throws -> ArbiterConfiguration {
         let workers = self.workers ?? 1
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        return ArbiterConfiguration(
+        var configuration = ArbiterConfiguration(
             workers: workers,
             bind: try self.bindAddresses(),
             timeout: self.timeout > 0 ? .seconds(self.timeout) : nil,
@@ -699,6 +744,41 @@ struct ServeOptions: ParsableArguments {
             reloadOnChange: self.reload,
             drainDelay: .seconds(max(0, self.drainDelay ?? 0))
         )
+        configuration.maxWorkerMemory = try self.maxWorkerMemoryValue()
+        configuration.maxWorkerAge = try self.maxWorkerAgeValue()
+        configuration.backlog = try self.backlogValue()
+        configuration.reusePort = self.reusePort
+        (configuration.user, configuration.group) = try self.privilegesValue()
+        configuration.processName = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent }
+        return configuration
+    }
+
+    func maxWorkerMemoryValue() throws -> Int? {
+        guard let text = self.maxWorkerMemory else { return nil }
+        guard let bytes = ProcessMemory.parseSize(text) else {
+            throw ValidationError("--max-worker-memory \(text): give a size in bytes, or with K, M or G (512M, 1.5G)")
+        }
+        return bytes
+    }
+
+    func maxWorkerAgeValue() throws -> Duration? {
+        guard let text = self.maxWorkerAge else { return nil }
+        guard let age = ProcessMemory.parseDuration(text) else {
+            throw ValidationError("--max-worker-age \(text): give a duration in seconds, or with s, m, h or d (90s, 30m, 12h)")
+        }
+        return age
+    }
+
+    func backlogValue() throws -> Int32 {
+        guard self.backlog >= 1 else { throw ValidationError("--backlog must be at least 1, not \(self.backlog)") }
+        return self.backlog
+    }
+
+    /// `--user` and `--group` as ids; nil for each not given.
+    func privilegesValue() throws -> (uid_t?, gid_t?) {
+        let user = try self.user.map { try Privileges.user(named: $0) }
+        let group = try self.group.map { try Privileges.group(named: $0) }
+        return (user?.uid, group ?? user?.gid)
     }
 
     func umaskValue() throws -> mode_t? {

@@ -27,6 +27,12 @@ public final class AccessLog: Sendable {
         try self.file.reopen()
     }
 
+    /// Writes lines made elsewhere (the master writes those of the requests a worker had in
+    /// flight when it was killed for `--timeout`), each with its newline added.
+    package func write(lines: [String]) {
+        for line in lines { self.file.write(line + "\n") }
+    }
+
     func log(_ request: Request, _ response: Response, bytes: Int) {
         self.file.write(Self.line(request, response, bytes: bytes, format: self.format))
     }

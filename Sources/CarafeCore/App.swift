@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
+import Tracing
 
 /// A Carafe application: routes, hooks and error handlers, served by `run()`.
 ///
@@ -149,6 +150,19 @@ public final class App: RouteBuilder, Sendable {
         get { self.settings.recordsMetrics }
         set { self.configure("recordsMetrics") { $0.recordsMetrics = newValue } }
     }
+    /// The tracer of the app's request spans (`RequestTracing`); nil (the default) uses the one
+    /// bootstrapped with `InstrumentationSystem.bootstrap`, read when the app first serves, so
+    /// bootstrap it before `app.run()`. With neither, requests start no span and pay nothing.
+    public var tracer: (any Tracer)? {
+        get { self.settings.tracer }
+        set { self.configure("tracer") { $0.tracer = newValue } }
+    }
+    /// Where request spans take their parent from (`traceparent`): trusted peers only by
+    /// default (`TraceContextSource`).
+    public var traceContextFrom: TraceContextSource {
+        get { self.settings.traceContextFrom }
+        set { self.configure("traceContextFrom") { $0.traceContextFrom = newValue } }
+    }
     /// Start and stop hooks, and extra commands (see App+Lifecycle.swift).
     package let lifecycle = AppLifecycle()
 
@@ -240,6 +254,8 @@ struct AppSettings: Sendable {
     var jsonEncoder = JSONEncoder()
     var jsonDecoder = JSONDecoder()
     var recordsMetrics = false
+    var tracer: (any Tracer)?
+    var traceContextFrom = TraceContextSource.trustedPeers
 }
 
 /// Whether the app answers its readiness probe with 200 (see `App.isReady`); shared by the
@@ -275,6 +291,8 @@ final class AppServices: Sendable {
     let jsonDecoder: JSONDecoder
     /// What requests record, when metrics are on.
     let metrics: RequestMetrics?
+    /// Request spans, when a tracer is there.
+    let tracing: RequestTracing?
 
     init(routes: RouteTable, settings: AppSettings, storage: Storage = Storage(), readiness: Readiness = Readiness(true)) {
         self.routes = routes
@@ -294,6 +312,7 @@ final class AppServices: Sendable {
         self.jsonDecoder = settings.jsonDecoder
         self.workerClass = settings.workerClass
         self.metrics = settings.recordsMetrics ? RequestMetrics() : nil
+        self.tracing = RequestTracing(tracer: settings.tracer, source: settings.traceContextFrom)
         self.blockingPool = BlockingPool(threads: settings.blockingThreads, queueLimit: settings.threadQueueLimit, limitName: "--thread-queue-limit")
     }
 }

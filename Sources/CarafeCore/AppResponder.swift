@@ -17,7 +17,15 @@ struct AppResponder: HTTPResponder {
         let metrics = self.services.metrics
         metrics?.active.increment()
         let slot = InFlightRequests.isOn ? InFlightRequests.shared.start(request) : nil
-        var response = await RequestID.$current.withValue(request.id) { await self.respond(to: request) }
+        var response: Response
+        if let tracing = self.services.tracing {
+            let trusted = self.services.forwardedAllowIPs.contains(request.peerAddress)
+            response = await RequestID.$current.withValue(request.id) {
+                await tracing.trace(request, trusted: trusted) { await self.respond(to: request) }
+            }
+        } else {
+            response = await RequestID.$current.withValue(request.id) { await self.respond(to: request) }
+        }
         if let slot { InFlightRequests.shared.finish(request, in: slot) }
         if !response.headers.contains(name: "x-request-id") { response.headers.add(name: "x-request-id", value: request.id) }
         self.services.securityHeaders.apply(to: &response.headers)

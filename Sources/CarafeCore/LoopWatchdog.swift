@@ -133,7 +133,15 @@ final class InFlightRequests: Sendable {
         /// Read while the loop that runs the request is stuck (or after it ended).
         func description(now: ContinuousClock.Instant) -> String {
             let route = self.request.route?.pattern.description ?? RequestMetrics.unmatchedRoute
-            return "\(self.request.method.rawValue) \(self.request.path) (route \(route), request id \(self.request.id), for \(LoopWatchdog.milliseconds(now - self.started)) ms)"
+            return "\(self.request.method.rawValue) \(FileLogHandler.escaped(self.request.path)) (route \(route), request id \(self.request.id), for \(LoopWatchdog.milliseconds(now - self.started)) ms)"
+        }
+
+        /// The access-log line the master writes if it kills the worker for `--timeout` while
+        /// this request runs: status 504, no bytes, the time until `now`; nil without an access log.
+        func accessLine(now: ContinuousClock.Instant) -> String? {
+            guard let log = self.request.services.accessLog else { return nil }
+            let line = AccessLog.line(self.request, Response(status: .gatewayTimeout), bytes: 0, format: log.format, end: now)
+            return String(line.dropLast())  // its newline
         }
     }
 
@@ -172,10 +180,16 @@ final class InFlightRequests: Sendable {
         return slot.entries.withLock { Array($0.values) }
     }
 
-    /// Every request in flight, one a line.
+    /// Every request in flight, one a line: its description, then (with an access log) a unit
+    /// separator (U+001F) and its access-log line (see `InFlightReport`). Neither part holds a
+    /// control character: both are escaped.
     func report(now: ContinuousClock.Instant) -> String {
         self.slots.withLock { Array($0.values) }.flatMap { $0.entries.withLock { Array($0.values) } }
             .sorted { $0.started < $1.started }
-            .map { $0.description(now: now) + "\n" }.joined()
+            .map { (entry: Entry) -> String in
+                let description: String = entry.description(now: now)
+                guard let access = entry.accessLine(now: now) else { return description + "\n" }
+                return description + "\u{1F}" + access + "\n"
+            }.joined()
     }
 }

@@ -1,6 +1,7 @@
 import CarafeHTTP
 import Foundation
 import Synchronization
+import Tracing
 
 /// An incoming request, as a handler sees it.
 ///
@@ -82,13 +83,23 @@ public final class Request: Sendable {
     public let completion: ResponseCompletion
     /// This request's id (`X-Request-Id`, see `RequestID`): the trusted peer's, or made here.
     public let id: String
-    /// The app's logger with this request's id in its metadata (`request_id`).
+    /// The app's logger with this request's id in its metadata (`request_id`), and its trace's
+    /// (`trace_id`) when the app traces (`App.tracer`) with a W3C tracer.
     public var logger: Logger {
         self.cached(\.logger) {
             var logger = self.services.logger
             logger[metadataKey: "request_id"] = "\(self.id)"
+            if let tracing = self.services.tracing, let context = self.traceContext, let traceID = tracing.traceID(of: context) {
+                logger[metadataKey: "trace_id"] = "\(traceID)"
+            }
             return logger
         }
+    }
+    /// The context of this request's span, when the app traces (see `RequestTracing`); set
+    /// before the hooks and the handler run.
+    var traceContext: ServiceContext? {
+        get { self.state.withLock { $0.traceContext } }
+        set { self.state.withLock { $0.traceContext = newValue } }
     }
 
     /// What can change after the request is made, or is computed on first use.
@@ -103,6 +114,7 @@ public final class Request: Sendable {
         var query: Parameters?
         var cookies: [String: String]?
         var form: Parameters?
+        var traceContext: ServiceContext?
     }
     private let state: Mutex<State>
     /// When the request arrived, for the access log's request time.

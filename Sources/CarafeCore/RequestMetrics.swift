@@ -1,5 +1,6 @@
 import CoreMetrics
 import NIOCore
+import Synchronization
 
 /// What the framework records through swift-metrics, named as OpenTelemetry's HTTP semantic
 /// conventions are written in Prometheus (`http.server.request.duration` →
@@ -42,13 +43,36 @@ public final class RequestMetrics: Sendable {
         self.blockingRunning.set(pool.running)
     }
 
+    /// The method as OpenTelemetry names it: a standard one, else `_OTHER` (bounded cardinality).
+    static func methodLabel(_ method: HTTPMethod) -> String {
+        Self.methods.contains(method.rawValue) ? method.rawValue : "_OTHER"
+    }
+
+    /// The histogram of each method, route and status seen, made once: asking swift-metrics'
+    /// factory for a timer on every request (labels joined, its lock, its lookup) cost more than
+    /// the recording (scripts/bench-observability, debug build: +8.2 % CPU per request with
+    /// metrics before, +1.9 % after). Bounded as the labels are.
+    private let timers = Mutex<[TimerKey: Timer]>([:])
+
+    private struct TimerKey: Hashable {
+        let method: String
+        let route: String
+        let status: UInt
+    }
+
     /// Records one finished request.
     func record(method: HTTPMethod, route: String, status: UInt, duration: Duration) {
-        let name = Self.methods.contains(method.rawValue) ? method.rawValue : "_OTHER"
+        let key = TimerKey(method: Self.methodLabel(method), route: route, status: status)
         let nanoseconds = TimeAmount(duration).nanoseconds
-        Timer(
-            label: Self.durationLabel,
-            dimensions: [("http_request_method", name), ("http_route", route), ("http_response_status_code", String(status))]
-        ).recordNanoseconds(nanoseconds)
+        let timer = self.timers.withLock { timers in
+            if let timer = timers[key] { return timer }
+            let timer = Timer(
+                label: Self.durationLabel,
+                dimensions: [("http_request_method", key.method), ("http_route", key.route), ("http_response_status_code", String(key.status))]
+            )
+            timers[key] = timer
+            return timer
+        }
+        timer.recordNanoseconds(nanoseconds)
     }
 }

@@ -106,9 +106,9 @@ public final class HTTPServer: Sendable {
     public func start() async throws {
         for (listener, address) in self.configuration.bind.enumerated() {
             let bootstrap = ServerBootstrap(group: self.group)
-                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.backlog, value: self.configuration.backlog)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelInitializer { [self] channel in
@@ -133,11 +133,11 @@ public final class HTTPServer: Sendable {
             case .fileDescriptor(let fd):
                 // Make sure it listens (a no-op if it already does), then accept on a thread of
                 // its own: the socket may be shared with other processes (see SharedSocketAcceptor).
-                guard listen(fd, 1024) == 0 else {
+                guard listen(fd, self.configuration.backlog) == 0 else {
                     throw IOError(errnoCode: errno, reason: "listen() on inherited descriptor \(fd)")
                 }
                 let connections = ClientBootstrap(group: self.group)
-                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .channelOption(.allowRemoteHalfClosure, value: true)
                     .channelOption(.maxMessagesPerRead, value: 16)
                     .channelInitializer { [self] channel in

@@ -65,6 +65,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// are read and dropped so that the connection is kept (nginx's lingering discard); a
     /// larger remainder closes it. Default 64 KiB.
     public var maxDiscardedBody: Int
+    /// Connections the kernel queues on a listening socket before any is accepted (`--backlog`;
+    /// Gunicorn's 2048 is capped by `net.core.somaxconn`). 1024 by default.
+    public var backlog: Int32 = 1024
 
     /// The limits `HTTPConnectionStateMachine` enforces.
     var connectionTimeouts: HTTPConnectionStateMachine.Timeouts {

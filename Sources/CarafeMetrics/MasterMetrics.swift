@@ -89,11 +89,6 @@ final class MasterMetrics: ArbiterObserver, @unchecked Sendable {
         duration / .seconds(1)
     }
 
-    /// Resident memory from `/proc/PID/statm` (its second field, in pages).
-    static func residentMemory(of pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
+    /// Resident memory from `/proc/PID/statm`.
+    static func residentMemory(of pid: Int32) -> Int? { ProcessMemory.resident(of: pid) }
 }

@@ -20,13 +20,13 @@ public final class Database: SQLExecutor, Sendable {
     public var dialect: SQLDialect { self.driver.dialect }
 
     public func rows(_ sql: SQL) async throws -> [SQLRow] {
-        try await self.driver.withConnection { try await $0.run(sql) }
+        try await SQLTracing.traced([sql], self.dialect) { try await self.driver.withConnection { try await $0.run(sql) } }
     }
 
     /// Runs several statements on one connection, outside a transaction, and returns each
     /// one's rows, in order (see `Transaction.rows(all:)`: on PostgreSQL they are queued at once).
     public func rows(all statements: [SQL]) async throws -> [[SQLRow]] {
-        try await self.driver.withConnection { try await $0.run(all: statements) }
+        try await SQLTracing.traced(statements, self.dialect) { try await self.driver.withConnection { try await $0.run(all: statements) } }
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws (the

@@ -18,7 +18,7 @@ public struct Transaction: SQLExecutor {
 
     public func rows(_ sql: SQL) async throws -> [SQLRow] {
         do {
-            return try await self.connection.run(sql)
+            return try await SQLTracing.traced([sql], self.dialect) { try await self.connection.run(sql) }
         } catch let error as DatabaseError {
             self.firstFailure.error.withLock { $0 = $0 ?? error }
             throw error
@@ -35,7 +35,7 @@ public struct Transaction: SQLExecutor {
     /// statement's error, once every statement has run.
     public func rows(all statements: [SQL]) async throws -> [[SQLRow]] {
         do {
-            return try await self.connection.run(all: statements)
+            return try await SQLTracing.traced(statements, self.dialect) { try await self.connection.run(all: statements) }
         } catch let error as DatabaseError {
             self.firstFailure.error.withLock { $0 = $0 ?? error }
             throw error

@@ -60,6 +60,13 @@ public final class Arbiter {
     private var changedVersion: (version: timespec, since: ContinuousClock.Instant)?
     /// After a TERM with a drain delay: when the graceful stop begins.
     private var drainingUntil: ContinuousClock.Instant?
+    /// With `reusePort`: the sockets of worker slots 1, 2, … (slot 0's are `listeners`).
+    private var slotListeners: [Int: [ListeningSocket]] = [:]
+    /// When the workers' memory and age were last checked (`maxWorkerMemory`, `maxWorkerAge`).
+    private var lastRecycleCheck = ContinuousClock.now
+    /// Given the access-log lines of the requests a worker had in flight when the master killed
+    /// it for `timeout` (each with status 504); the app writes them to its access log.
+    public var killedRequestsLog: (([String]) -> Void)?
     /// Told of the workers' reports, exits and boot failures (`CarafeMetrics` aggregates them).
     /// Set it before `run()`.
     public var observer: (any ArbiterObserver)?
@@ -92,17 +99,24 @@ public final class Arbiter {
                 self.logger.notice("binary upgrade: took over \(self.listeners.count) sockets from the old master (pid \(getppid()))")
             } else {
                 for address in self.configuration.bind {
-                    self.listeners.append(try ListeningSocket.bind(address, umask: self.configuration.umask))
+                    self.listeners.append(
+                        try ListeningSocket.bind(
+                            address, umask: self.configuration.umask, backlog: self.configuration.backlog, reusePort: self.configuration.reusePort))
                 }
+            }
+            if self.configuration.reusePort {
+                for slot in 1..<max(1, self.target) { _ = try self.sockets(forSlot: slot) }
             }
             self.pidFile = self.configuration.pidFile
             if let pidFile = self.pidFile { try Self.write("\(getpid())\n", to: pidFile) }
+            try Privileges.drop(user: self.configuration.user, group: self.configuration.group)
         } catch {
             self.logger.critical("\(error)")
             self.cleanUp()
             return 1
         }
         self.executableVersion = Self.modificationTime(of: self.configuration.executable)
+        ProcessTitle.set("carafe: master" + (self.configuration.processName.map { " [\($0)]" } ?? ""))
         for listener in self.listeners {
             self.logger.notice("Carafe serving on \(listener.url) (master pid \(getpid()), \(self.target) workers)")
         }
@@ -130,6 +144,7 @@ public final class Arbiter {
                 }
                 if self.configuration.reloadOnChange { self.checkExecutable() }
                 self.checkTimeouts()
+                self.checkRecycling()
                 if let failure = self.failure {
                     self.logger.critical("\(failure); stopping")
                     self.stop(graceful: false)
@@ -174,6 +189,7 @@ public final class Arbiter {
     /// Why `worker` ended, for the observer.
     private static func cause(of worker: WorkerProcess, _ exit: WorkerExit) -> WorkerExitCause {
         if worker.timedOut { return .timeout }
+        if let recycling = worker.recycling { return recycling.cause }
         switch worker.retiring {
         case "a reload"?, "a failed reload"?: return .reload
         case _?: return .stopped
@@ -298,9 +314,14 @@ public final class Arbiter {
                 self.logger.error("\(worker.name) timed out: no heartbeat for \(silence.formatted) (timeout \(timeout.formatted))\(worker.booted ? "" : " while booting"); sending SIGABRT")
                 // What it was doing: the requests it last reported (its watchdog reports a stuck loop's at once).
                 let _ = worker.readHeartbeat().frames.map { self.received($0, from: worker) }
+                var accessLines: [String] = []
                 for line in worker.inFlight.split(separator: "\n") where !line.isEmpty {
-                    self.logger.error("\(worker.name) had in flight: \(line)")
+                    // "description", then U+001F and its access-log line when the worker has an access log.
+                    let parts = line.split(separator: "\u{1F}", maxSplits: 1)
+                    self.logger.error("\(worker.name) had in flight: \(parts[0])")
+                    if parts.count == 2 { accessLines.append(String(parts[1])) }
                 }
+                if !accessLines.isEmpty { self.killedRequestsLog?(accessLines) }
                 worker.timedOut = true
                 worker.signal(SIGABRT, because: "a timeout")
             }
@@ -308,7 +329,7 @@ public final class Arbiter {
     }
 
     private func manageWorkers() {
-        let current = self.workers.filter { $0.generation == self.generation && $0.retiring == nil }
+        let current = self.workers.filter { $0.generation == self.generation && $0.retiring == nil && $0.recycling == nil }
         if current.count < self.target, ContinuousClock.now >= self.nextSpawn {
             for _ in current.count..<self.target { self.spawnWorker() }
         } else if current.count > self.target {
@@ -317,8 +338,16 @@ public final class Arbiter {
                 worker.signal(SIGTERM, because: "fewer workers")
             }
         }
+        // Fewer workers (TTOU) with --reuse-port: a slot no worker serves any more closes its
+        // sockets, or the kernel would go on queuing connections there for nobody.
+        for slot in self.slotListeners.keys where slot >= self.target && !self.workers.contains(where: { $0.slot == slot }) {
+            let shared = Set(self.listeners.map(\.descriptor))
+            for socket in self.slotListeners[slot] ?? [] where !shared.contains(socket.descriptor) { socket.close() }
+            self.slotListeners[slot] = nil
+            self.logger.info("--reuse-port: closed the sockets of worker slot \(slot): no worker serves it now")
+        }
         // A reload finishes once the new generation is serving in full: then the old one stops.
-        let old = self.workers.filter { $0.generation < self.generation && $0.retiring == nil }
+        let old = self.workers.filter { $0.generation < self.generation && $0.retiring == nil && $0.recycling == nil }
         let serving = current.filter(\.booted).count
         if !old.isEmpty, serving >= self.target {
             let took = self.reloadStartedAt.map { ContinuousClock.now - $0 }
@@ -333,13 +362,15 @@ public final class Arbiter {
         let number = self.nextNumber
         self.nextNumber += 1
         do {
+            let slot = self.freeSlot()
             let worker = try WorkerProcess.spawn(
                 number: number,
                 generation: self.generation,
                 executable: self.configuration.executable,
                 arguments: self.configuration.arguments,
-                listeners: self.listeners.map(\.descriptor),
-                heartbeatInterval: self.configuration.heartbeatInterval
+                listeners: try self.sockets(forSlot: slot).map(\.descriptor),
+                heartbeatInterval: self.configuration.heartbeatInterval,
+                slot: slot
             )
             self.workers.append(worker)
             self.logger.info("booting \(worker.name)")
@@ -347,6 +378,83 @@ public final class Arbiter {
             self.logger.error("cannot start worker \(number): \(error)")
             self.bootFailed("worker \(number): \(error)", fatal: false)
         }
+    }
+
+    // MARK: - Recycling (--max-worker-memory, --max-worker-age)
+
+    /// Once a second: a worker past `maxWorkerMemory` or `maxWorkerAge` is marked, so that
+    /// `manageWorkers` starts its replacement; once the replacement serves, the marked worker is
+    /// stopped gracefully. One worker at a time, and never during a reload, so capacity never
+    /// dips below the target.
+    private func checkRecycling() {
+        guard self.configuration.maxWorkerMemory != nil || self.configuration.maxWorkerAge != nil else { return }
+        let current = self.workers.filter { $0.generation == self.generation && $0.retiring == nil && $0.recycling == nil }
+        if let old = self.workers.first(where: { $0.recycling != nil && $0.retiring == nil }) {
+            guard current.count >= self.target, current.allSatisfy(\.booted), let recycling = old.recycling else { return }
+            self.logger.notice("\(old.name): its replacement is serving; stopping it gracefully (\(recycling.reason))")
+            old.signal(SIGTERM, because: recycling.reason)
+            return
+        }
+        let now = ContinuousClock.now
+        guard now - self.lastRecycleCheck >= .seconds(1) else { return }
+        self.lastRecycleCheck = now
+        // Not while a reload, a boot or a stop is under way: those change the workers already.
+        guard current.count == self.target, current.allSatisfy(\.booted), !self.workers.contains(where: { $0.retiring != nil && !$0.killed }),
+            !self.workers.contains(where: { $0.generation < self.generation })
+        else { return }
+        for worker in current.sorted(by: { $0.number < $1.number }) {
+            var recycling: (cause: WorkerExitCause, reason: String)?
+            if let age = self.configuration.maxWorkerAge, now - worker.spawnedAt >= age {
+                recycling = (.age, "--max-worker-age \(age.formatted): up for \((now - worker.spawnedAt).formatted)")
+            } else if let limit = self.configuration.maxWorkerMemory, let resident = ProcessMemory.resident(of: worker.pid), resident > limit {
+                recycling = (.memory, "--max-worker-memory \(ProcessMemory.describe(limit)): resident \(ProcessMemory.describe(resident))")
+            }
+            guard let recycling else { continue }
+            worker.recycling = recycling
+            self.logger.notice("\(worker.name) passed \(recycling.reason); starting its replacement first")
+            return
+        }
+    }
+
+    // MARK: - Worker slots (--reuse-port)
+
+    /// The slot for a new worker: with `reusePort`, the lowest one no running worker of this
+    /// generation serves (a recycled worker's replacement takes its slot); else 0.
+    private func freeSlot() -> Int {
+        guard self.configuration.reusePort else { return 0 }
+        let taken = Set(self.workers.filter { $0.generation == self.generation && $0.retiring == nil && $0.recycling == nil }.map(\.slot))
+        return (0...).first { !taken.contains($0) }!
+    }
+
+    /// The sockets of worker slot `slot`: the shared ones for slot 0 (and for Unix and inherited
+    /// sockets, which `SO_REUSEPORT` does not split); for another slot, TCP sockets of its own on
+    /// the same addresses, bound on first use and held by the master from then on.
+    private func sockets(forSlot slot: Int) throws -> [ListeningSocket] {
+        guard slot > 0, self.configuration.reusePort, self.listeners.count == self.configuration.bind.count else { return self.listeners }
+        if let known = self.slotListeners[slot] { return known }
+        var sockets: [ListeningSocket] = []
+        for (listener, address) in zip(self.listeners, self.configuration.bind) {
+            guard case .hostPort(let host, _) = address, let port = listener.port else {
+                sockets.append(listener)
+                continue
+            }
+            do {
+                sockets.append(try ListeningSocket.bind(.hostPort(host: host, port: port), backlog: self.configuration.backlog, reusePort: true))
+            } catch {
+                // After the privileges were dropped a low port cannot be bound again: share slot 0's.
+                self.logger.error("--reuse-port: cannot bind a socket for worker slot \(slot) (\(error)); it shares slot 0's")
+                sockets.append(listener)
+            }
+        }
+        self.slotListeners[slot] = sockets
+        return sockets
+    }
+
+    /// Closes the slots' own sockets (not slot 0's, which some slots share).
+    private func closeSlotSockets() {
+        let shared = Set(self.listeners.map(\.descriptor))
+        for socket in self.slotListeners.values.joined() where !shared.contains(socket.descriptor) { socket.close() }
+        self.slotListeners = [:]
     }
 
     /// USR1: reopens the master's log files and has every worker reopen its own. A worker that
@@ -405,7 +513,11 @@ public final class Arbiter {
         // when the last worker lets go of the socket. Not after USR2 (the new master serves on
         // it), nor while the old master this one took it over from lives (a rollback).
         let shared = self.upgradedMaster != nil || self.previousMaster.map { kill($0, 0) == 0 } == true
-        if !shared { self.listeners.forEach { $0.stopListening() } }
+        if !shared {
+            self.listeners.forEach { $0.stopListening() }
+            self.slotListeners.values.joined().forEach { $0.stopListening() }
+        }
+        self.closeSlotSockets()
         self.listeners.forEach { $0.close(keepingFile: self.upgradedMaster != nil) }
         self.listeners = []
         for worker in self.workers where !worker.killed {
@@ -416,6 +528,7 @@ public final class Arbiter {
     }
 
     private func cleanUp() {
+        self.closeSlotSockets()
         self.listeners.forEach { $0.close(keepingFile: self.upgradedMaster != nil) }
         self.listeners = []
         if let pidFile = self.pidFile { unlink(pidFile) }

@@ -32,6 +32,24 @@ public struct ArbiterConfiguration: Sendable {
     /// On TERM, how long the workers go on serving (their health path failing) before the
     /// graceful stop begins (`--drain-delay`): a load balancer's probe interval.
     public var drainDelay: Duration
+    /// A worker whose resident memory passes this many bytes is recycled (`--max-worker-memory`):
+    /// its replacement starts first, and it is stopped gracefully once the replacement serves.
+    public var maxWorkerMemory: Int?
+    /// A worker older than this is recycled the same way (`--max-worker-age`).
+    public var maxWorkerAge: Duration?
+    /// The listening sockets' backlog (`--backlog`).
+    public var backlog: Int32 = 1024
+    /// One `SO_REUSEPORT` socket per worker slot (`--reuse-port`): the kernel spreads new
+    /// connections evenly over the workers instead of waking whichever accepts first. The master
+    /// holds each slot's socket, and a slot's replacement worker gets it, so the connections
+    /// queued on it are served, not refused.
+    public var reusePort = false
+    /// The user and group to run as once the sockets are bound (`--user`, `--group`): the
+    /// master drops its privileges before it starts any worker.
+    public var user: uid_t?
+    public var group: gid_t?
+    /// The app's name in process titles: `carafe: master [NAME]`, `carafe: worker 1 [NAME]`.
+    public var processName: String?
 
     /// Gunicorn's defaults: a 30 s timeout and graceful timeout; this executable and its arguments.
     public init(

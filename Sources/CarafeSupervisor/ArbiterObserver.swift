@@ -45,4 +45,8 @@ public enum WorkerExitCause: String, Sendable, CaseIterable {
     case reload
     /// Fewer workers were wanted (TTOU), or the master stopped.
     case stopped
+    /// It passed `--max-worker-memory` and was replaced.
+    case memory
+    /// It passed `--max-worker-age` and was replaced.
+    case age
 }

@@ -21,10 +21,19 @@ public struct ListeningSocket: Sendable {
     let ownedPath: String?
 
     static let firstHighDescriptor: Int32 = 100
-    static let backlog: Int32 = 1024
+    /// The default backlog (`--backlog`).
+    public static let backlog: Int32 = 1024
 
-    /// Binds and listens on `address`. `umask` applies to the file of a Unix socket.
-    public static func bind(_ address: BindAddress, umask mask: mode_t? = nil) throws -> ListeningSocket {
+    /// The TCP port it listens on, or nil for a Unix socket.
+    var port: Int? {
+        guard self.url.hasPrefix("http://"), let colon = self.url.lastIndex(of: ":") else { return nil }
+        return Int(self.url[self.url.index(after: colon)...])
+    }
+
+    /// Binds and listens on `address`. `umask` applies to the file of a Unix socket. With
+    /// `reusePort`, a TCP socket gets `SO_REUSEPORT`, so that more sockets can bind the same
+    /// address and port (see `ArbiterConfiguration.reusePort`).
+    public static func bind(_ address: BindAddress, umask mask: mode_t? = nil, backlog: Int32 = Self.backlog, reusePort: Bool = false) throws -> ListeningSocket {
         switch address {
         case .hostPort(let host, let port):
             let socketAddress: SocketAddress
@@ -37,8 +46,9 @@ public struct ListeningSocket: Sendable {
             guard fd >= 0 else { throw SupervisorError.bind(address.description, String(cString: strerror(errno))) }
             var one: Int32 = 1
             _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            if reusePort { _ = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
             let bound = socketAddress.withSockAddr { pointer, size in Glibc.bind(fd, pointer, socklen_t(size)) }
-            guard bound == 0, listen(fd, Self.backlog) == 0 else {
+            guard bound == 0, listen(fd, backlog) == 0 else {
                 let reason = String(cString: strerror(errno))
                 _ = Glibc.close(fd)
                 throw SupervisorError.bind(address.description, reason)
@@ -61,26 +71,26 @@ public struct ListeningSocket: Sendable {
             let bound = socketAddress.withSockAddr { pointer, size in Glibc.bind(fd, pointer, socklen_t(size)) }
             let bindErrno = errno
             if let previous { umask(previous) }
-            guard bound == 0, listen(fd, Self.backlog) == 0 else {
+            guard bound == 0, listen(fd, backlog) == 0 else {
                 let reason = String(cString: strerror(bound == 0 ? errno : bindErrno))
                 _ = Glibc.close(fd)
                 throw SupervisorError.bind(address.description, reason)
             }
             return ListeningSocket(descriptor: try moveHigh(fd), url: "unix:\(path)", ownedPath: path)
         case .fileDescriptor(let inherited):
-            return try adopt(inherited)
+            return try adopt(inherited, backlog: backlog)
         }
     }
 
     /// Takes over an inherited, bound socket (`fd://N`, systemd's `LISTEN_FDS`, or an old
     /// master's after USR2). With `ownsFile`, a Unix socket's file is removed at `close()`.
-    public static func adopt(_ inherited: Int32, ownsFile: Bool = false) throws -> ListeningSocket {
+    public static func adopt(_ inherited: Int32, ownsFile: Bool = false, backlog: Int32 = Self.backlog) throws -> ListeningSocket {
         var type: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(inherited, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue) else {
             throw SupervisorError.bind("fd://\(inherited)", "descriptor \(inherited) is not an open stream socket")
         }
-        guard listen(inherited, Self.backlog) == 0 else {
+        guard listen(inherited, backlog) == 0 else {
             throw SupervisorError.bind("fd://\(inherited)", String(cString: strerror(errno)))
         }
         let url = url(of: inherited, host: nil)

@@ -31,8 +31,14 @@ final class WorkerProcess {
     private var reader = HeartbeatReader()
     /// The requests it last said it had in flight (a `.inFlight` frame), one per line.
     var inFlight: String = ""
+    /// Set once it passed `--max-worker-memory` or `--max-worker-age`: its replacement is
+    /// starting, and it serves on until that one serves.
+    var recycling: (cause: WorkerExitCause, reason: String)?
+    /// With `--reuse-port`: the slot whose sockets it serves on (0, 1, …).
+    let slot: Int
 
-    private init(number: Int, pid: pid_t, generation: Int, heartbeat: Int32) {
+    private init(number: Int, pid: pid_t, generation: Int, heartbeat: Int32, slot: Int) {
+        self.slot = slot
         self.number = number
         self.pid = pid
         self.generation = generation
@@ -54,7 +60,8 @@ final class WorkerProcess {
         executable: String,
         arguments: [String],
         listeners: [Int32],
-        heartbeatInterval: Duration
+        heartbeatInterval: Duration,
+        slot: Int = 0
     ) throws -> WorkerProcess {
         let ends = try PipeEnds.open(nonBlocking: false)
         // The write end must not sit on a number the file actions write to.
@@ -88,7 +95,7 @@ final class WorkerProcess {
             close(ends.read)
             throw error
         }
-        return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends.read)
+        return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends.read, slot: slot)
     }
 
     /// Reads every pending byte of the heartbeat pipe: the beats and frames it brought.
