@@ -224,15 +224,27 @@ let package = Package(
         // What one password hash costs (`scripts/bench-passwords` runs it in release mode).
         .executableTarget(name: "PasswordCost", dependencies: ["CarafeSessions"], path: "Benchmarks/PasswordCost"),
         // An app behind nginx: client address, streaming, static files (the nginx tests run it).
-        .executableTarget(name: "BehindProxy", dependencies: ["Carafe", "CarafeStreaming", "CarafeDatabase"], path: "Examples/BehindProxy"),
+        .executableTarget(
+            name: "BehindProxy",
+            dependencies: ["Carafe", "CarafeStreaming", "CarafeDatabase"],
+            path: "Examples/BehindProxy"
+        ),
         // A small app on the database layer (users, migrations, LISTEN/NOTIFY broadcast), for its process tests.
-        .executableTarget(name: "DatabaseProbe", dependencies: ["Carafe", "CarafeDatabase", "CarafeStreaming"], path: "Examples/DatabaseProbe", exclude: ["migrations"]),
+        .executableTarget(
+            name: "DatabaseProbe",
+            dependencies: ["Carafe", "CarafeDatabase", "CarafeStreaming"],
+            path: "Examples/DatabaseProbe",
+            exclude: ["migrations"]
+        ),
         // Starting and talking to the example executables, shared by the process-level tests.
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         // A throwaway PostgreSQL server (initdb + pg_ctl in a temporary directory) for the database tests.
         .target(name: "PostgresTestSupport", dependencies: ["ProcessTestSupport"], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeCore", "CarafeTesting", "CarafeCompression"]),
-        .testTarget(name: "CarafeStreamingTests", dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]),
+        .testTarget(
+            name: "CarafeStreamingTests",
+            dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]
+        ),
         .testTarget(name: "CarafeSessionsTests", dependencies: ["Carafe", "CarafeSessions", "CarafeTesting"]),
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
         // Runs the built `accounts` example over real sockets with curl: sign-up, log-in, CSRF, escaping.

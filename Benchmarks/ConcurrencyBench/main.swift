@@ -19,7 +19,8 @@ import PostgresNIO
 import Synchronization
 
 let environment = ProcessInfo.processInfo.environment
-let url = environment["DATABASE_URL"]
+let url =
+    environment["DATABASE_URL"]
     ?? "postgres://\(environment["PGUSER"] ?? "postgres")@\(environment["PGHOST"] ?? "127.0.0.1"):\(environment["PGPORT"] ?? "5432")/\(environment["PGDATABASE"] ?? "postgres")"
 let poolSize = Int(environment["PG_POOL"] ?? "") ?? 56
 
@@ -54,10 +55,15 @@ final class BlockingPostgres: Sendable {
     func query(_ sql: String, _ binds: [PostgresData] = []) throws -> [PostgresRow] {
         self.available.wait()
         defer { self.available.signal() }
-        let connection = try self.idle.withLock { $0.popLast() } ?? self.wait { [self] in
-            let id = self.opened.withLock { $0 += 1; return $0 }
-            return PostgresConnection.connect(on: self.group.next(), configuration: self.configuration, id: id, logger: self.logger)
-        }
+        let connection =
+            try self.idle.withLock { $0.popLast() }
+            ?? self.wait { [self] in
+                let id = self.opened.withLock {
+                    $0 += 1
+                    return $0
+                }
+                return PostgresConnection.connect(on: self.group.next(), configuration: self.configuration, id: id, logger: self.logger)
+            }
         do {
             let result = try self.wait { connection.query(sql, binds) }
             self.idle.withLock { $0.append(connection) }

@@ -7,7 +7,9 @@ import CarafeSessions
 import Foundation
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 9
-let methods: [PasswordHasher.Method] = [.scrypt(n: 32768), .recommended, .pbkdf2(.sha256, iterations: 600_000), .pbkdf2(.sha512, iterations: 210_000)]
+let methods: [PasswordHasher.Method] = [
+    .scrypt(n: 32768), .recommended, .pbkdf2(.sha256, iterations: 600_000), .pbkdf2(.sha512, iterations: 210_000),
+]
 for method in methods {
     let hasher = PasswordHasher(method)
     let stored = try hasher.hashBlocking("correct horse battery staple")
@@ -20,5 +22,14 @@ for method in methods {
     }
     milliseconds.sort()
     let name = "\(method)".padding(toLength: 22, withPad: " ", startingAt: 0)
-    print(name + String(format: " median %7.1f ms  (min %.1f, max %.1f, %d runs)", milliseconds[runs / 2], milliseconds[0], milliseconds[runs - 1], runs))
+    print(
+        name
+            + String(
+                format: " median %7.1f ms  (min %.1f, max %.1f, %d runs)",
+                milliseconds[runs / 2],
+                milliseconds[0],
+                milliseconds[runs - 1],
+                runs
+            )
+    )
 }

@@ -12,7 +12,10 @@ import Synchronization
 
 /// Users (name → password hash) and notes, in memory.
 final class Store: Sendable {
-    struct Note: Sendable { let author: String; let text: String }
+    struct Note: Sendable {
+        let author: String
+        let text: String
+    }
     private let users = Mutex<[String: String]>([:])
     private let allNotes = Mutex<[Note]>([])
 
@@ -40,7 +43,9 @@ let secretKey: String
 if let key = ProcessInfo.processInfo.environment["SECRET_KEY"] {
     secretKey = key
 } else {
-    app.logger.warning("SECRET_KEY is not set: using a random key, so sessions end when the process does and are not shared between workers")
+    app.logger.warning(
+        "SECRET_KEY is not set: using a random key, so sessions end when the process does and are not shared between workers"
+    )
     secretKey = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
 }
 try app.sessions(secretKey: secretKey)
@@ -65,11 +70,17 @@ app.post("/signup") { req -> Response in
     let name = req.form["name"]?.trimmingCharacters(in: .whitespaces) ?? ""
     let password = req.form["password"] ?? ""
     guard !name.isEmpty, password.count >= 8 else {
-        return try req.render("account", page(req, ["signup": true, "error": "A name and a password of at least 8 characters, please."]), status: .unprocessableEntity)
-            .makeResponse(for: req)
+        return try req.render(
+            "account",
+            page(req, ["signup": true, "error": "A name and a password of at least 8 characters, please."]),
+            status: .unprocessableEntity
+        )
+        .makeResponse(for: req)
     }
     guard store.add(user: name, passwordHash: try await passwords.hash(password)) else {
-        return try req.render("account", page(req, ["signup": true, "error": "That name is taken."]), status: .conflict).makeResponse(for: req)
+        return try req.render("account", page(req, ["signup": true, "error": "That name is taken."]), status: .conflict).makeResponse(
+            for: req
+        )
     }
     req.session["user"] = name
     return Response.redirect(to: "/", status: .seeOther)

@@ -22,9 +22,18 @@ import CarafeSessions
 struct API: Sendable {
     let pages: Pages
 
-    struct SessionInfo: Content { let username: String?; let csrf_token: String }
-    struct Credentials: Content { let username: String?; let password: String? }
-    struct Failure: Content { let error: String; let status: UInt }
+    struct SessionInfo: Content {
+        let username: String?
+        let csrf_token: String
+    }
+    struct Credentials: Content {
+        let username: String?
+        let password: String?
+    }
+    struct Failure: Content {
+        let error: String
+        let status: UInt
+    }
     struct Token: Content { let token: String }
 
     func blueprint() -> Blueprint {
@@ -37,7 +46,10 @@ struct API: Sendable {
             let credentials = try req.decode(Credentials.self)
             let name = credentials.username ?? ""
             let stored = try await Queries.credentials(req.db, username: name)
-            let matches = try await self.pages.passwords.verify(credentials.password ?? "", against: stored?.passwordHash ?? self.pages.dummyHash)
+            let matches = try await self.pages.passwords.verify(
+                credentials.password ?? "",
+                against: stored?.passwordHash ?? self.pages.dummyHash
+            )
             guard let stored, matches else { throw HTTPError(.unauthorized, "Wrong username or password.") }
             req.logIn(stored.viewer)
             // Logging in starts a new session with a new CSRF token: here it is.

@@ -61,7 +61,9 @@ struct Avatars: Sendable {
 
     func settingsPage(_ req: Request, extra: [String: Any] = [:], status: HTTPStatus = .ok) async throws -> Response {
         let viewer = try req.requireUser(Viewer.self)
-        guard let profile = try await Queries.profile(req.db, id: viewer.id, viewer: nil) else { throw HTTPError(.notFound, "There is no such user.") }
+        guard let profile = try await Queries.profile(req.db, id: viewer.id, viewer: nil) else {
+            throw HTTPError(.notFound, "There is no such user.")
+        }
         let context = req.page(["profile": Pages.context(profile), "title": "Settings", "max_avatar_size": Formatting.bytes(Self.maxSize)])
         return try req.render("settings", context.merging(extra) { _, new in new }, status: status).makeResponse(for: req)
     }
@@ -69,14 +71,20 @@ struct Avatars: Sendable {
     func upload(_ req: Request) async throws -> Response {
         let viewer = try req.requireUser(Viewer.self)
         func refuse(_ message: String) async throws -> Response {
-            try await self.settingsPage(req, extra: ValidationFailure(field: "avatar", message).templateContext(values: [:]), status: .unprocessableEntity)
+            try await self.settingsPage(
+                req,
+                extra: ValidationFailure(field: "avatar", message).templateContext(values: [:]),
+                status: .unprocessableEntity
+            )
         }
         guard let file = req.file("avatar"), file.size > 0 else { return try await refuse("Choose a picture to upload.") }
         guard file.size <= Self.maxSize else {
             return try await refuse("The picture has \(Formatting.bytes(file.size)); at most \(Formatting.bytes(Self.maxSize)) is allowed.")
         }
         guard let kind = Kind(magic: try Self.firstBytes(of: file, count: 12)) else {
-            return try await refuse("The picture must be a PNG, JPEG, GIF or WebP image; this file is none of them (whatever its name says).")
+            return try await refuse(
+                "The picture must be a PNG, JPEG, GIF or WebP image; this file is none of them (whatever its name says)."
+            )
         }
         // The server's name: the user's id and 16 random hex digits. A new name for each
         // upload, so that caches may keep a picture for ever.
@@ -105,7 +113,11 @@ struct Avatars: Sendable {
         guard Self.isStoredName(name), let kind = name.split(separator: ".").last.flatMap({ Kind(rawValue: String($0)) }) else {
             throw HTTPError(.notFound, "There is no picture \(name).")
         }
-        var response = try Response.file(at: (self.directory as NSString).appendingPathComponent(name), contentType: kind.contentType, for: req)
+        var response = try Response.file(
+            at: (self.directory as NSString).appendingPathComponent(name),
+            contentType: kind.contentType,
+            for: req
+        )
         response.headers.replaceOrAdd(name: "Cache-Control", value: "public, max-age=31536000, immutable")
         response.headers.replaceOrAdd(name: "X-Content-Type-Options", value: "nosniff")
         return response
@@ -121,7 +133,9 @@ struct Avatars: Sendable {
         case .memory(let buffer):
             return Array(buffer.readableBytesView.prefix(count))
         case .file(let path):
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw HTTPError(.internalServerError, "The upload could not be read.") }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw HTTPError(.internalServerError, "The upload could not be read.")
+            }
             defer { try? handle.close() }
             return Array(try handle.read(upToCount: count) ?? Data())
         }

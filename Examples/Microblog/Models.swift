@@ -32,7 +32,10 @@ struct Post: Content, Sendable {
     /// What a template shows of it (escaped by the template): the time for people ("5 minutes
     /// ago"), and in ISO 8601 for the `<time datetime>`.
     var templateContext: [String: Any] {
-        var context: [String: Any] = ["id": self.id, "username": self.username, "body": self.body, "time": self.createdAt.formatted(.iso8601), "ago": Formatting.ago(self.createdAt)]
+        var context: [String: Any] = [
+            "id": self.id, "username": self.username, "body": self.body, "time": self.createdAt.formatted(.iso8601),
+            "ago": Formatting.ago(self.createdAt),
+        ]
         if let avatar { context["avatar"] = avatar }
         return context
     }

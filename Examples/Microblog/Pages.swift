@@ -35,7 +35,11 @@ struct Pages: Sendable {
 
         // Errors as pages, in the layout: "There is no user bob.", …
         app.errorHandler(HTTPError.self) { req, error in
-            try req.render("error", req.page(["status": "\(error.status.code) \(error.status.reasonPhrase)", "message": error.message]), status: error.status)
+            try req.render(
+                "error",
+                req.page(["status": "\(error.status.code) \(error.status.reasonPhrase)", "message": error.message]),
+                status: error.status
+            )
         }
     }
 
@@ -49,12 +53,18 @@ struct Pages: Sendable {
             return Response.redirect(to: "/login", status: .seeOther)
         }
         let timeline = try await Queries.timeline(req.db, viewer: viewer.id, page: page, perPage: self.settings.pageSize)
-        return try req.render("home", req.page([
-            "profile": Self.context(profile),
-            "posts": timeline.posts.map(\.templateContext),
-            "live": page == 1,
-            "max_post_length": Validation.maxPostLength,
-        ].merging(Self.pager(page, hasNext: timeline.hasNext)) { a, _ in a }.merging(extra) { _, new in new }), status: status).makeResponse(for: req)
+        return try req.render(
+            "home",
+            req.page(
+                [
+                    "profile": Self.context(profile),
+                    "posts": timeline.posts.map(\.templateContext),
+                    "live": page == 1,
+                    "max_post_length": Validation.maxPostLength,
+                ].merging(Self.pager(page, hasNext: timeline.hasNext)) { a, _ in a }.merging(extra) { _, new in new }
+            ),
+            status: status
+        ).makeResponse(for: req)
     }
 
     func user(_ req: Request) async throws -> HTML {
@@ -65,11 +75,13 @@ struct Pages: Sendable {
             throw HTTPError(.notFound, "There is no user \(name).")
         }
         let posts = try await Queries.posts(req.db, by: profile.id, page: page, perPage: self.settings.pageSize)
-        var context = req.page([
-            "profile": Self.context(profile),
-            "posts": posts.posts.map(\.templateContext),
-            "title": profile.username,
-        ].merging(Self.pager(page, hasNext: posts.hasNext)) { a, _ in a })
+        var context = req.page(
+            [
+                "profile": Self.context(profile),
+                "posts": posts.posts.map(\.templateContext),
+                "title": profile.username,
+            ].merging(Self.pager(page, hasNext: posts.hasNext)) { a, _ in a }
+        )
         if let viewer, viewer.id != profile.id {
             context[profile.followedByViewer ? "can_unfollow" : "can_follow"] = true
         }
@@ -93,8 +105,12 @@ struct Pages: Sendable {
 
     func signUp(_ req: Request) async throws -> Response {
         func again(_ failure: ValidationFailure, _ status: HTTPStatus) throws -> Response {
-            try req.render("account", req.page(["signup": true].merging(failure.templateContext(values: req.formValues)) { _, new in new }), status: status)
-                .makeResponse(for: req)
+            try req.render(
+                "account",
+                req.page(["signup": true].merging(failure.templateContext(values: req.formValues)) { _, new in new }),
+                status: status
+            )
+            .makeResponse(for: req)
         }
         let form: SignUpForm
         do {
@@ -102,7 +118,13 @@ struct Pages: Sendable {
         } catch let failure as ValidationFailure {
             return try again(failure, .unprocessableEntity)
         }
-        guard let id = try await Queries.createUser(req.db, username: form.username, passwordHash: try await self.passwords.hash(form.password)) else {
+        guard
+            let id = try await Queries.createUser(
+                req.db,
+                username: form.username,
+                passwordHash: try await self.passwords.hash(form.password)
+            )
+        else {
             return try again(ValidationFailure(field: "username", "\(form.username) is taken (names are the same in any case)"), .conflict)
         }
         req.logIn(Viewer(id: id, username: form.username, version: 0))
@@ -115,8 +137,12 @@ struct Pages: Sendable {
         let stored = try await Queries.credentials(req.db, username: name)
         let matches = try await self.passwords.verify(req.form["password"] ?? "", against: stored?.passwordHash ?? self.dummyHash)
         guard let stored, matches else {
-            return try req.render("account", req.page(["error": "Wrong username or password.", "values": ["username": name]]), status: .unauthorized)
-                .makeResponse(for: req)
+            return try req.render(
+                "account",
+                req.page(["error": "Wrong username or password.", "values": ["username": name]]),
+                status: .unauthorized
+            )
+            .makeResponse(for: req)
         }
         req.logIn(stored.viewer)
         req.flash("Welcome back, \(stored.username).")

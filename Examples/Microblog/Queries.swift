@@ -115,7 +115,10 @@ enum Queries {
     /// decides, so two sign-ups cannot both win).
     static func createUser(_ db: some SQLExecutor, username: String, passwordHash: String) async throws -> Int? {
         do {
-            return try await db.first("INSERT INTO users (username, password_hash) VALUES (\(username), \(passwordHash)) RETURNING id", as: Int.self)
+            return try await db.first(
+                "INSERT INTO users (username, password_hash) VALUES (\(username), \(passwordHash)) RETURNING id",
+                as: Int.self
+            )
         } catch let error as DatabaseError where error.kind == .uniqueViolation {
             return nil
         }
@@ -127,7 +130,12 @@ enum Queries {
     }
 
     static func createPost(_ db: some SQLExecutor, by viewer: Viewer, body: String) async throws -> Post {
-        guard let row = try await db.first("INSERT INTO posts (user_id, body) VALUES (\(viewer.id), \(body)) RETURNING id, created_at", as: Inserted.self) else {
+        guard
+            let row = try await db.first(
+                "INSERT INTO posts (user_id, body) VALUES (\(viewer.id), \(body)) RETURNING id, created_at",
+                as: Inserted.self
+            )
+        else {
             throw HTTPError(.internalServerError, "The post was not stored.")
         }
         return Post(id: row.id, userId: viewer.id, username: viewer.username, body: body, createdAt: row.createdAt)

@@ -19,7 +19,9 @@ enum SecretKey {
             if errno == EEXIST, let stored = try? String(contentsOfFile: file, encoding: .utf8) {
                 return stored.trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            throw SecretKeyFileError(description: "SECRET_KEY is not set, and \(file) cannot be created to keep one: \(String(cString: strerror(errno)))")
+            throw SecretKeyFileError(
+                description: "SECRET_KEY is not set, and \(file) cannot be created to keep one: \(String(cString: strerror(errno)))"
+            )
         }
         defer { close(fd) }
         let written = key.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, key.utf8.count) }

@@ -31,7 +31,12 @@ struct Settings: Codable, Sendable {
     static func load(_ config: AppConfig) -> Settings {
         let settings = config.loadOrExit(Settings())
         if !Self.pageSizes.contains(settings.pageSize), let entry = config.entry(named: CodingKeys.pageSize.rawValue) {
-            FileHandle.standardError.write(Data("Error: \(ConfigError(entry: entry, problem: "expected \(Self.pageSizes.lowerBound) to \(Self.pageSizes.upperBound) posts per page"))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "Error: \(ConfigError(entry: entry, problem: "expected \(Self.pageSizes.lowerBound) to \(Self.pageSizes.upperBound) posts per page"))\n"
+                        .utf8
+                )
+            )
             exit(78)
         }
         return settings

@@ -11,7 +11,8 @@ enum Validation {
     static let usernameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
     /// The rules as the sign-up form shows them, before anyone breaks them.
-    static let usernameRule = "\(usernameLengths.lowerBound) to \(usernameLengths.upperBound) letters (a-z), digits or _; not case-sensitive"
+    static let usernameRule =
+        "\(usernameLengths.lowerBound) to \(usernameLengths.upperBound) letters (a-z), digits or _; not case-sensitive"
     static let passwordRule = "at least \(passwordLengths.lowerBound) characters"
 
     /// `?page=N`: 1 if absent; a 400 unless a whole number from 1 to 10000.
@@ -38,7 +39,12 @@ struct SignUpForm: Decodable, Validatable {
     enum CodingKeys: String, CodingKey { case username, password }
 
     static func validations(_ v: inout Validations<Self>) {
-        v.add("username", \.username, .count(Validation.usernameLengths), .characters(Validation.usernameCharacters, "letters (a-z), digits and _"))
+        v.add(
+            "username",
+            \.username,
+            .count(Validation.usernameLengths),
+            .characters(Validation.usernameCharacters, "letters (a-z), digits and _")
+        )
         v.add("password", \.password, .count(Validation.passwordLengths))
     }
 }
@@ -58,8 +64,14 @@ struct NewPost: Decodable, Validatable {
     enum CodingKeys: String, CodingKey { case body }
 
     static func validations(_ v: inout Validations<Self>) {
-        v.add("body", \.body, Validator { $0.isEmpty ? "A post cannot be empty." : nil }, Validator { body in
-            body.count > Validation.maxPostLength ? "A post can have at most \(Validation.maxPostLength) characters; this one has \(body.count)." : nil
-        })
+        v.add(
+            "body",
+            \.body,
+            Validator { $0.isEmpty ? "A post cannot be empty." : nil },
+            Validator { body in
+                body.count > Validation.maxPostLength
+                    ? "A post can have at most \(Validation.maxPostLength) characters; this one has \(body.count)." : nil
+            }
+        )
     }
 }

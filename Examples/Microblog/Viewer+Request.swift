@@ -10,7 +10,9 @@ extension Request {
     /// the log-in page).
     func requireViewer() throws -> Viewer {
         guard let viewer = self.viewer else {
-            if self.basicCredentials != nil { throw HTTPError.basicAuthenticationRequired(realm: "microblog", "Wrong username or password.") }
+            if self.basicCredentials != nil {
+                throw HTTPError.basicAuthenticationRequired(realm: "microblog", "Wrong username or password.")
+            }
             if self.bearerToken != nil { throw HTTPError.bearerTokenRequired(realm: "microblog", invalidToken: true) }
             throw HTTPError(.unauthorized, "Log in first.")
         }

@@ -13,13 +13,15 @@ extension App {
         func row(_ cells: [String]) -> String {
             zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
         }
-        let title = "worker class: \(workerClass) (routes that do not say blocking: run on the \(workerClass == .threads ? "thread pool" : "event loop"))\n"
+        let title =
+            "worker class: \(workerClass) (routes that do not say blocking: run on the \(workerClass == .threads ? "thread pool" : "event loop"))\n"
         return title + ([row(header)] + rows.map(row)).map { $0.trimmingCharacters(in: .whitespaces) + "\n" }.joined()
     }
 
     /// The line `serve` logs at start: the worker class and the pool.
     var workerClassSummary: String {
-        let pool = "a pool of \(self.blockingThreads) threads per process, at most \(self.threadQueueLimit) jobs queued (--thread-queue-limit)"
+        let pool =
+            "a pool of \(self.blockingThreads) threads per process, at most \(self.threadQueueLimit) jobs queued (--thread-queue-limit)"
         switch self.workerClass {
         case .async:
             return "worker class async: handlers run on the event loops; blocking: true routes on \(pool)"

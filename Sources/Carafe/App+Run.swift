@@ -33,7 +33,12 @@ extension App {
         // and the config file (see ServeArguments).
         let resolved: ServeArguments
         do {
-            let sources = try ConfigSources(arguments: arguments, environment: self.config.environment, dotEnvPath: self.config.dotEnvPath, formats: self.config.fileFormats)
+            let sources = try ConfigSources(
+                arguments: arguments,
+                environment: self.config.environment,
+                dotEnvPath: self.config.dotEnvPath,
+                formats: self.config.fileFormats
+            )
             resolved = try ServeArguments.resolve(arguments, sources: sources)
         } catch {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
@@ -126,7 +131,6 @@ extension App {
         }
     }
 }
-
 
 /// True for the first signal only: the second one stops at once.
 final class SignalLatch: Sendable {

@@ -22,7 +22,8 @@ extension App {
     }
 
     /// `serve` with the command line's options: its logs and level, and `--debug`.
-    func serve(_ configuration: HTTPServerConfiguration, _ options: ServeOptions, umask mask: mode_t?, worker: WorkerContext?) async throws {
+    func serve(_ configuration: HTTPServerConfiguration, _ options: ServeOptions, umask mask: mode_t?, worker: WorkerContext?) async throws
+    {
         self.logger.logLevel = options.logLevel
         let errorLog = try self.logErrors(to: options.errorLogfile)
         if let worker {
@@ -50,7 +51,14 @@ extension App {
         // A worker's master dropped them already; a single process drops them once it listens.
         let privileges = worker == nil ? try options.privilegesValue() : (nil, nil)
         try await self.serve(
-            configuration, errorLog: errorLog, umask: mask, worker: worker, metrics: metrics, blockedLoopThreshold: threshold, dropPrivileges: privileges)
+            configuration,
+            errorLog: errorLog,
+            umask: mask,
+            worker: worker,
+            metrics: metrics,
+            blockedLoopThreshold: threshold,
+            dropPrivileges: privileges
+        )
     }
 
     /// `--metrics-bind` and the app's exporter; nil without the option. An error if the app
@@ -64,7 +72,9 @@ extension App {
             throw ValidationError("--metrics-bind: \(error)")
         }
         guard let exporter = self.metricsExporter else {
-            throw ValidationError("--metrics-bind: this app has no metrics exporter; add CarafeMetrics and set app.metricsExporter = PrometheusExporter()")
+            throw ValidationError(
+                "--metrics-bind: this app has no metrics exporter; add CarafeMetrics and set app.metricsExporter = PrometheusExporter()"
+            )
         }
         if case .hostPort(_, let port) = address, port != 0, try options.bindAddresses().contains(address) {
             throw ValidationError("--metrics-bind \(text): the metrics are never served on the app's own address; give another port")
@@ -153,7 +163,8 @@ extension App {
                 Self.onSignal(SIGUSR2) { [logger, readiness = self.readiness] in
                     readiness.isReady = false
                     logger.info("received USR2 (the master is draining): answering the health path with 503")
-                })
+                }
+            )
         }
         if worker == nil, let tls = configuration.tls {
             // A single process has no new workers to load renewed certificate files: HUP reads
@@ -165,7 +176,8 @@ extension App {
                     } catch {
                         logger.error("received HUP: \(error); still serving the certificate loaded before")
                     }
-                })
+                }
+            )
         }
         signals.append(
             Self.onSignal(SIGUSR1) { [logger, accessLog = self.accessLog] in
@@ -176,7 +188,8 @@ extension App {
                 } catch {
                     logger.error("received USR1: \(error)")
                 }
-            })
+            }
+        )
         var heartbeat: WorkerHeartbeat?
         let refreshGauges: @Sendable () -> Void = { [self] in self.refreshMetrics(from: server) }
         var metricsEndpoint: (any MetricsEndpoint)?
@@ -198,13 +211,17 @@ extension App {
             }
             heartbeat?.start()
             server.beforeEventLoopsStop { [heartbeat] in heartbeat?.stop() }
-            self.logger.info("worker \(worker.number) (pid \(getpid())) serving on \(server.localAddresses.map { Self.url(of: $0) }.joined(separator: ", "))")
+            self.logger.info(
+                "worker \(worker.number) (pid \(getpid())) serving on \(server.localAddresses.map { Self.url(of: $0) }.joined(separator: ", "))"
+            )
         } else {
             self.logger.notice("\(self.workerClassSummary)")
             for address in server.localAddresses {
                 let url = Self.url(of: address)
                 let tls = server.localTLSAddresses.contains(address) && url.hasPrefix("http:")
-                self.logger.notice("Carafe serving on \(tls ? "https" + url.dropFirst(4) : url) (pid \(getpid()), \(configuration.eventLoops) event loops)")
+                self.logger.notice(
+                    "Carafe serving on \(tls ? "https" + url.dropFirst(4) : url) (pid \(getpid()), \(configuration.eventLoops) event loops)"
+                )
             }
         }
         var watchdog: LoopWatchdog?
@@ -222,7 +239,6 @@ extension App {
         signals.forEach { $0.cancel() }
         self.logger.info("stopped")
     }
-
 
     /// Runs `handler` on a dispatch queue whenever the process receives `signo`.
     static func onSignal(_ signo: Int32, _ handler: @escaping @Sendable () -> Void) -> any DispatchSourceSignal {

@@ -20,7 +20,12 @@ struct ServeCommand: ParsableCommand {
 
 /// Where `serve`'s flags and the app's settings come from besides the command line.
 struct ConfigOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A JSON file of settings: the app's (app.config), and serve's flags in its \"serve\" object. (default: $CARAFE_CONFIG) Every flag is also read from CARAFE_<FLAG>; see docs/configuration.md.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A JSON file of settings: the app's (app.config), and serve's flags in its \"serve\" object. (default: $CARAFE_CONFIG) Every flag is also read from CARAFE_<FLAG>; see docs/configuration.md.",
+            valueName: "file"
+        )
+    )
     var config: String?
 
     @Flag(help: "Print each of serve's flags and the app's settings with its value and where it came from (secrets masked), and exit.")
@@ -30,6 +35,9 @@ struct ConfigOptions: ParsableArguments {
 struct RoutesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "routes", abstract: "Print the route table, and where each route runs.")
 
-    @Option(name: [.customShort("k"), .long], help: "Show where routes run under this worker class: async or threads. (default: the app's, async unless set in code)")
+    @Option(
+        name: [.customShort("k"), .long],
+        help: "Show where routes run under this worker class: async or threads. (default: the app's, async unless set in code)"
+    )
     var workerClass: WorkerClass?
 }

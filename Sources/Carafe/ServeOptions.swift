@@ -7,10 +7,19 @@ import Synchronization
 
 /// Options of `serve`, named as Gunicorn names them where it has them.
 struct ServeOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N, each optionally prefixed https:// (TLS) or http:// (plain); repeatable. (default: systemd's LISTEN_FDS if set, else 127.0.0.1:8000)")
+    @Option(
+        name: [.short, .long],
+        help:
+            "Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N, each optionally prefixed https:// (TLS) or http:// (plain); repeatable. (default: systemd's LISTEN_FDS if set, else 127.0.0.1:8000)"
+    )
     var bind: [String] = []
 
-    @Option(help: ArgumentHelp("TLS: the certificate chain (PEM). With no https:// bind, every bind speaks TLS. Needs CarafeTLS.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "TLS: the certificate chain (PEM). With no https:// bind, every bind speaks TLS. Needs CarafeTLS.",
+            valueName: "file"
+        )
+    )
     var certfile: String?
 
     @Option(help: ArgumentHelp("TLS: the certificate's private key (PEM).", valueName: "file"))
@@ -28,19 +37,44 @@ struct ServeOptions: ParsableArguments {
     @Flag(help: "Serve HTTP/2 with prior knowledge (h2c) on plain binds, besides HTTP/1.1. Needs CarafeHTTP2.")
     var h2c = false
 
-    @Option(help: ArgumentHelp("HTTP/2: streams a client may have open at once, advertised in SETTINGS; more are refused (REFUSED_STREAM). (default: 100)", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "HTTP/2: streams a client may have open at once, advertised in SETTINGS; more are refused (REFUSED_STREAM). (default: 100)",
+            valueName: "n"
+        )
+    )
     var http2MaxConcurrentStreams: Int?
 
-    @Option(help: ArgumentHelp("HTTP/2: bytes of a request's header list, advertised in SETTINGS; a larger one is refused. (default: 16384)", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp(
+            "HTTP/2: bytes of a request's header list, advertised in SETTINGS; a larger one is refused. (default: 16384)",
+            valueName: "bytes"
+        )
+    )
     var http2MaxHeaderListSize: Int?
 
-    @Option(help: ArgumentHelp("HTTP/2: the flow-control window of each stream for request bodies, advertised in SETTINGS, and of the connection. (default: 65535)", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp(
+            "HTTP/2: the flow-control window of each stream for request bodies, advertised in SETTINGS, and of the connection. (default: 65535)",
+            valueName: "bytes"
+        )
+    )
     var http2InitialWindowSize: Int?
 
-    @Option(help: ArgumentHelp("HTTP/2: seconds a connection with no stream open stays before a GOAWAY closes it; 0 never. (default: 60)", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "HTTP/2: seconds a connection with no stream open stays before a GOAWAY closes it; 0 never. (default: 60)",
+            valueName: "seconds"
+        )
+    )
     var http2IdleTimeout: Int?
 
-    @Option(help: ArgumentHelp("HTTP/2: streams a client may reset within 30 seconds; past it the connection gets GOAWAY (ENHANCE_YOUR_CALM) and is closed (the rapid-reset attack, CVE-2023-44487). (default: 200)", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "HTTP/2: streams a client may reset within 30 seconds; past it the connection gets GOAWAY (ENHANCE_YOUR_CALM) and is closed (the rapid-reset attack, CVE-2023-44487). (default: 200)",
+            valueName: "n"
+        )
+    )
     var http2MaxResets: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -73,16 +107,23 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Event loops (threads serving connections) per process. (default: the usable cores)")
     var eventLoops: Int?
 
-    @Option(help: "Threads per process for blocking routes, and for every route with --worker-class threads. (default: the usable cores, at least 2)")
+    @Option(
+        help:
+            "Threads per process for blocking routes, and for every route with --worker-class threads. (default: the usable cores, at least 2)"
+    )
     var threads: Int?
 
     @Option(
         name: [.customShort("k"), .long],
-        help: "Where handlers run: async (on the event loops; only blocking: true routes on the thread pool) or threads (on the thread pool of --threads, except blocking: false routes). (default: async)"
+        help:
+            "Where handlers run: async (on the event loops; only blocking: true routes on the thread pool) or threads (on the thread pool of --threads, except blocking: false routes). (default: async)"
     )
     var workerClass: WorkerClass?
 
-    @Option(help: "Jobs that may wait for a thread of the pool; past it, a request for the pool is answered 503 with Retry-After at once. (default: 1024)")
+    @Option(
+        help:
+            "Jobs that may wait for a thread of the pool; past it, a request for the pool is answered 503 with Retry-After at once. (default: 1024)"
+    )
     var threadQueueLimit: Int?
 
     @Option(name: [.short, .long], help: "Run a master and this many worker processes. (default: one process, no master)")
@@ -100,7 +141,10 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Most connections a process serves at once; past it, it stops accepting until one closes; 0 no limit. (default: 1000)")
     var workerConnections: Int?
 
-    @Option(help: "Seconds a request body may go without a byte (408), and the grace period before --body-min-rate applies; 0 never. (default: 20)")
+    @Option(
+        help:
+            "Seconds a request body may go without a byte (408), and the grace period before --body-min-rate applies; 0 never. (default: 20)"
+    )
     var bodyTimeout: Int = 20
 
     @Option(help: "After --body-timeout, bytes a second a request body must average (408 below); 0 no minimum. (default: 500)")
@@ -109,7 +153,9 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Seconds the socket may stay unwritable (the client reads nothing) before the connection closes; 0 never. (default: 60)")
     var writeTimeout: Int = 60
 
-    @Option(help: "Seconds a handler may take to start its response before it is cancelled and the request answered 503; 0 never. (default: 0)")
+    @Option(
+        help: "Seconds a handler may take to start its response before it is cancelled and the request answered 503; 0 never. (default: 0)"
+    )
     var handlerTimeout: Int = 0
 
     @Option(help: "Bytes of an unread request body read and dropped after an early response to keep the connection. (default: 65536)")
@@ -157,40 +203,89 @@ struct ServeOptions: ParsableArguments {
     )
     var websocketAllowedOrigins: String?
 
-    @Flag(help: "Expect a PROXY protocol header (v1 or v2) on every connection, from a TCP load balancer, and take the client's address from it.")
+    @Flag(
+        help:
+            "Expect a PROXY protocol header (v1 or v2) on every connection, from a TCP load balancer, and take the client's address from it."
+    )
     var proxyProtocol = false
 
     @Option(help: ArgumentHelp("With --proxy-protocol: the peers allowed to send PROXY headers; others are closed.", valueName: "ips"))
     var proxyAllowFrom = "127.0.0.1,::1"
 
-    @Option(help: ArgumentHelp("Answer probes at this path: PATH is 200 ready, or 503 while draining (readiness); PATH/live is 200 (liveness).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Answer probes at this path: PATH is 200 ready, or 503 while draining (readiness); PATH/live is 200 (liveness).",
+            valueName: "path"
+        )
+    )
     var healthPath: String?
 
-    @Option(help: ArgumentHelp("On SIGTERM, answer the health path 503 at once but serve on for this many seconds (the balancer's probe interval) before stopping gracefully. (default: 0)", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "On SIGTERM, answer the health path 503 at once but serve on for this many seconds (the balancer's probe interval) before stopping gracefully. (default: 0)",
+            valueName: "seconds"
+        )
+    )
     var drainDelay: Int?
 
-    @Option(help: ArgumentHelp("Log an event loop blocked for longer than this many milliseconds, naming the request it runs (a watchdog thread); 0 never. Under --workers the worker also tells the master, whose --timeout log names the requests.", valueName: "ms"))
+    @Option(
+        help: ArgumentHelp(
+            "Log an event loop blocked for longer than this many milliseconds, naming the request it runs (a watchdog thread); 0 never. Under --workers the worker also tells the master, whose --timeout log names the requests.",
+            valueName: "ms"
+        )
+    )
     var blockedLoopThreshold: Int = 500
 
-    @Option(help: ArgumentHelp("With --workers: recycle a worker whose resident memory passes SIZE (bytes, or 512M, 2G): its replacement starts first and it stops gracefully once that one serves, one worker at a time.", valueName: "size"))
+    @Option(
+        help: ArgumentHelp(
+            "With --workers: recycle a worker whose resident memory passes SIZE (bytes, or 512M, 2G): its replacement starts first and it stops gracefully once that one serves, one worker at a time.",
+            valueName: "size"
+        )
+    )
     var maxWorkerMemory: String?
 
-    @Option(help: ArgumentHelp("With --workers: recycle a worker older than DURATION (seconds, or 90s, 30m, 12h, 1d), as --max-worker-memory does.", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "With --workers: recycle a worker older than DURATION (seconds, or 90s, 30m, 12h, 1d), as --max-worker-memory does.",
+            valueName: "duration"
+        )
+    )
     var maxWorkerAge: String?
 
-    @Option(help: "Connections the kernel queues on each listening socket before one is accepted (capped by net.core.somaxconn). (default: 1024)")
+    @Option(
+        help:
+            "Connections the kernel queues on each listening socket before one is accepted (capped by net.core.somaxconn). (default: 1024)"
+    )
     var backlog: Int32 = 1024
 
-    @Flag(help: "With --workers: give each worker slot its own SO_REUSEPORT socket (held by the master, handed to the slot's replacement), so the kernel spreads connections evenly over the workers.")
+    @Flag(
+        help:
+            "With --workers: give each worker slot its own SO_REUSEPORT socket (held by the master, handed to the slot's replacement), so the kernel spreads connections evenly over the workers."
+    )
     var reusePort = false
 
-    @Option(help: ArgumentHelp("Switch to this user (name or uid) once the sockets are bound: the master before it starts any worker, or the single process.", valueName: "user"))
+    @Option(
+        help: ArgumentHelp(
+            "Switch to this user (name or uid) once the sockets are bound: the master before it starts any worker, or the single process.",
+            valueName: "user"
+        )
+    )
     var user: String?
 
-    @Option(help: ArgumentHelp("Switch to this group (name or gid) once the sockets are bound. (default: the --user's primary group)", valueName: "group"))
+    @Option(
+        help: ArgumentHelp(
+            "Switch to this group (name or gid) once the sockets are bound. (default: the --user's primary group)",
+            valueName: "group"
+        )
+    )
     var group: String?
 
-    @Option(help: ArgumentHelp("Serve Prometheus metrics (GET /metrics) on this address only, never the app's: HOST:PORT. Under --workers the master serves the workers' sum. Needs CarafeMetrics.", valueName: "address"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve Prometheus metrics (GET /metrics) on this address only, never the app's: HOST:PORT. Under --workers the master serves the workers' sum. Needs CarafeMetrics.",
+            valueName: "address"
+        )
+    )
     var metricsBind: String?
 
     /// `--forwarded-allow-ips`, else `$FORWARDED_ALLOW_IPS`, parsed; nil if neither is given.
@@ -288,7 +383,12 @@ struct ServeOptions: ParsableArguments {
     /// The TLS and HTTP/2 flags, for the modules that serve them.
     var protocolOptions: ServeProtocolOptions {
         ServeProtocolOptions(
-            certfile: self.certfile, keyfile: self.keyfile, caCerts: self.caCerts, certReqs: self.certReqs, ciphers: self.ciphers, h2c: self.h2c,
+            certfile: self.certfile,
+            keyfile: self.keyfile,
+            caCerts: self.caCerts,
+            certReqs: self.certReqs,
+            ciphers: self.ciphers,
+            h2c: self.h2c,
             http2: HTTP2LimitOptions(
                 maxConcurrentStreams: self.http2MaxConcurrentStreams,
                 maxHeaderListSize: self.http2MaxHeaderListSize,

@@ -29,7 +29,12 @@ public struct RequestDecompression: Sendable {
         switch header {
         case "gzip", "x-gzip": coding = .gzip
         case "deflate": coding = .deflate
-        default: throw HTTPError(.unsupportedMediaType, "Content-Encoding \(header) is not supported; send gzip, deflate or identity.", headers: ["accept-encoding": "gzip, deflate"])
+        default:
+            throw HTTPError(
+                .unsupportedMediaType,
+                "Content-Encoding \(header) is not supported; send gzip, deflate or identity.",
+                headers: ["accept-encoding": "gzip, deflate"]
+            )
         }
         request.replaceBodyStream(with: RequestBody(InflatingSequence(source: request.bodyStream, coding: coding, limits: self)))
     }
@@ -88,7 +93,11 @@ struct InflatingSequence: AsyncSequence, Sendable {
         private func check(_ pending: Int) throws {
             let total = self.inflated + pending
             if total > self.limits.maxSize {
-                throw HTTPError(.payloadTooLarge, "The decompressed request body is larger than \(self.limits.maxSize) bytes (limit maxSize).", headers: ["connection": "close"])
+                throw HTTPError(
+                    .payloadTooLarge,
+                    "The decompressed request body is larger than \(self.limits.maxSize) bytes (limit maxSize).",
+                    headers: ["connection": "close"]
+                )
             }
             if total > 64 * 1024 && total > self.compressed * self.limits.maxRatio {
                 throw HTTPError(
@@ -101,6 +110,10 @@ struct InflatingSequence: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(source: self.source.makeAsyncIterator(), inflater: try! ZlibDecompressor(algorithm: self.coding.algorithm), limits: self.limits)
+        AsyncIterator(
+            source: self.source.makeAsyncIterator(),
+            inflater: try! ZlibDecompressor(algorithm: self.coding.algorithm),
+            limits: self.limits
+        )
     }
 }

@@ -59,10 +59,13 @@ public struct ResponseCompression: Sendable {
         default: break
         }
         response.headers.addVary("Accept-Encoding")
-        guard let encoding = ContentCoding.negotiate(request.headers[canonicalForm: "accept-encoding"].map(String.init)) else { return response }
+        guard let encoding = ContentCoding.negotiate(request.headers[canonicalForm: "accept-encoding"].map(String.init)) else {
+            return response
+        }
         switch response.body {
         case .buffer(var buffer):
-            guard let compressed = try? Deflater(encoding, level: self.level).compressAll(&buffer), compressed.readableBytes < buffer.readableBytes
+            guard let compressed = try? Deflater(encoding, level: self.level).compressAll(&buffer),
+                compressed.readableBytes < buffer.readableBytes
             else { return response }
             response.body = .buffer(compressed)
         case .stream(_, let produce):

@@ -103,7 +103,9 @@ extension App {
             throw ServeProtocolError("--h2c was given but this app does not serve HTTP/2: link CarafeHTTP2 and call app.useHTTP2()")
         }
         if !options.http2.isEmpty, configuration.http2 == nil {
-            throw ServeProtocolError("an --http2-* limit was given but this app does not serve HTTP/2: link CarafeHTTP2 and call app.useHTTP2()")
+            throw ServeProtocolError(
+                "an --http2-* limit was given but this app does not serve HTTP/2: link CarafeHTTP2 and call app.useHTTP2()"
+            )
         }
     }
 }

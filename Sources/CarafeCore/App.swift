@@ -313,7 +313,11 @@ final class AppServices: Sendable {
         self.workerClass = settings.workerClass
         self.metrics = settings.recordsMetrics ? RequestMetrics() : nil
         self.tracing = RequestTracing(tracer: settings.tracer, source: settings.traceContextFrom)
-        self.blockingPool = BlockingPool(threads: settings.blockingThreads, queueLimit: settings.threadQueueLimit, limitName: "--thread-queue-limit")
+        self.blockingPool = BlockingPool(
+            threads: settings.blockingThreads,
+            queueLimit: settings.threadQueueLimit,
+            limitName: "--thread-queue-limit"
+        )
     }
 }
 

@@ -39,7 +39,12 @@ struct AppResponder: HTTPResponder {
                 accessLog?.log(request, response, bytes: summary.bytes)
                 if let metrics {
                     metrics.active.decrement()
-                    metrics.record(method: request.method, route: Self.routeLabel(request, services), status: response.status.code, duration: .now - request.startedAt)
+                    metrics.record(
+                        method: request.method,
+                        route: Self.routeLabel(request, services),
+                        status: response.status.code,
+                        duration: .now - request.startedAt
+                    )
                 }
             }
             if let metrics { Self.countLongLived(&response, metrics: metrics, method: request.method) }
@@ -148,7 +153,12 @@ struct AppResponder: HTTPResponder {
 
     /// Reads the body as the route wants it, then runs the hooks, `action` and the error
     /// handlers in Flask's order, wherever the caller runs.
-    private func handle(_ request: Request, _ action: Route.Handler, blueprints: [Blueprint.Hooks], bodyStrategy: RequestBodyStrategy) async -> Response {
+    private func handle(
+        _ request: Request,
+        _ action: Route.Handler,
+        blueprints: [Blueprint.Hooks],
+        bodyStrategy: RequestBodyStrategy
+    ) async -> Response {
         // A request no route matched has its errors answered by the blueprint its path falls
         // under (an API's JSON handler for /api/nope), though none of its hooks run.
         let errorBlueprints = request.route == nil ? self.services.routes.hooksChain(for: request.pathSegments) : blueprints
@@ -158,7 +168,10 @@ struct AppResponder: HTTPResponder {
             if let allowed = self.services.allowedHosts, !allowed.allows(request.host) {
                 // Before the body, the hooks and the handler: nothing may build a URL with this host.
                 let host = request.host ?? request.headers.first(name: "host")
-                throw HTTPError(.badRequest, "Host \(host.map { "'\(FileLogHandler.escaped($0))'" } ?? "(none)") is not allowed (App.allowedHosts: \(allowed)).")
+                throw HTTPError(
+                    .badRequest,
+                    "Host \(host.map { "'\(FileLogHandler.escaped($0))'" } ?? "(none)") is not allowed (App.allowedHosts: \(allowed))."
+                )
             }
             if request.route != nil {
                 for hook in self.services.routes.rootHooks.beforeBody { try hook(request) }
@@ -258,7 +271,9 @@ struct AppResponder: HTTPResponder {
                     }
                     return response
                 } catch let failure {
-                    self.services.logger.error("error handler failed for \(request.method.rawValue) \(request.uri): \(failure) (handling: \(error))")
+                    self.services.logger.error(
+                        "error handler failed for \(request.method.rawValue) \(request.uri): \(failure) (handling: \(error))"
+                    )
                     return self.defaultResponse(to: failure, for: request, blueprints: blueprints)
                 }
             }
@@ -280,10 +295,15 @@ struct AppResponder: HTTPResponder {
         var response: Response
         switch blueprints.reversed().lazy.compactMap(\.errorFormat).first ?? ErrorFormat(accept: request.headers[canonicalForm: "accept"]) {
         case .json:
-            struct Body: Encodable { let error: String; let status: UInt; let fields: [String: [String]]? }
+            struct Body: Encodable {
+                let error: String
+                let status: UInt
+                let fields: [String: [String]]?
+            }
             // A validation failure says what is wrong with each field.
             let fields = (error as? ValidationFailure)?.messagesByField
-            response = (try? Response.json(Body(error: httpError.message, status: httpError.status.code, fields: fields), status: httpError.status))
+            response =
+                (try? Response.json(Body(error: httpError.message, status: httpError.status.code, fields: fields), status: httpError.status))
                 ?? Response(status: httpError.status)
         case .html:
             response = Response(status: httpError.status, text: ErrorFormat.page(httpError), contentType: "text/html; charset=utf-8")

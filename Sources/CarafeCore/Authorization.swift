@@ -47,7 +47,8 @@ extension Request {
 
 extension HTTPError {
     /// 401 with `WWW-Authenticate: Basic realm="…", charset="UTF-8"`: browsers ask for a name and password.
-    public static func basicAuthenticationRequired(realm: String, _ message: String = "A user name and password are required.") -> HTTPError {
+    public static func basicAuthenticationRequired(realm: String, _ message: String = "A user name and password are required.") -> HTTPError
+    {
         HTTPError(.unauthorized, message, headers: ["www-authenticate": #"Basic realm="\#(Self.quoted(realm))", charset="UTF-8""#])
     }
 

@@ -169,7 +169,13 @@ extension RouteBuilder {
     ) -> Self {
         if let timeout { precondition(timeout > .zero, "route \(method.rawValue) \(path): the timeout must be positive, not \(timeout)") }
         let route = Blueprint.LocalRoute(
-            method: method, pattern: RoutePattern(path), name: name, body: body, blocking: blocking, timeout: timeout, authorize: authorize
+            method: method,
+            pattern: RoutePattern(path),
+            name: name,
+            body: body,
+            blocking: blocking,
+            timeout: timeout,
+            authorize: authorize
         ) { request in
             try await handler(request).makeResponse(for: request)
         }

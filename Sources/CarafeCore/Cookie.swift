@@ -111,13 +111,15 @@ public struct Cookie: Sendable, Hashable {
 
     /// A host name: letters, digits, `-` and `.`, at most 253 of them, with an optional leading `.`.
     private static func isDomain(_ domain: String) -> Bool {
-        !domain.isEmpty && domain.utf8.count <= 254 && domain.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."): true
-            default: false
+        !domain.isEmpty && domain.utf8.count <= 254
+            && domain.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "-"), UInt8(ascii: "."):
+                    true
+                default: false
+                }
             }
-        }
     }
 }
 

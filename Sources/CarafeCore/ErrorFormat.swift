@@ -28,7 +28,8 @@ public enum ErrorFormat: Sendable, Hashable {
     /// The HTML page for `error`, as Werkzeug's: the status as title and heading, the message.
     static func page(_ error: HTTPError) -> String {
         let title = "\(error.status.code) \(HTML.escape(error.status.reasonPhrase))"
-        return "<!doctype html>\n<html lang=en>\n<title>\(title)</title>\n<h1>\(HTML.escape(error.status.reasonPhrase))</h1>\n<p>\(HTML.escape(error.message))</p>\n"
+        return
+            "<!doctype html>\n<html lang=en>\n<title>\(title)</title>\n<h1>\(HTML.escape(error.status.reasonPhrase))</h1>\n<p>\(HTML.escape(error.message))</p>\n"
     }
 }
 

@@ -23,7 +23,13 @@ struct ForwardedHeaders {
     var host: String?
     var prefix = ""
 
-    init(headers: HTTPHeaders, peer: SocketAddress?, trusted: TrustedAddresses, accepting accepted: TrustedForwardedHeaders = .default, secure: Bool = false) {
+    init(
+        headers: HTTPHeaders,
+        peer: SocketAddress?,
+        trusted: TrustedAddresses,
+        accepting accepted: TrustedForwardedHeaders = .default,
+        secure: Bool = false
+    ) {
         self.client = peer
         if secure { self.scheme = "https" }
         guard !accepted.isEmpty, trusted.contains(peer) else { return }
@@ -60,7 +66,9 @@ struct ForwardedHeaders {
         if let port, let number = Int(port), (1...65535).contains(number),
             let host = self.host ?? headers.first(name: "host").flatMap(Self.validHost)
         {
-            let name = host.hasPrefix("[") ? String(host[...(host.firstIndex(of: "]") ?? host.startIndex)]) : String(host.split(separator: ":").first ?? "")
+            let name =
+                host.hasPrefix("[")
+                ? String(host[...(host.firstIndex(of: "]") ?? host.startIndex)]) : String(host.split(separator: ":").first ?? "")
             let defaultPort = self.scheme == "https" ? 443 : 80
             self.host = number == defaultPort ? name : "\(name):\(number)"
         }

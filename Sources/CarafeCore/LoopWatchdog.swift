@@ -40,11 +40,22 @@ public final class LoopWatchdog: Sendable {
     /// A watchdog of `group`'s loops; nothing runs before `start()`.
     /// A watchdog of `group`'s loops that logs a loop blocked past `threshold` to `logger`, and
     /// hands the requests in flight to `onStall`; nothing runs before `start()`.
-    public convenience init(group: any EventLoopGroup, threshold: Duration, logger: Logger, onStall: @escaping @Sendable (String) -> Void = { _ in }) {
+    public convenience init(
+        group: any EventLoopGroup,
+        threshold: Duration,
+        logger: Logger,
+        onStall: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.init(group: group, threshold: threshold, inFlight: .shared, logger: logger, onStall: onStall)
     }
 
-    init(group: any EventLoopGroup, threshold: Duration, inFlight: InFlightRequests, logger: Logger, onStall: @escaping @Sendable (String) -> Void = { _ in }) {
+    init(
+        group: any EventLoopGroup,
+        threshold: Duration,
+        inFlight: InFlightRequests,
+        logger: Logger,
+        onStall: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.probes = group.makeIterator().enumerated().map { Probe(index: $0.offset, loop: $0.element) }
         self.threshold = threshold
         self.inFlight = inFlight
@@ -133,7 +144,8 @@ final class InFlightRequests: Sendable {
         /// Read while the loop that runs the request is stuck (or after it ended).
         func description(now: ContinuousClock.Instant) -> String {
             let route = self.request.route?.pattern.description ?? RequestMetrics.unmatchedRoute
-            return "\(self.request.method.rawValue) \(FileLogHandler.escaped(self.request.path)) (route \(route), request id \(self.request.id), for \(LoopWatchdog.milliseconds(now - self.started)) ms)"
+            return
+                "\(self.request.method.rawValue) \(FileLogHandler.escaped(self.request.path)) (route \(route), request id \(self.request.id), for \(LoopWatchdog.milliseconds(now - self.started)) ms)"
         }
 
         /// The access-log line the master writes if it kills the worker for `--timeout` while

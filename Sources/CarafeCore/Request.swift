@@ -136,8 +136,12 @@ public final class Request: Sendable {
         self.deadline = request.deadline
         self.peerAddress = request.remoteAddress
         let forwarded = ForwardedHeaders(
-            headers: request.head.headers, peer: request.remoteAddress, trusted: services.forwardedAllowIPs, accepting: services.forwardedHeaders,
-            secure: request.isSecure)
+            headers: request.head.headers,
+            peer: request.remoteAddress,
+            trusted: services.forwardedAllowIPs,
+            accepting: services.forwardedHeaders,
+            secure: request.isSecure
+        )
         self.remoteAddress = forwarded.client
         self.scheme = forwarded.scheme
         self.host = forwarded.host ?? request.head.headers.first(name: "host").flatMap(ForwardedHeaders.validHost)
@@ -268,7 +272,12 @@ public final class Request: Sendable {
     /// from `query` (Flask's `url_for`), after the proxy's prefix (`scriptRoot`). With
     /// `external: true`, an absolute URL with the scheme and host the client used:
     /// `https://example.com/app/users/7`. Throws if no route has that name or a parameter is missing.
-    public func url(for name: String, _ parameters: [String: String] = [:], query: [(String, String)] = [], external: Bool = false) throws -> String {
+    public func url(
+        for name: String,
+        _ parameters: [String: String] = [:],
+        query: [(String, String)] = [],
+        external: Bool = false
+    ) throws -> String {
         let path = self.scriptRoot + (try self.services.routes.url(for: name, parameters, query: query))
         return external ? "\(self.scheme)://\(self.host ?? "localhost")\(path)" : path
     }

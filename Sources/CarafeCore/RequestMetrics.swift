@@ -68,7 +68,9 @@ public final class RequestMetrics: Sendable {
             if let timer = timers[key] { return timer }
             let timer = Timer(
                 label: Self.durationLabel,
-                dimensions: [("http_request_method", key.method), ("http_route", key.route), ("http_response_status_code", String(key.status))]
+                dimensions: [
+                    ("http_request_method", key.method), ("http_route", key.route), ("http_response_status_code", String(key.status)),
+                ]
             )
             timers[key] = timer
             return timer

@@ -16,7 +16,12 @@ extension Response {
     ///   - contentType: by default from the extension of `downloadName`, else of `path`.
     /// - Throws: a 404 if there is no regular file at `path`. Never pass a path built from what
     ///   the client sent without checking it (see `secureFilename`, or `static`).
-    public static func file(at path: String, downloadName: String? = nil, contentType: String? = nil, for request: Request) throws -> Response {
+    public static func file(
+        at path: String,
+        downloadName: String? = nil,
+        contentType: String? = nil,
+        for request: Request
+    ) throws -> Response {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw HTTPError(.notFound, "No file for \(request.path).") }
         var info = stat()
@@ -35,9 +40,11 @@ extension Response {
     /// `attachment; filename="…"; filename*=UTF-8''…`: the ASCII name for old clients (non-ASCII,
     /// quotes and backslashes replaced by `_`), the exact one for all others.
     static func attachment(_ name: String) -> String {
-        let ascii = String(name.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" && scalar.value != 0x7F ? Character(scalar) : "_"
-        })
+        let ascii = String(
+            name.unicodeScalars.map { scalar -> Character in
+                scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" && scalar.value != 0x7F ? Character(scalar) : "_"
+            }
+        )
         var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
         allowed.insert(charactersIn: "!#$&+-.^_`|~")
         let encoded = name.addingPercentEncoding(withAllowedCharacters: allowed) ?? ascii

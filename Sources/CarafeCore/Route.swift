@@ -95,12 +95,13 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "/" + self.segments.map {
-            switch $0 {
-            case .literal(let text): text
-            case .parameter(let name): ":" + name
-            case .catchAll(let name): name == "*" ? "*" : "*" + name
-            }
-        }.joined(separator: "/")
+        "/"
+            + self.segments.map {
+                switch $0 {
+                case .literal(let text): text
+                case .parameter(let name): ":" + name
+                case .catchAll(let name): name == "*" ? "*" : "*" + name
+                }
+            }.joined(separator: "/")
     }
 }

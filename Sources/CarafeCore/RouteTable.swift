@@ -32,11 +32,29 @@ final class RouteTable: Sendable {
             for segment in route.pattern.segments {
                 switch segment {
                 case .literal(let text):
-                    node = node.literals[text] ?? { let child = Node(); node.literals[text] = child; return child }()
+                    node =
+                        node.literals[text]
+                        ?? {
+                            let child = Node()
+                            node.literals[text] = child
+                            return child
+                        }()
                 case .parameter:
-                    node = node.parameter ?? { let child = Node(); node.parameter = child; return child }()
+                    node =
+                        node.parameter
+                        ?? {
+                            let child = Node()
+                            node.parameter = child
+                            return child
+                        }()
                 case .catchAll:
-                    node = node.catchAll ?? { let child = Node(); node.catchAll = child; return child }()
+                    node =
+                        node.catchAll
+                        ?? {
+                            let child = Node()
+                            node.catchAll = child
+                            return child
+                        }()
                 }
             }
             precondition(

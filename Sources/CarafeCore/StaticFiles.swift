@@ -116,16 +116,20 @@ enum StaticFile {
         let pool = request.services.blockingPool
         let descriptor = FileDescriptor(fd)
         let bytes = range
-        return Response(status: status, headers: headers, body: .stream(length: bytes.count) { writer in
-            defer { descriptor.close() }
-            var offset = bytes.lowerBound
-            while offset < bytes.upperBound {
-                let (count, at) = (min(Self.chunkSize, bytes.upperBound - offset), offset)
-                let chunk = try await pool.runIfActive { try descriptor.read(count, at: at) }
-                try await writer.write(chunk)
-                offset += chunk.readableBytes
+        return Response(
+            status: status,
+            headers: headers,
+            body: .stream(length: bytes.count) { writer in
+                defer { descriptor.close() }
+                var offset = bytes.lowerBound
+                while offset < bytes.upperBound {
+                    let (count, at) = (min(Self.chunkSize, bytes.upperBound - offset), offset)
+                    let chunk = try await pool.runIfActive { try descriptor.read(count, at: at) }
+                    try await writer.write(chunk)
+                    offset += chunk.readableBytes
+                }
             }
-        })
+        )
     }
 
     /// `If-None-Match` (which wins when present) or `If-Modified-Since` says the client's copy is current.

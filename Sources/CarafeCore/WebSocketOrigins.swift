@@ -84,7 +84,8 @@ public struct WebSocketOrigins: Sendable, Hashable {
     private func refusal(_ origin: String, scheme: String, host: String?) -> String {
         let own = host.map { "\(scheme)://\($0)" } ?? "(no host)"
         let shown = origin.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F } ? origin : "(not printable)"
-        return "WebSocket connections from origin '\(shown)' are not allowed: only \(([own] + self.allowed).joined(separator: ", ")) (WebSocketOrigins)."
+        return
+            "WebSocket connections from origin '\(shown)' are not allowed: only \(([own] + self.allowed).joined(separator: ", ")) (WebSocketOrigins)."
     }
 
     /// `scheme://host[:port]`, lowercased, without the scheme's default port; nil for `null`

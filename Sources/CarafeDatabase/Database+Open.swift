@@ -25,7 +25,12 @@ extension Database {
             return Database(driver: try PostgresDriver(url: url, pool: configuration))
         }
         if base == "sqlite::memory:" {
-            return Database(driver: SQLiteDriver(storage: .memory, pool: try Self.pool(pool ?? ConnectionPoolConfiguration(maxConnections: 1), query, in: url)))
+            return Database(
+                driver: SQLiteDriver(
+                    storage: .memory,
+                    pool: try Self.pool(pool ?? ConnectionPoolConfiguration(maxConnections: 1), query, in: url)
+                )
+            )
         }
         if base.hasPrefix("sqlite:") {
             var path = String(base.dropFirst("sqlite:".count))
@@ -34,7 +39,9 @@ extension Database {
             let configuration = try Self.pool(pool ?? ConnectionPoolConfiguration(maxConnections: 8), query, in: url)
             return Database(driver: SQLiteDriver(storage: .file(path), pool: configuration))
         }
-        throw DatabaseURLError("unknown database URL scheme in \(url.prefix { $0 != ":" }):…; use postgres://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:PATH")
+        throw DatabaseURLError(
+            "unknown database URL scheme in \(url.prefix { $0 != ":" }):…; use postgres://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:PATH"
+        )
     }
 
     /// The URL before `?`, and its query's parameters.
@@ -49,7 +56,11 @@ extension Database {
     }
 
     /// `configuration` with the URL's pool parameters applied.
-    private static func pool(_ configuration: ConnectionPoolConfiguration, _ query: [String: String], in url: String) throws -> ConnectionPoolConfiguration {
+    private static func pool(
+        _ configuration: ConnectionPoolConfiguration,
+        _ query: [String: String],
+        in url: String
+    ) throws -> ConnectionPoolConfiguration {
         var configuration = configuration
         func seconds(_ name: String) throws -> Duration? {
             guard let text = query[name] else { return nil }
@@ -59,7 +70,9 @@ extension Database {
             return .milliseconds(Int64(value * 1000))
         }
         if let text = query["max_connections"] {
-            guard let value = Int(text), value > 0 else { throw DatabaseURLError("max_connections must be a positive integer, got '\(text)'") }
+            guard let value = Int(text), value > 0 else {
+                throw DatabaseURLError("max_connections must be a positive integer, got '\(text)'")
+            }
             configuration.maxConnections = value
         }
         if let value = try seconds("connect_timeout") { configuration.connectTimeout = value }

@@ -110,7 +110,10 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     private func rejectLongRequestLine(context: ChannelHandlerContext) {
         self.requestLineBytes = nil
         self.enter(.busy, context: context)
-        self.answerAndClose(.rejection(.uriTooLong, "Request line is longer than the limit of \(self.maxRequestLine) bytes."), context: context)
+        self.answerAndClose(
+            .rejection(.uriTooLong, "Request line is longer than the limit of \(self.maxRequestLine) bytes."),
+            context: context
+        )
     }
 
     /// Writes `response` as raw bytes (the HTTP encoder is above this handler), then closes.
@@ -167,7 +170,10 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
             context.close(promise: nil)
         case .readingHead:
             // The head never completed: say so, then hang up.
-            self.answerAndClose(.rejection(.requestTimeout, "The request head did not arrive within \(self.requestHeaderTimeout)."), context: context)
+            self.answerAndClose(
+                .rejection(.requestTimeout, "The request head did not arrive within \(self.requestHeaderTimeout)."),
+                context: context
+            )
         }
     }
 

@@ -516,7 +516,8 @@ struct HTTPConnectionStateMachine {
         case .idle, .switching, .upgraded, .closed:
             break
         }
-        if case .upgraded = self.state {} else if let since = self.notWritableSince, let limit = self.timeouts.writeTimeout {
+        if case .upgraded = self.state {
+        } else if let since = self.notWritableSince, let limit = self.timeouts.writeTimeout {
             consider(since + limit, .write)
         }
         return next

@@ -117,7 +117,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             case .drop:
                 break
             case .close:
-                self.server.logger.debug("the unread rest of a request body is over \(self.machine.timeouts.maxDiscardedBody) bytes; closing")
+                self.server.logger.debug(
+                    "the unread rest of a request body is over \(self.machine.timeouts.maxDiscardedBody) bytes; closing"
+                )
                 self.close(context: context)
             }
         case .end:
@@ -377,7 +379,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         var headers = response.headers
         self.completeHeaders(&headers, status: response.status, bodyLength: response.body.knownLength)
         if !self.speaksHTTP1 { headers.remove(name: "connection") }
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
+        context.write(
+            self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))),
+            promise: nil
+        )
         if case .buffer(let body) = response.body {
             self.responseBytes = body.readableBytes
             context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

@@ -152,12 +152,16 @@ public final class HTTPServer: Sendable {
                 }
                 self.acceptors.withLock { $0.append(acceptor) }
                 if self.isTLS(listener), let local = acceptor.localAddress { self.tlsAddresses.withLock { $0.append(local) } }
-                self.shared.logger.info("listening on \(address)\(self.isTLS(listener) ? " (TLS)" : "") (\(acceptor.localAddress?.description ?? "?"))")
+                self.shared.logger.info(
+                    "listening on \(address)\(self.isTLS(listener) ? " (TLS)" : "") (\(acceptor.localAddress?.description ?? "?"))"
+                )
                 return
             }
             self.listeners.withLock { $0.append(channel) }
             if self.isTLS(listener), let local = channel.localAddress { self.tlsAddresses.withLock { $0.append(local) } }
-            self.shared.logger.info("listening on \(address)\(self.isTLS(listener) ? " (TLS)" : "") (\(channel.localAddress?.description ?? "?"))")
+            self.shared.logger.info(
+                "listening on \(address)\(self.isTLS(listener) ? " (TLS)" : "") (\(channel.localAddress?.description ?? "?"))"
+            )
         }
     }
 
@@ -228,7 +232,11 @@ public final class HTTPServer: Sendable {
     }
 
     /// The HTTP/1.1 handlers, after any PROXY protocol reader and TLS.
-    private func addHTTP1Handlers(to channel: any Channel, connectionGuard: ConnectionGuardHandler, requestHandler: HTTPRequestHandler) throws {
+    private func addHTTP1Handlers(
+        to channel: any Channel,
+        connectionGuard: ConnectionGuardHandler,
+        requestHandler: HTTPRequestHandler
+    ) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         // The parser stops hostile heads early; `HTTPRequestHandler` then checks the exact limits
         // so that the answer can say which one was broken.

@@ -32,7 +32,10 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
         var chunk = self.unwrapInboundIn(data)
         let peer = context.channel.remoteAddress
         guard self.allowFrom.contains(peer) else {
-            return self.reject("a PROXY protocol connection from \(peer?.description ?? "?"), which is not in --proxy-allow-from (\(self.allowFrom))", context: context)
+            return self.reject(
+                "a PROXY protocol connection from \(peer?.description ?? "?"), which is not in --proxy-allow-from (\(self.allowFrom))",
+                context: context
+            )
         }
         if var received = self.received {
             received.writeBuffer(&chunk)
@@ -51,7 +54,9 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
             self.received = nil
             chunk.moveReaderIndex(forwardBy: length)
             if let source = header.source { self.requestHandler.clientAddress = source }
-            self.logger.trace("PROXY protocol v\(header.version) from \(peer?.description ?? "?"): client \(header.source?.description ?? "(the balancer itself)")")
+            self.logger.trace(
+                "PROXY protocol v\(header.version) from \(peer?.description ?? "?"): client \(header.source?.description ?? "(the balancer itself)")"
+            )
             if chunk.readableBytes > 0 { context.fireChannelRead(self.wrapInboundOut(chunk)) }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
@@ -62,7 +67,10 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
         self.received = nil
         switch Self.rejections.withLock({ $0.decide(at: .now()) }) {
         case .write(let suppressed):
-            let more = suppressed == 0 ? "" : " (and \(suppressed) more refused in the last \(Self.rejectionLogInterval.nanoseconds / 1_000_000_000) s, not logged)"
+            let more =
+                suppressed == 0
+                ? ""
+                : " (and \(suppressed) more refused in the last \(Self.rejectionLogInterval.nanoseconds / 1_000_000_000) s, not logged)"
             self.logger.warning("closing a connection: \(reason)\(more)")
         case .suppress:
             break

@@ -75,7 +75,8 @@ public struct RequestBody: AsyncSequence, Sendable {
         case .buffer(let buffer):
             Iterator(buffer: buffer.readableBytes > 0 ? buffer : nil)
         case .stream(let producer, let expectContinue, let iterated):
-            iterated.take() ? Iterator(stream: producer.makeAsyncIterator(), expectContinue: expectContinue) : Iterator(failure: .alreadyConsumed)
+            iterated.take()
+                ? Iterator(stream: producer.makeAsyncIterator(), expectContinue: expectContinue) : Iterator(failure: .alreadyConsumed)
         case .sequence(let make):
             make()
         }

@@ -54,10 +54,13 @@ public struct TrustedAddresses: Sendable, Hashable, CustomStringConvertible {
         }
         self.networks = networks
         self.trustsEveryone = everyone
-        self.description = everyone ? "*" : networks.map { network in
-            let text = Self.text(network.bytes)
-            return network.prefixLength == network.bytes.count * 8 ? text : "\(text)/\(network.prefixLength)"
-        }.joined(separator: ",")
+        self.description =
+            everyone
+            ? "*"
+            : networks.map { network in
+                let text = Self.text(network.bytes)
+                return network.prefixLength == network.bytes.count * 8 ? text : "\(text)/\(network.prefixLength)"
+            }.joined(separator: ",")
     }
 
     /// Whether `address` is trusted: a Unix socket peer always is; nil (no socket) never is.

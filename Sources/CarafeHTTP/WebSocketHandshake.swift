@@ -18,7 +18,10 @@ public enum WebSocketHandshake {
         guard head.method == .GET else { return bad("A WebSocket opening request must use GET, not \(head.method.rawValue).") }
         guard head.version == .http1_1 else { return bad("A WebSocket opening request must be HTTP/1.1.") }
         guard Self.isRequested(by: head) else {
-            return (.upgradeRequired, "This route speaks WebSocket only: the request lacks 'Upgrade: websocket'.", ["upgrade": "websocket", "connection": "Upgrade"])
+            return (
+                .upgradeRequired, "This route speaks WebSocket only: the request lacks 'Upgrade: websocket'.",
+                ["upgrade": "websocket", "connection": "Upgrade"]
+            )
         }
         guard head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) else {
             return bad("A WebSocket opening request needs 'Connection: Upgrade'.")

@@ -48,7 +48,12 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
             // graceful close after `idleTimeout` with no stream open.
             let manager = NIOHTTP2ServerConnectionManagementHandler(
                 eventLoop: channel.eventLoop,
-                configuration: .init(maxIdleTime: self.settings.idleTimeout > .zero ? self.settings.idleTimeout : nil, maxAge: nil, maxGraceTime: nil, keepalive: nil)
+                configuration: .init(
+                    maxIdleTime: self.settings.idleTimeout > .zero ? self.settings.idleTimeout : nil,
+                    maxAge: nil,
+                    maxGraceTime: nil,
+                    keepalive: nil
+                )
             )
             let sync = channel.pipeline.syncOperations
             _ = try sync.configureHTTP2Pipeline(

@@ -17,14 +17,29 @@ extension HTTP2Settings {
             }
             return value
         }
-        if let streams = try checked(options.maxConcurrentStreams, "http2-max-concurrent-streams", 1...Self.maxSettingValue, "streams open at once") {
+        if let streams = try checked(
+            options.maxConcurrentStreams,
+            "http2-max-concurrent-streams",
+            1...Self.maxSettingValue,
+            "streams open at once"
+        ) {
             settings.maxConcurrentStreams = streams
         }
-        if let size = try checked(options.maxHeaderListSize, "http2-max-header-list-size", 1024...Self.maxSettingValue, "the header list's bytes") {
+        if let size = try checked(
+            options.maxHeaderListSize,
+            "http2-max-header-list-size",
+            1024...Self.maxSettingValue,
+            "the header list's bytes"
+        ) {
             settings.maxHeaderListSize = size
         }
         // Below 1024 bytes a request body crawls in tiny DATA frames and WINDOW_UPDATEs.
-        if let window = try checked(options.initialWindowSize, "http2-initial-window-size", 1024...Self.maxSettingValue, "the window's bytes") {
+        if let window = try checked(
+            options.initialWindowSize,
+            "http2-initial-window-size",
+            1024...Self.maxSettingValue,
+            "the window's bytes"
+        ) {
             settings.windowSize = window
         }
         if let seconds = try checked(options.idleTimeout, "http2-idle-timeout", 0...(365 * 24 * 3600), "seconds (0: never)") {

@@ -70,7 +70,8 @@ final class MasterMetrics: ArbiterObserver, @unchecked Sendable {
         out += "# TYPE carafe_workers gauge\ncarafe_workers \(state.workers.count)\n"
         out += "# TYPE carafe_worker_heartbeat_age_seconds gauge\n"
         for worker in state.workers {
-            out += "carafe_worker_heartbeat_age_seconds{worker=\"\(worker.number)\"} \(PrometheusText.format(Self.seconds(now - worker.lastBeat)))\n"
+            out +=
+                "carafe_worker_heartbeat_age_seconds{worker=\"\(worker.number)\"} \(PrometheusText.format(Self.seconds(now - worker.lastBeat)))\n"
         }
         out += "# TYPE carafe_worker_resident_memory_bytes gauge\n"
         for worker in state.workers {
@@ -80,7 +81,8 @@ final class MasterMetrics: ArbiterObserver, @unchecked Sendable {
         }
         out += "# TYPE carafe_reloads_total counter\ncarafe_reloads_total \(state.reloads)\n"
         if let last = state.lastReload {
-            out += "# TYPE carafe_reload_duration_seconds gauge\ncarafe_reload_duration_seconds \(PrometheusText.format(Self.seconds(last)))\n"
+            out +=
+                "# TYPE carafe_reload_duration_seconds gauge\ncarafe_reload_duration_seconds \(PrometheusText.format(Self.seconds(last)))\n"
         }
         return out
     }

@@ -34,7 +34,8 @@ public struct PrometheusExporter: MetricsExporter {
         MetricsSystem.bootstrap(factory)
     }
 
-    public func serve(at address: BindAddress, logger: Logger, refresh: @escaping @Sendable () -> Void) async throws -> any MetricsEndpoint {
+    public func serve(at address: BindAddress, logger: Logger, refresh: @escaping @Sendable () -> Void) async throws -> any MetricsEndpoint
+    {
         let registry = self.registry
         return try await MetricsHTTPEndpoint.start(at: address, logger: logger) {
             refresh()

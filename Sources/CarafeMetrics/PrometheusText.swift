@@ -14,7 +14,8 @@ enum PrometheusText {
                 guard parts.count == 2 else { return nil }
                 return .type(family: String(parts[0]), type: String(parts[1]))
             }
-            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Self.value(line[line.index(after: space)...]) else {
+            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Self.value(line[line.index(after: space)...])
+            else {
                 return nil
             }
             return .sample(series: String(line[..<space]), value: value)

@@ -25,4 +25,3 @@ final class RenderContext: MustacheParent {
         return value
     }
 }
-

@@ -76,7 +76,8 @@ public final class Templates: Sendable {
             } catch let error as MustacheTemplate.ParserError {
                 let context = error.context
                 throw TemplateError(
-                    description: "\(file.path):\(context.lineNumber - 1):\(context.columnNumber): \(error.error) in: \(context.line.trimmingCharacters(in: .whitespaces))"
+                    description:
+                        "\(file.path):\(context.lineNumber - 1):\(context.columnNumber): \(error.error) in: \(context.line.trimmingCharacters(in: .whitespaces))"
                 )
             }
             sources[name] = text
@@ -84,7 +85,9 @@ public final class Templates: Sendable {
         let names = Set(sources.keys)
         for (name, text) in sources.sorted(by: { $0.key < $1.key }) {
             for partial in Self.partials(in: text) where !names.contains(partial) {
-                throw TemplateError(description: "\(directory)/\(name).mustache includes '\(partial)', which is no template in \(directory)")
+                throw TemplateError(
+                    description: "\(directory)/\(name).mustache includes '\(partial)', which is no template in \(directory)"
+                )
             }
         }
         return Loaded(library: library, names: names)

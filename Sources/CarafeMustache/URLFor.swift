@@ -30,7 +30,8 @@ struct URLFor: MustacheParent {
             var template = "{{% CONTENT_TYPE: \(URLSegmentContentType.name)}}" + path
             for (index, parameter) in parameters.enumerated() {
                 let value = sources[parameter.name] ?? parameter.name
-                let tag = parameter.isCatchAll
+                let tag =
+                    parameter.isCatchAll
                     ? "{{% CONTENT_TYPE: \(URLPathContentType.name)}}{{\(value)}}{{% CONTENT_TYPE: \(URLSegmentContentType.name)}}"
                     : "{{\(value)}}"
                 template = template.replacingOccurrences(of: "carafe-url-for-\(index)-", with: tag)
@@ -52,10 +53,11 @@ struct URLFor: MustacheParent {
     }
 
     static func isName(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
-        }
+        !text.isEmpty
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            }
     }
 }
 
@@ -71,7 +73,8 @@ struct URLSegmentContentType: MustacheContentType {
     static func escape(_ text: String, keeping kept: Set<UInt8>) -> String {
         var escaped = ""
         for byte in text.utf8 {
-            let isUnreserved = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            let isUnreserved =
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || "-._~".utf8.contains(byte)
             if isUnreserved || kept.contains(byte) {
                 escaped.unicodeScalars.append(Unicode.Scalar(byte))

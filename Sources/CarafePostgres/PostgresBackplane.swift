@@ -1,6 +1,6 @@
+import CarafeBroadcast
 import CarafeCore
 import CarafeSQL
-import CarafeBroadcast
 import Foundation
 import Logging
 import NIOCore
@@ -33,7 +33,9 @@ public final class PostgresBackplane: BroadcastBackplane {
     public let channel: String
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
-    private let state = Mutex<(task: Task<Void, Never>?, connection: PostgresConnection?, listening: Bool, stopped: Bool)>((nil, nil, false, false))
+    private let state = Mutex<(task: Task<Void, Never>?, connection: PostgresConnection?, listening: Bool, stopped: Bool)>(
+        (nil, nil, false, false)
+    )
 
     /// A backplane over `database`, which must be a PostgreSQL one.
     public init(database: Database, channel: String = "carafe_broadcast", logger: Logger = Logger(label: "carafe.broadcast")) throws {
@@ -103,7 +105,9 @@ public final class PostgresBackplane: BroadcastBackplane {
                         self.state.withLock { $0.listening = true }
                         self.logger.info("listening for broadcasts on PostgreSQL channel \(self.channel) (pid \(getpid()))")
                         for try await notification in notifications {
-                            guard let parts = try? JSONDecoder().decode([String].self, from: Data(notification.payload.utf8)), parts.count == 2 else {
+                            guard let parts = try? JSONDecoder().decode([String].self, from: Data(notification.payload.utf8)),
+                                parts.count == 2
+                            else {
                                 self.logger.warning("ignoring a notification on \(self.channel) that is not [channel, message]")
                                 continue
                             }

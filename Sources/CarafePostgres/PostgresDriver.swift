@@ -34,7 +34,8 @@ public final class PostgresDriver: DatabaseDriver {
             } catch {
                 if let tls = Self.tlsFailure(error, configuration: configuration) { throw DatabaseUnavailable(tls) }
                 let translated = PostgresErrors.translate(error, statement: PostgresErrors.connecting)
-                throw translated is DatabaseError || translated is DatabaseUnavailable ? translated : DatabaseUnavailable("could not connect to it")
+                throw translated is DatabaseError || translated is DatabaseUnavailable
+                    ? translated : DatabaseUnavailable("could not connect to it")
             }
         }
     }
@@ -44,7 +45,11 @@ public final class PostgresDriver: DatabaseDriver {
     /// directory instead. Other parameters (the pool's, read by `Database.open(url:)`) are ignored here.
     /// TLS as libpq's `sslmode` and `sslrootcert` say (see `PostgresTLSMode`); without `sslmode`,
     /// none (`disable`), as before TLS support.
-    public convenience init(url: String, pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(), logger: Logger = Logger(label: "carafe.postgres")) throws {
+    public convenience init(
+        url: String,
+        pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
+        logger: Logger = Logger(label: "carafe.postgres")
+    ) throws {
         self.init(configuration: try Self.configuration(url: url), pool: pool, logger: logger)
     }
 
@@ -100,7 +105,8 @@ public final class PostgresDriver: DatabaseDriver {
         }
         let text = String(reflecting: error)
         if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("handshakeFailed") || text.contains("unableToValidateCertificate") {
-            return "TLS to the server failed: its certificate was not accepted (check sslrootcert and, with verify-full, the host name): \(text)"
+            return
+                "TLS to the server failed: its certificate was not accepted (check sslrootcert and, with verify-full, the host name): \(text)"
         }
         return nil
     }

@@ -41,7 +41,10 @@ public final class PostgresSQLConnection: SQLConnection {
     func runUnnamed(_ sql: SQL) async throws -> [SQLRow] {
         let bindings = PostgresBindings(sql.values)
         do {
-            let rows = try await self.connection.query(PostgresQuery(unsafeSQL: sql.text(for: .postgres), binds: bindings), logger: self.queryLogger)
+            let rows = try await self.connection.query(
+                PostgresQuery(unsafeSQL: sql.text(for: .postgres), binds: bindings),
+                logger: self.queryLogger
+            )
             var result: [SQLRow] = []
             var columns: [String]?
             for try await row in rows {
@@ -101,7 +104,11 @@ enum PostgresErrors {
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
             return DatabaseUnavailable(lost)
         case .server:
-            return Self.serverError(state: error.serverInfo?[.sqlState] ?? "", message: error.serverInfo?[.message] ?? "error", statement: statement)
+            return Self.serverError(
+                state: error.serverInfo?[.sqlState] ?? "",
+                message: error.serverInfo?[.message] ?? "error",
+                statement: statement
+            )
         default:
             return error
         }

@@ -124,7 +124,7 @@ extension PostgresSQLConnection {
         do {
             guard let statement = try await self.statements.statement(for: text, on: self.connection) else { return nil }
             return try Self.rows(try await statement.execute(try PostgresStatementCache.bindings(sql.values)).get(), binary: true)
-        } catch where PostgresStatementCache.isStale(error) {
+        } catch  where PostgresStatementCache.isStale(error) {
             self.statements.remove(text)
             return try await self.runUnnamed(sql)
         } catch {
@@ -144,7 +144,9 @@ extension PostgresSQLConnection {
         do {
             for sql in statements {
                 let text = PostgresStatementCache.typedText(sql)
-                if PostgresStatementCache.isPreparable(text), let statement = try await self.statements.statement(for: text, on: self.connection) {
+                if PostgresStatementCache.isPreparable(text),
+                    let statement = try await self.statements.statement(for: text, on: self.connection)
+                {
                     texts.append(text)
                     queued.append(statement.execute(try PostgresStatementCache.bindings(sql.values)))
                 } else {
@@ -203,7 +205,13 @@ extension PostgresSQLConnection {
                 columns: columns,
                 values: try row.map { cell in
                     try Self.value(
-                        PostgresCell(bytes: cell.bytes, dataType: cell.dataType, format: .binary, columnName: cell.columnName, columnIndex: cell.columnIndex)
+                        PostgresCell(
+                            bytes: cell.bytes,
+                            dataType: cell.dataType,
+                            format: .binary,
+                            columnName: cell.columnName,
+                            columnIndex: cell.columnIndex
+                        )
                     )
                 }
             )
@@ -217,7 +225,11 @@ extension PostgresErrors {
         switch error {
         case .connectionClosed: return DatabaseUnavailable(lost)
         case .server(let message):
-            return Self.serverError(state: message.fields[.sqlState] ?? "", message: message.fields[.message] ?? "error", statement: statement)
+            return Self.serverError(
+                state: message.fields[.sqlState] ?? "",
+                message: message.fields[.message] ?? "error",
+                statement: statement
+            )
         case .protocol: return error
         }
     }

@@ -11,7 +11,8 @@ extension App {
     public func useDatabase(_ database: Database, migrations directory: String = "migrations") {
         self.storage[Database.Key.self] = database
         self.onStop { await database.shutdown() }
-        self.command("migrate", abstract: "Apply the database migrations not applied yet (default directory: \(directory)).") { [logger] arguments in
+        self.command("migrate", abstract: "Apply the database migrations not applied yet (default directory: \(directory)).") {
+            [logger] arguments in
             guard arguments.count <= 1, arguments.first?.hasPrefix("-") != true else {
                 throw MigrationError("usage: migrate [DIRECTORY]")
             }

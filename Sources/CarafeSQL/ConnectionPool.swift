@@ -156,7 +156,12 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(loop: any EventLoop, configuration: ConnectionPoolConfiguration, logger: Logger, connect: @escaping ConnectionPool<Connection>.Connect) {
+    init(
+        loop: any EventLoop,
+        configuration: ConnectionPoolConfiguration,
+        logger: Logger,
+        connect: @escaping ConnectionPool<Connection>.Connect
+    ) {
         self.loop = loop
         self.configuration = configuration
         self.logger = logger
@@ -312,7 +317,9 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
                 guard let self else { return }
                 let now = ContinuousClock.now
                 let expired = self.state.withLock { state in
-                    let (old, fresh) = (state.idle.filter { now - $0.since >= idleTimeout }, state.idle.filter { now - $0.since < idleTimeout })
+                    let (old, fresh) = (
+                        state.idle.filter { now - $0.since >= idleTimeout }, state.idle.filter { now - $0.since < idleTimeout }
+                    )
                     state.idle = fresh
                     state.open -= old.count
                     return old

@@ -21,7 +21,9 @@ public struct SQLRow: Sendable, Hashable, CustomStringConvertible {
 
     /// The column named `column` as `T`; throws `SQLDecodingError` if it is missing or does not convert.
     public func decode<T: SQLValueConvertible>(_ column: String, as type: T.Type = T.self) throws -> T {
-        guard let value = self[column] else { throw SQLDecodingError("no column '\(column)' in the row (columns: \(self.columns.joined(separator: ", ")))") }
+        guard let value = self[column] else {
+            throw SQLDecodingError("no column '\(column)' in the row (columns: \(self.columns.joined(separator: ", ")))")
+        }
         guard let converted = T(sqlValue: value) else { throw SQLDecodingError("column '\(column)': cannot read \(value) as \(T.self)") }
         return converted
     }

@@ -60,7 +60,8 @@ public final class SQLiteSQLConnection: SQLConnection {
     }
 
     private static let dateFormat = Date.VerbatimFormatStyle(
-        format: "\(year: .defaultDigits)-\(month: .twoDigits)-\(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits).\(secondFraction: .fractional(3))",
+        format:
+            "\(year: .defaultDigits)-\(month: .twoDigits)-\(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits).\(secondFraction: .fractional(3))",
         timeZone: TimeZone(identifier: "UTC")!,
         calendar: Calendar(identifier: .gregorian)
     )
@@ -85,10 +86,13 @@ public final class SQLiteSQLConnection: SQLConnection {
         case .constraintCheckFailed: kind = .checkViolation
         case .constraint:
             kind =
-                error.message.contains("UNIQUE") ? .uniqueViolation
-                : error.message.contains("FOREIGN KEY") ? .foreignKeyViolation
-                : error.message.contains("NOT NULL") ? .notNullViolation
-                : error.message.contains("CHECK") ? .checkViolation : .other
+                error.message.contains("UNIQUE")
+                ? .uniqueViolation
+                : error.message.contains("FOREIGN KEY")
+                    ? .foreignKeyViolation
+                    : error.message.contains("NOT NULL")
+                        ? .notNullViolation
+                        : error.message.contains("CHECK") ? .checkViolation : .other
         case .busy, .busyTimeout, .locked:
             return DatabaseUnavailable("the SQLite database stayed locked by another writer")
         default: kind = .other

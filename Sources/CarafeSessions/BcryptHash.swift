@@ -35,10 +35,16 @@ enum BcryptHash {
             let cost = Int(String(decoding: bytes[4..<6], as: UTF8.self)),
             bytes[7...].allSatisfy(alphabet.contains)
         else {
-            throw PasswordHashError(description: "Malformed password hash: a bcrypt hash is '$2b$', a two-digit cost, '$' and 53 characters of ./A-Za-z0-9 (60 in all).")
+            throw PasswordHashError(
+                description:
+                    "Malformed password hash: a bcrypt hash is '$2b$', a two-digit cost, '$' and 53 characters of ./A-Za-z0-9 (60 in all)."
+            )
         }
         guard Self.costs.contains(cost) else {
-            throw PasswordHashError(description: "Malformed password hash: bcrypt's cost must be \(Self.costs.lowerBound) to \(Self.costs.upperBound), got \(cost).")
+            throw PasswordHashError(
+                description:
+                    "Malformed password hash: bcrypt's cost must be \(Self.costs.lowerBound) to \(Self.costs.upperBound), got \(cost)."
+            )
         }
         return "$2b$" + String(decoding: bytes[4...], as: UTF8.self)
     }

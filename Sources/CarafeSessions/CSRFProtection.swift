@@ -62,7 +62,10 @@ public final class CSRFProtection: Sendable {
             throw HTTPError(.badRequest, "\(Self.failureMessage): the request has no csrf_token form field and no X-CSRF-Token header.")
         }
         guard let expected = req.session[Self.sessionKey] else {
-            throw HTTPError(.badRequest, "\(Self.failureMessage): the session has no CSRF token (it expired, or the browser keeps no cookies); reload the form.")
+            throw HTTPError(
+                .badRequest,
+                "\(Self.failureMessage): the session has no CSRF token (it expired, or the browser keeps no cookies); reload the form."
+            )
         }
         guard ConstantTime.equals(Array(sent.utf8), Array(expected.utf8)) else {
             throw HTTPError(.badRequest, "\(Self.failureMessage): the token does not match this session's; reload the form.")

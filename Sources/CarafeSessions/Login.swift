@@ -121,7 +121,9 @@ extension Request {
 
     /// `?next=` if it is a path on this site (`/…`, not `//host`): where to go after logging in.
     public var nextPage: String? {
-        guard let next = self.query["next"] ?? self.form["next"], next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\") else { return nil }
+        guard let next = self.query["next"] ?? self.form["next"], next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\") else {
+            return nil
+        }
         return next
     }
 }
@@ -139,7 +141,9 @@ public struct LoginRequired: Error, HTTPErrorConvertible, Sendable {
         } else {
             let page = req.loginState?.manager.loginPage ?? "/login"
             let next = req.method == .GET ? req.scriptRoot + req.uri : nil
-            self.location = req.scriptRoot + page + (next.map { "?next=" + ($0.addingPercentEncoding(withAllowedCharacters: Self.queryValue) ?? "") } ?? "")
+            self.location =
+                req.scriptRoot + page
+                + (next.map { "?next=" + ($0.addingPercentEncoding(withAllowedCharacters: Self.queryValue) ?? "") } ?? "")
         }
     }
 

@@ -44,7 +44,10 @@ struct SessionSigner: Sendable {
         let parts = cookie.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let mac = Base64URL.decode(parts[2]) else { return nil }
         let signed = Array(cookie.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
-        guard let keyIndex = self.keys.firstIndex(where: { HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: signed, using: SymmetricKey(data: $0)) })
+        guard
+            let keyIndex = self.keys.firstIndex(where: {
+                HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: signed, using: SymmetricKey(data: $0))
+            })
         else { return nil }
         // Signed by us from here on: the contents can be trusted to be what we wrote.
         guard let time = Int(parts[1]) else { return nil }

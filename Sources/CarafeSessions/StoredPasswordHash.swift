@@ -15,7 +15,9 @@ struct StoredPasswordHash {
     init(_ text: String) throws {
         let parts = text.split(separator: "$", omittingEmptySubsequences: false)
         guard parts.count == 3 else {
-            throw Self.malformed("expected 'method$salt$hash' (3 parts separated by '$'), got \(parts.count) part\(parts.count == 1 ? "" : "s")")
+            throw Self.malformed(
+                "expected 'method$salt$hash' (3 parts separated by '$'), got \(parts.count) part\(parts.count == 1 ? "" : "s")"
+            )
         }
         self.method = try Self.parseMethod(parts[0])
         self.salt = String(parts[1])
@@ -42,7 +44,11 @@ struct StoredPasswordHash {
         case .pbkdf2(.sha256, _): length = 32  // the digest's size, as hashlib.pbkdf2_hmac
         case .pbkdf2(.sha512, _): length = 64
         }
-        return StoredPasswordHash(method: method, salt: salt, derivedKey: try Self.derive(password, salt: salt, method: method, length: length))
+        return StoredPasswordHash(
+            method: method,
+            salt: salt,
+            derivedKey: try Self.derive(password, salt: salt, method: method, length: length)
+        )
     }
 
     /// Whether `password` derives the same key, compared in constant time.
@@ -55,7 +61,14 @@ struct StoredPasswordHash {
         let key: SymmetricKey
         switch method {
         case .scrypt(let n, let r, let p):
-            key = try KDF.Scrypt.deriveKey(from: Array(password.utf8), salt: Array(salt.utf8), outputByteCount: length, rounds: n, blockSize: r, parallelism: p)
+            key = try KDF.Scrypt.deriveKey(
+                from: Array(password.utf8),
+                salt: Array(salt.utf8),
+                outputByteCount: length,
+                rounds: n,
+                blockSize: r,
+                parallelism: p
+            )
         case .pbkdf2(let hash, let iterations):
             key = try KDF.Insecure.PBKDF2.deriveKey(
                 from: Array(password.utf8),
@@ -79,7 +92,8 @@ struct StoredPasswordHash {
             }
             method = .scrypt(n: n, r: r, p: p)
         case "pbkdf2":
-            guard fields.count == 3, let hash = PasswordHasher.PBKDF2Hash(rawValue: String(fields[1])), let iterations = Int(fields[2]) else {
+            guard fields.count == 3, let hash = PasswordHasher.PBKDF2Hash(rawValue: String(fields[1])), let iterations = Int(fields[2])
+            else {
                 throw Self.malformed("expected 'pbkdf2:sha256:ITERATIONS' or 'pbkdf2:sha512:ITERATIONS', got '\(text)'")
             }
             method = .pbkdf2(hash, iterations: iterations)

@@ -35,9 +35,11 @@ extension RouteBuilder {
                 throw HTTPError(problem.status, problem.message, headers: problem.headers)
             }
             if let refusal = (origins ?? request.webSocketOrigins).problem(
-                origin: request.headers.first(name: "origin"), hasCookies: request.headers.contains(name: "cookie"),
-                scheme: request.scheme, host: request.host)
-            {
+                origin: request.headers.first(name: "origin"),
+                hasCookies: request.headers.contains(name: "cookie"),
+                scheme: request.scheme,
+                host: request.host
+            ) {
                 throw HTTPError(.forbidden, refusal)
             }
             return Response(status: .switchingProtocols, body: .webSocket(options) { socket in try await handler(request, socket) })

@@ -101,7 +101,12 @@ public final class Arbiter {
                 for address in self.configuration.bind {
                     self.listeners.append(
                         try ListeningSocket.bind(
-                            address, umask: self.configuration.umask, backlog: self.configuration.backlog, reusePort: self.configuration.reusePort))
+                            address,
+                            umask: self.configuration.umask,
+                            backlog: self.configuration.backlog,
+                            reusePort: self.configuration.reusePort
+                        )
+                    )
                 }
             }
             if self.configuration.reusePort {
@@ -205,7 +210,9 @@ public final class Arbiter {
             if case .running = self.state, self.drainingUntil == nil, self.configuration.drainDelay > .zero {
                 // The workers answer their health path 503 from now on, and serve on, so that
                 // the load balancer takes this host out before the sockets close.
-                self.logger.notice("received TERM: draining for \(self.configuration.drainDelay) (health checks fail, requests are served), then stopping gracefully")
+                self.logger.notice(
+                    "received TERM: draining for \(self.configuration.drainDelay) (health checks fail, requests are served), then stopping gracefully"
+                )
                 self.drainingUntil = .now + self.configuration.drainDelay
                 for worker in self.workers where !worker.killed && worker.booted { kill(worker.pid, SIGUSR2) }
                 return
@@ -243,7 +250,9 @@ public final class Arbiter {
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { return }
             if pid == self.upgradedMaster {
-                self.logger.error("the new master (pid \(pid)) \(WorkerExit(waitStatus: status)); this master (pid \(getpid())) keeps serving")
+                self.logger.error(
+                    "the new master (pid \(pid)) \(WorkerExit(waitStatus: status)); this master (pid \(getpid())) keeps serving"
+                )
                 self.upgradedMaster = nil
                 if let pidFile = self.pidFile, let original = self.configuration.pidFile {
                     rename(pidFile, original)
@@ -306,12 +315,16 @@ public final class Arbiter {
             if worker.timedOut || worker.retiring != nil {
                 let grace: Duration = worker.timedOut ? .seconds(1) : self.configuration.gracefulTimeout + .seconds(2)
                 if let at = worker.signalledAt, now - at > grace {
-                    self.logger.error("\(worker.name) did not exit \(worker.timedOut ? "on SIGABRT" : "within the graceful timeout"); sending SIGKILL")
+                    self.logger.error(
+                        "\(worker.name) did not exit \(worker.timedOut ? "on SIGABRT" : "within the graceful timeout"); sending SIGKILL"
+                    )
                     worker.signal(SIGKILL, because: worker.retiring ?? "a timeout")
                 }
             } else if let timeout = self.configuration.timeout, now - worker.lastBeat > timeout {
                 let silence = now - worker.lastBeat
-                self.logger.error("\(worker.name) timed out: no heartbeat for \(silence.formatted) (timeout \(timeout.formatted))\(worker.booted ? "" : " while booting"); sending SIGABRT")
+                self.logger.error(
+                    "\(worker.name) timed out: no heartbeat for \(silence.formatted) (timeout \(timeout.formatted))\(worker.booted ? "" : " while booting"); sending SIGABRT"
+                )
                 // What it was doing: the requests it last reported (its watchdog reports a stuck loop's at once).
                 let _ = worker.readHeartbeat().frames.map { self.received($0, from: worker) }
                 var accessLines: [String] = []
@@ -352,7 +365,9 @@ public final class Arbiter {
         if !old.isEmpty, serving >= self.target {
             let took = self.reloadStartedAt.map { ContinuousClock.now - $0 }
             if let took { self.observer?.reloadFinished(after: took) }
-            self.logger.notice("reload: \(serving) new workers serving\(took.map { " \($0.formatted) after HUP" } ?? ""); stopping \(old.count) old workers gracefully")
+            self.logger.notice(
+                "reload: \(serving) new workers serving\(took.map { " \($0.formatted) after HUP" } ?? ""); stopping \(old.count) old workers gracefully"
+            )
             for worker in old { worker.signal(SIGTERM, because: "a reload") }
             self.reloadStartedAt = nil
         }
@@ -399,14 +414,17 @@ public final class Arbiter {
         guard now - self.lastRecycleCheck >= .seconds(1) else { return }
         self.lastRecycleCheck = now
         // Not while a reload, a boot or a stop is under way: those change the workers already.
-        guard current.count == self.target, current.allSatisfy(\.booted), !self.workers.contains(where: { $0.retiring != nil && !$0.killed }),
+        guard current.count == self.target, current.allSatisfy(\.booted),
+            !self.workers.contains(where: { $0.retiring != nil && !$0.killed }),
             !self.workers.contains(where: { $0.generation < self.generation })
         else { return }
         for worker in current.sorted(by: { $0.number < $1.number }) {
             var recycling: (cause: WorkerExitCause, reason: String)?
             if let age = self.configuration.maxWorkerAge, now - worker.spawnedAt >= age {
                 recycling = (.age, "--max-worker-age \(age.formatted): up for \((now - worker.spawnedAt).formatted)")
-            } else if let limit = self.configuration.maxWorkerMemory, let resident = ProcessMemory.resident(of: worker.pid), resident > limit {
+            } else if let limit = self.configuration.maxWorkerMemory, let resident = ProcessMemory.resident(of: worker.pid),
+                resident > limit
+            {
                 recycling = (.memory, "--max-worker-memory \(ProcessMemory.describe(limit)): resident \(ProcessMemory.describe(resident))")
             }
             guard let recycling else { continue }
@@ -439,7 +457,9 @@ public final class Arbiter {
                 continue
             }
             do {
-                sockets.append(try ListeningSocket.bind(.hostPort(host: host, port: port), backlog: self.configuration.backlog, reusePort: true))
+                sockets.append(
+                    try ListeningSocket.bind(.hostPort(host: host, port: port), backlog: self.configuration.backlog, reusePort: true)
+                )
             } catch {
                 // After the privileges were dropped a low port cannot be bound again: share slot 0's.
                 self.logger.error("--reuse-port: cannot bind a socket for worker slot \(slot) (\(error)); it shares slot 0's")
@@ -495,7 +515,9 @@ public final class Arbiter {
                 environment: ["\(Self.upgradeVariable)=\(numbers)"]
             )
             self.upgradedMaster = pid
-            self.logger.notice("received USR2: started a new master (pid \(pid)) from \(self.configuration.executable) on the same sockets; send TERM to this one (pid \(getpid())) once it serves")
+            self.logger.notice(
+                "received USR2: started a new master (pid \(pid)) from \(self.configuration.executable) on the same sockets; send TERM to this one (pid \(getpid())) once it serves"
+            )
         } catch {
             self.logger.error("received USR2, but cannot start a new master: \(error)")
             if let pidFile = self.pidFile, let original = self.configuration.pidFile {

@@ -30,7 +30,10 @@ public struct HeartbeatFrame: Sendable, Equatable {
     /// The frame as it goes on the pipe.
     public var encoded: [UInt8] {
         let count = UInt32(self.payload.count)
-        return [Self.start, self.kind.rawValue, UInt8(count >> 24), UInt8((count >> 16) & 0xFF), UInt8((count >> 8) & 0xFF), UInt8(count & 0xFF)]
+        return [
+            Self.start, self.kind.rawValue, UInt8(count >> 24), UInt8((count >> 16) & 0xFF), UInt8((count >> 8) & 0xFF),
+            UInt8(count & 0xFF),
+        ]
             + self.payload
     }
 }

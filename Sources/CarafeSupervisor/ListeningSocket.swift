@@ -33,7 +33,12 @@ public struct ListeningSocket: Sendable {
     /// Binds and listens on `address`. `umask` applies to the file of a Unix socket. With
     /// `reusePort`, a TCP socket gets `SO_REUSEPORT`, so that more sockets can bind the same
     /// address and port (see `ArbiterConfiguration.reusePort`).
-    public static func bind(_ address: BindAddress, umask mask: mode_t? = nil, backlog: Int32 = Self.backlog, reusePort: Bool = false) throws -> ListeningSocket {
+    public static func bind(
+        _ address: BindAddress,
+        umask mask: mode_t? = nil,
+        backlog: Int32 = Self.backlog,
+        reusePort: Bool = false
+    ) throws -> ListeningSocket {
         switch address {
         case .hostPort(let host, let port):
             let socketAddress: SocketAddress

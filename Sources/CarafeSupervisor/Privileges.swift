@@ -31,10 +31,14 @@ public enum Privileges {
         guard user != nil || group != nil else { return }
         let gid = group ?? user.flatMap { getpwuid($0)?.pointee.pw_gid } ?? getgid()
         if let user, group == nil, let entry = getpwuid(user) {
-            guard initgroups(entry.pointee.pw_name, gid) == 0 else { throw SupervisorError.privileges("initgroups: \(String(cString: strerror(errno)))") }
+            guard initgroups(entry.pointee.pw_name, gid) == 0 else {
+                throw SupervisorError.privileges("initgroups: \(String(cString: strerror(errno)))")
+            }
         } else {
             var groups = [gid]
-            guard setgroups(1, &groups) == 0 || getuid() != 0 else { throw SupervisorError.privileges("setgroups: \(String(cString: strerror(errno)))") }
+            guard setgroups(1, &groups) == 0 || getuid() != 0 else {
+                throw SupervisorError.privileges("setgroups: \(String(cString: strerror(errno)))")
+            }
         }
         guard setgid(gid) == 0 else { throw SupervisorError.privileges("setgid(\(gid)): \(String(cString: strerror(errno)))") }
         if let user {

@@ -22,11 +22,17 @@ extension App {
                 throw TLSSettingsError(
                     file: nil,
                     role: "settings",
-                    reason: options.certfile == nil ? "need --certfile (the certificate chain) besides --keyfile or an https:// bind" : "need --keyfile (the certificate's private key) besides --certfile"
+                    reason: options.certfile == nil
+                        ? "need --certfile (the certificate chain) besides --keyfile or an https:// bind"
+                        : "need --keyfile (the certificate's private key) besides --certfile"
                 )
             }
             guard let requests = TLSSettings.ClientCertificates(parsing: options.certReqs) else {
-                throw TLSSettingsError(file: nil, role: "settings", reason: "--cert-reqs '\(options.certReqs)' is none of none, optional, required (0, 1, 2)")
+                throw TLSSettingsError(
+                    file: nil,
+                    role: "settings",
+                    reason: "--cert-reqs '\(options.certReqs)' is none of none, optional, required (0, 1, 2)"
+                )
             }
             let settings = TLSSettings(
                 certificateFile: certfile,
@@ -50,7 +56,9 @@ extension TLSServerSecurity {
         if left <= 0 {
             logger.error("TLS: the certificate of \(self.settings.certificateFile) expired on \(expiry); clients will refuse it")
         } else if left < Double(self.settings.expiryWarning.components.seconds) {
-            logger.warning("TLS: the certificate of \(self.settings.certificateFile) expires on \(expiry), in \(Int(left / 86400)) days: renew it (SIGHUP reloads it)")
+            logger.warning(
+                "TLS: the certificate of \(self.settings.certificateFile) expires on \(expiry), in \(Int(left / 86400)) days: renew it (SIGHUP reloads it)"
+            )
         }
     }
 }

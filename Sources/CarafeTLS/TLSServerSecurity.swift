@@ -60,7 +60,8 @@ public struct TLSServerSecurity: HTTPConnectionSecurity {
                 case .negotiated(let name): return negotiated(name)
                 case .fallback: return negotiated(nil)
                 }
-            })
+            }
+        )
         channel.closeFuture.whenComplete { _ in timeout.cancel() }
     }
 

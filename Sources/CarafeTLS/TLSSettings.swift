@@ -103,7 +103,11 @@ public struct TLSSettings: Sendable, Hashable {
                 if let ciphers = self.ciphers {
                     throw TLSSettingsError(file: nil, role: "TLS settings", reason: "cannot be used (--ciphers '\(ciphers)'?): \(error)")
                 }
-                throw TLSSettingsError(file: self.certificateFile, role: "certificate file (--certfile)", reason: "cannot be used: \(error)")
+                throw TLSSettingsError(
+                    file: self.certificateFile,
+                    role: "certificate file (--certfile)",
+                    reason: "cannot be used: \(error)"
+                )
             }
         }
         return TLSServerSecurity.Loaded(

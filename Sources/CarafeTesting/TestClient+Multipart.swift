@@ -14,7 +14,12 @@ public struct MultipartTestPart: Sendable {
     }
 
     /// A file, as a browser's file input sends it.
-    public static func file(_ name: String, filename: String, contentType: String = "application/octet-stream", _ bytes: [UInt8]) -> MultipartTestPart {
+    public static func file(
+        _ name: String,
+        filename: String,
+        contentType: String = "application/octet-stream",
+        _ bytes: [UInt8]
+    ) -> MultipartTestPart {
         MultipartTestPart(name: name, filename: filename, contentType: contentType, bytes: bytes)
     }
 
@@ -54,6 +59,9 @@ extension TestClient {
 
     /// As browsers quote names (WHATWG): `"` as `%22`, CR and LF as `%0D` `%0A`.
     private static func quote(_ text: String) -> String {
-        text.replacingOccurrences(of: "\"", with: "%22").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+        text.replacingOccurrences(of: "\"", with: "%22").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(
+            of: "\n",
+            with: "%0A"
+        )
     }
 }

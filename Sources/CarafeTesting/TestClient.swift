@@ -36,7 +36,12 @@ public struct TestClient: Sendable {
     }
 
     /// Sends a request and returns the response, as a server would write it.
-    public func request(_ method: HTTPMethod, _ uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) async -> TestResponse {
+    public func request(
+        _ method: HTTPMethod,
+        _ uri: String,
+        headers: HTTPHeaders = [:],
+        body: ByteBuffer = ByteBuffer()
+    ) async -> TestResponse {
         var headers = headers
         if body.readableBytes > 0 && !headers.contains(name: "content-length") {
             headers.add(name: "content-length", value: String(body.readableBytes))
@@ -47,7 +52,9 @@ public struct TestClient: Sendable {
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)
         let completion = ResponseCompletion()
         let started = ContinuousClock.now
-        let response = await self.app.respond(to: HTTPServerRequest(head: head, body: RequestBody(body), remoteAddress: self.remoteAddress, completion: completion))
+        let response = await self.app.respond(
+            to: HTTPServerRequest(head: head, body: RequestBody(body), remoteAddress: self.remoteAddress, completion: completion)
+        )
         self.cookies?.store(response.headers["set-cookie"])
         var received = ByteBuffer()
         switch response.body {
@@ -82,15 +89,30 @@ public struct TestClient: Sendable {
     }
 
     /// Sends `body` as text with `contentType`.
-    public func post(_ uri: String, _ body: String = "", contentType: String = "text/plain; charset=utf-8", headers: HTTPHeaders = [:]) async -> TestResponse {
+    public func post(
+        _ uri: String,
+        _ body: String = "",
+        contentType: String = "text/plain; charset=utf-8",
+        headers: HTTPHeaders = [:]
+    ) async -> TestResponse {
         await self.send(.POST, uri, body, contentType: contentType, headers: headers)
     }
 
-    public func put(_ uri: String, _ body: String = "", contentType: String = "text/plain; charset=utf-8", headers: HTTPHeaders = [:]) async -> TestResponse {
+    public func put(
+        _ uri: String,
+        _ body: String = "",
+        contentType: String = "text/plain; charset=utf-8",
+        headers: HTTPHeaders = [:]
+    ) async -> TestResponse {
         await self.send(.PUT, uri, body, contentType: contentType, headers: headers)
     }
 
-    public func patch(_ uri: String, _ body: String = "", contentType: String = "text/plain; charset=utf-8", headers: HTTPHeaders = [:]) async -> TestResponse {
+    public func patch(
+        _ uri: String,
+        _ body: String = "",
+        contentType: String = "text/plain; charset=utf-8",
+        headers: HTTPHeaders = [:]
+    ) async -> TestResponse {
         await self.send(.PATCH, uri, body, contentType: contentType, headers: headers)
     }
 
@@ -106,7 +128,8 @@ public struct TestClient: Sendable {
         return await self.send(.POST, uri, body, contentType: "application/x-www-form-urlencoded", headers: headers)
     }
 
-    private func send(_ method: HTTPMethod, _ uri: String, _ body: String, contentType: String, headers: HTTPHeaders) async -> TestResponse {
+    private func send(_ method: HTTPMethod, _ uri: String, _ body: String, contentType: String, headers: HTTPHeaders) async -> TestResponse
+    {
         var headers = headers
         if !headers.contains(name: "content-type") { headers.add(name: "content-type", value: contentType) }
         return await self.request(method, uri, headers: headers, body: ByteBuffer(string: body))

@@ -33,7 +33,11 @@ import Testing
 
         /// Posts `fields` as a form (`--data-urlencode` each).
         func post(_ path: String, _ fields: [(String, String)], headers: [String] = []) throws -> Page {
-            try self.request(fields.flatMap { ["--data-urlencode", "\($0.0)=\($0.1)"] } + headers.flatMap { ["-H", $0] } + ["http://127.0.0.1:\(self.port)\(path)"])
+            try self.request(
+                fields.flatMap { ["--data-urlencode", "\($0.0)=\($0.1)"] } + headers.flatMap { ["-H", $0] } + [
+                    "http://127.0.0.1:\(self.port)\(path)"
+                ]
+            )
         }
 
         private func request(_ arguments: [String]) throws -> Page {
@@ -49,7 +53,9 @@ import Testing
         try ServerProcess(
             builtExecutable("accounts"),
             ["serve", "--bind", "127.0.0.1:0", "--log-level", "info"] + arguments,
-            environment: ["SECRET_KEY": String(repeating: "s", count: 64), "PATH": "/usr/bin:/bin", "PASSWORD_HASH_METHOD": "scrypt:32768:8:1"]
+            environment: [
+                "SECRET_KEY": String(repeating: "s", count: 64), "PATH": "/usr/bin:/bin", "PASSWORD_HASH_METHOD": "scrypt:32768:8:1",
+            ]
         )
     }
 
@@ -111,8 +117,10 @@ import Testing
 
         let login = Process()
         login.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        login.arguments = ["-s", "--max-time", "30", "-b", browser.jar, "--data-urlencode", "name=bob", "--data-urlencode", "password=long enough",
-                           "--data-urlencode", "csrf_token=\(token)", "http://127.0.0.1:\(server.port)/login"]
+        login.arguments = [
+            "-s", "--max-time", "30", "-b", browser.jar, "--data-urlencode", "name=bob", "--data-urlencode", "password=long enough",
+            "--data-urlencode", "csrf_token=\(token)", "http://127.0.0.1:\(server.port)/login",
+        ]
         login.standardOutput = FileHandle.nullDevice
         try login.run()
         defer { if login.isRunning { kill(login.processIdentifier, SIGKILL) } }

@@ -107,7 +107,11 @@ import Testing
     @Test func sigtermClosesThePoolAndTheServerExitsCleanly() async throws {
         let url = try await Self.newPostgresURL()
         #expect(try Self.migrate(url).status == 0)
-        let server = try ServerProcess(Self.probe, ["serve", "--bind", "127.0.0.1:0", "--log-level", "debug"], environment: Self.environment(url))
+        let server = try ServerProcess(
+            Self.probe,
+            ["serve", "--bind", "127.0.0.1:0", "--log-level", "debug"],
+            environment: Self.environment(url)
+        )
         #expect(try Self.request(server.port, "/users").status == "200")
         let admin = try Database.open(url: try PostgresServer.shared.url)
         defer { Task { await admin.shutdown() } }
@@ -127,7 +131,11 @@ import Testing
 
     @Test func queriesRunOnTheEventLoopOfTheirRequest() async throws {
         let url = try await Self.newPostgresURL()
-        let server = try ServerProcess(Self.probe, ["serve", "--bind", "127.0.0.1:0", "--event-loops", "2"], environment: Self.environment(url))
+        let server = try ServerProcess(
+            Self.probe,
+            ["serve", "--bind", "127.0.0.1:0", "--event-loops", "2"],
+            environment: Self.environment(url)
+        )
         for _ in 0..<20 {
             #expect(try Self.request(server.port, "/same-loop").body == "same")
         }
@@ -136,7 +144,8 @@ import Testing
     @Test func workersStartingTogetherMigrateEachFileOnce() async throws {
         let url = try await Self.newPostgresURL()
         let server = try ServerProcess(
-            Self.probe, ["serve", "--bind", "127.0.0.1:0", "--workers", "3", "--log-level", "info"],
+            Self.probe,
+            ["serve", "--bind", "127.0.0.1:0", "--workers", "3", "--log-level", "info"],
             environment: Self.environment(url, ["MIGRATE_ON_START": "1"])
         )
         #expect(server.waitForOutput("worker 3 .*serving", timeout: 30), "\(server.output)")
@@ -198,8 +207,12 @@ import Testing
 
         #expect(try Self.request(a.port, "/broadcast", ["--data-binary", "from a"]).status == "202")
         #expect(try Self.request(b.port, "/broadcast", ["--data-binary", "from b"]).status == "202")
-        #expect(eventually(timeout: 10) { subscribers.allSatisfy { $0.text.contains("data: from a\n\n") && $0.text.contains("data: from b\n\n") } },
-                "\(subscribers.map(\.text))")
+        #expect(
+            eventually(timeout: 10) {
+                subscribers.allSatisfy { $0.text.contains("data: from a\n\n") && $0.text.contains("data: from b\n\n") }
+            },
+            "\(subscribers.map(\.text))"
+        )
 
         let big = String(repeating: "x", count: 8000)
         let refused = try Self.request(a.port, "/broadcast", ["--data-binary", big])
@@ -211,6 +224,9 @@ import Testing
         #expect(eventually(timeout: 20) { a.output.components(separatedBy: "listening for broadcasts").count == 3 }, "\(a.output)")
         #expect(eventually(timeout: 20) { b.output.components(separatedBy: "listening for broadcasts").count == 3 }, "\(b.output)")
         #expect(eventually(timeout: 10) { (try? Self.request(b.port, "/broadcast", ["--data-binary", "after restart"]).status) == "202" })
-        #expect(eventually(timeout: 10) { subscribers.allSatisfy { $0.text.contains("data: after restart\n\n") } }, "\(subscribers.map(\.text))")
+        #expect(
+            eventually(timeout: 10) { subscribers.allSatisfy { $0.text.contains("data: after restart\n\n") } },
+            "\(subscribers.map(\.text))"
+        )
     }
 }

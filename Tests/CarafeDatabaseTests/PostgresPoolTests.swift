@@ -9,7 +9,9 @@ import Testing
 /// comes back.
 @Suite struct PostgresPoolTests {
     @Test func aQueryThatCannotGetAConnectionInTimeGetsDatabaseUnavailable() async throws {
-        let db = try await Backend.postgres.makeDatabase(pool: ConnectionPoolConfiguration(maxConnections: 1, waitTimeout: .milliseconds(300)))
+        let db = try await Backend.postgres.makeDatabase(
+            pool: ConnectionPoolConfiguration(maxConnections: 1, waitTimeout: .milliseconds(300))
+        )
         defer { Task { await db.shutdown() } }
         async let holder: Void = db.execute("SELECT pg_sleep(3)")
         try await Task.sleep(for: .milliseconds(500))  // the one connection is busy for 2.5 s more
@@ -21,7 +23,9 @@ import Testing
     }
 
     @Test func idleConnectionsAreClosedAfterTheIdleTimeout() async throws {
-        let db = try await Backend.postgres.makeDatabase(pool: ConnectionPoolConfiguration(maxConnections: 2, idleTimeout: .milliseconds(300)))
+        let db = try await Backend.postgres.makeDatabase(
+            pool: ConnectionPoolConfiguration(maxConnections: 2, idleTimeout: .milliseconds(300))
+        )
         defer { Task { await db.shutdown() } }
         let pool = try #require(db.driver as? PostgresDriver).pool
         #expect(try await db.first("SELECT 1", as: Int.self) == 1)
@@ -65,7 +69,9 @@ import Testing
             let loop = loops[round % 2]
             // As Carafe runs a request: a task whose executor is the loop.
             let same = try await Task(executorPreference: EventLoopTaskExecutor(loop)) {
-                try await driver.pool.withConnection { $0.connection.eventLoop === loop && MultiThreadedEventLoopGroup.currentEventLoop === loop }
+                try await driver.pool.withConnection {
+                    $0.connection.eventLoop === loop && MultiThreadedEventLoopGroup.currentEventLoop === loop
+                }
             }.value
             if same { matches += 1 }
         }

@@ -20,7 +20,9 @@ import Testing
             for id in 1...5 {
                 #expect(try await connection.first("SELECT name FROM items WHERE id = \(id)", as: String.self) == "item \(id)")
             }
-            let prepared = try await connection.rows("SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'SELECT name FROM%'")
+            let prepared = try await connection.rows(
+                "SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'SELECT name FROM%'"
+            )
             // One SELECT (with its parameter typed) and one INSERT: prepared once each, whatever the values.
             let texts = prepared.compactMap { $0.values.first.flatMap(String.init(sqlValue:)) }.sorted()
             #expect(texts == ["SELECT name FROM items WHERE id = $1::int8"], "\(texts)")
@@ -42,7 +44,11 @@ import Testing
         }
         let rows = try await db.rows("SELECT i, d, t, b, y, at, u, n FROM kinds WHERE i = \(42) AND t = \("héllo — ✓")")
         #expect(rows.count == 2)
-        #expect(rows.first?.values == [.int(42), .double(2.5), .text("héllo — ✓"), .bool(true), .bytes([0, 255, 7]), .date(at), .uuid(token), .null])
+        #expect(
+            rows.first?.values == [
+                .int(42), .double(2.5), .text("héllo — ✓"), .bool(true), .bytes([0, 255, 7]), .date(at), .uuid(token), .null,
+            ]
+        )
     }
 
     @Test func aStatementWhoseTableChangedStillRuns() async throws {
@@ -89,7 +95,9 @@ import Testing
         defer { Task { await db.shutdown() } }
         try await db.execute("CREATE TABLE batch (id int PRIMARY KEY)")
         let error = await #expect(throws: DatabaseError.self) {
-            try await db.rows(all: ["INSERT INTO batch VALUES (\(1))", "INSERT INTO batch VALUES (\(1))", "INSERT INTO batch VALUES (\(2))"])
+            try await db.rows(all: [
+                "INSERT INTO batch VALUES (\(1))", "INSERT INTO batch VALUES (\(1))", "INSERT INTO batch VALUES (\(2))",
+            ])
         }
         #expect(error?.kind == .uniqueViolation)
         #expect(try await db.query("SELECT id FROM batch ORDER BY id", as: Int.self) == [1, 2])

@@ -23,9 +23,13 @@ import Testing
         defer { server.destroy() }
         let root = try #require(server.certificatePath)
         let wrong = try makeTemporaryDirectory("carafe-pg-wrong-root").appendingPathComponent("root.pem").path
-        let made = try runProcess("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", wrong + ".key", "-out", wrong, "-days", "30", "-subj", "/CN=someone else",
-        ])
+        let made = try runProcess(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", wrong + ".key", "-out", wrong, "-days", "30", "-subj",
+                "/CN=someone else",
+            ]
+        )
         try #require(made.status == 0, "\(made.output)")
 
         // No sslmode: as before, no TLS.
@@ -45,7 +49,9 @@ import Testing
             #expect(error?.reason.contains("its certificate was not accepted") == true, "\(String(describing: error))")
         }
         // A root file that is not there: the URL is refused before any connection, naming it.
-        let missing = #expect(throws: DatabaseURLError.self) { try Database.open(url: server.url + "?sslmode=verify-ca&sslrootcert=/nonexistent/root.crt") }
+        let missing = #expect(throws: DatabaseURLError.self) {
+            try Database.open(url: server.url + "?sslmode=verify-ca&sslrootcert=/nonexistent/root.crt")
+        }
         #expect(missing?.description.contains("sslrootcert=/nonexistent/root.crt") == true)
         let bad = #expect(throws: DatabaseURLError.self) { try Database.open(url: server.url + "?sslmode=sometimes") }
         #expect(bad?.description.contains("sslmode=sometimes is none of disable, allow, prefer, require, verify-ca, verify-full") == true)

@@ -37,7 +37,9 @@ import Testing
     }
 
     @Test func theURLsQuerySetsThePoolsLimits() throws {
-        let db = try Database.open(url: "postgres://u@127.0.0.1/db?max_connections=7&connect_timeout=1.5&idle_timeout=300&wait_timeout=0.25")
+        let db = try Database.open(
+            url: "postgres://u@127.0.0.1/db?max_connections=7&connect_timeout=1.5&idle_timeout=300&wait_timeout=0.25"
+        )
         let pool = try #require(db.driver as? PostgresDriver).pool.configuration
         #expect(pool.maxConnections == 7)
         #expect(pool.connectTimeout == .milliseconds(1500))

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 /// Request bodies (Content-Length, chunked, `Expect: 100-continue`), the app's body limit, and
@@ -201,12 +202,16 @@ import Testing
         let responder = ClosureResponder { request in
             let parts = ["alpha ", "beta ", "gamma"]
             let length: Int? = request.head.uri == "/known" ? parts.joined().utf8.count : nil
-            return HTTPServerResponse(status: .ok, headers: ["content-type": "text/plain"], body: .stream(length: length) { writer in
-                for part in parts {
-                    try await writer.write(ByteBuffer(string: part))
-                    try await Task.sleep(for: .milliseconds(10))
+            return HTTPServerResponse(
+                status: .ok,
+                headers: ["content-type": "text/plain"],
+                body: .stream(length: length) { writer in
+                    for part in parts {
+                        try await writer.write(ByteBuffer(string: part))
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
                 }
-            })
+            )
         }
         try await withTestServer(responder: responder) { server in
             let connection = try await server.connect()

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 /// The wiring of `HTTPConnectionStateMachine` over real sockets: one end-to-end check per
@@ -35,7 +36,9 @@ import Testing
     @Test func anEarlyResponseBeforeALargeBodyClosesTheConnection() async throws {
         try await withTestServer(responder: Self.earlyResponder, configure: { $0.maxDiscardedBody = 100 }) { server in
             let connection = try await server.connect()
-            try await connection.send(rawRequest("POST", "/nope", headers: ["Content-Length: 100000"]) + String(repeating: "x", count: 1000))
+            try await connection.send(
+                rawRequest("POST", "/nope", headers: ["Content-Length: 100000"]) + String(repeating: "x", count: 1000)
+            )
             let early = try await connection.readResponse()
             #expect(early.status == 404)
             #expect(early.header("connection")?.lowercased() == "close")
@@ -128,7 +131,9 @@ import Testing
             #expect(ContinuousClock.now - started < .seconds(10))
             #expect(response.status == 503)
             #expect(response.header("retry-after") == "1")
-            #expect(response.bodyText == "503 Service Unavailable: The handler did not answer within 200 ms (the timeout of route GET /slow).\n")
+            #expect(
+                response.bodyText == "503 Service Unavailable: The handler did not answer within 200 ms (the timeout of route GET /slow).\n"
+            )
             #expect(await eventually { cancelled.value }, "the handler's task was not cancelled")
         }
     }

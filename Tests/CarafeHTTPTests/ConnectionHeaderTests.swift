@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 /// `Connection` semantics of HTTP/1.0 and 1.1, and the headers every response carries.
@@ -70,7 +71,12 @@ import Testing
             let dates = response.headers(named: "date")
             #expect(dates.count == 1)
             let date = try #require(dates.first)
-            #expect(date.wholeMatch(of: /(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT/) != nil, "\(date)")
+            #expect(
+                date.wholeMatch(
+                    of: /(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT/
+                ) != nil,
+                "\(date)"
+            )
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "GMT")

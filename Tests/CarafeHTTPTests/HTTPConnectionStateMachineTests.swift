@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 /// `HTTPConnectionStateMachine` driven by events and a manual clock: no sockets, no sleeps.

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Testing
+
 @testable import CarafeHTTP
 
 /// The task a request runs in: on the connection's event loop, and cancelled when the
@@ -44,7 +45,10 @@ import Testing
             try await connection.send(rawRequest("GET", "/long"))
             #expect(await eventually { responder.started.value })
             connection.closeWithReset()
-            #expect(await eventually(timeout: 5) { responder.cancelled.value }, "resetting the connection did not cancel the handler's task")
+            #expect(
+                await eventually(timeout: 5) { responder.cancelled.value },
+                "resetting the connection did not cancel the handler's task"
+            )
         }
     }
 
@@ -99,7 +103,10 @@ import Testing
             #expect(all.count == 8)
             for placement in all {
                 #expect(placement.loopBefore != nil, "not on an event loop before awaiting (thread '\(placement.threadBefore)')")
-                #expect(placement.loopAfter == placement.loopBefore, "moved from its event loop across an await (thread '\(placement.threadAfter)')")
+                #expect(
+                    placement.loopAfter == placement.loopBefore,
+                    "moved from its event loop across an await (thread '\(placement.threadAfter)')"
+                )
                 #expect(placement.threadBefore.hasPrefix("NIO-ELT"), "thread '\(placement.threadBefore)'")
                 #expect(placement.threadAfter == placement.threadBefore)
             }

@@ -129,8 +129,10 @@ import Testing
         app.post("/form") { req in req.form["a"] ?? "-" }
         try await withTestServer(responder: app) { server in
             let connection = try await server.connect()
-            let body = Array("--XyZ\r\nContent-Dis".utf8) + [0x9A, 0x90] + Array("position: form-data; name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n".utf8)
-            let head = "POST /form HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: \(body.count)\r\n\r\n"
+            let body =
+                Array("--XyZ\r\nContent-Dis".utf8) + [0x9A, 0x90] + Array("position: form-data; name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n".utf8)
+            let head =
+                "POST /form HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: \(body.count)\r\n\r\n"
             try await connection.send(Array(head.utf8) + body)
             let refused = try await connection.readResponse()
             #expect(refused.status == 400)
@@ -157,9 +159,14 @@ import Testing
             let result = try await curl(["-s", server.baseURL + "/login?name=" + forged])
             #expect(result.output == "logged")
         }
-        let lines = (try String(contentsOfFile: path, encoding: .utf8)).split(separator: "\n").filter { $0.contains("no user") || $0.contains("admin logged in") }
+        let lines = (try String(contentsOfFile: path, encoding: .utf8)).split(separator: "\n").filter {
+            $0.contains("no user") || $0.contains("admin logged in")
+        }
         #expect(lines.count == 1, "\(lines)")
-        #expect(lines.first?.contains("no user ann\\x0a2026-12-02T00:00:00+0000 notice carafe: admin logged in\\x0d\\x1b[2J") == true, "\(lines)")
+        #expect(
+            lines.first?.contains("no user ann\\x0a2026-12-02T00:00:00+0000 notice carafe: admin logged in\\x0d\\x1b[2J") == true,
+            "\(lines)"
+        )
         #expect(lines.first?.contains("\u{1B}") == false)
     }
 

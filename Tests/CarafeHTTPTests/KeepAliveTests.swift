@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 /// Persistent connections and pipelining (RFC 9112 §9.3).
@@ -70,7 +71,10 @@ import Testing
         let inFlight = Box(0)
         let maxInFlight = Box(0)
         let responder = ClosureResponder { request in
-            let now = inFlight.update { $0 += 1; return $0 }
+            let now = inFlight.update {
+                $0 += 1
+                return $0
+            }
             maxInFlight.update { $0 = max($0, now) }
             let delay: Duration =
                 switch request.head.uri {

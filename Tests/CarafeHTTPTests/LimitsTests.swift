@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 /// The request-line and header limits (Gunicorn's defaults): 414 and 431, then close.

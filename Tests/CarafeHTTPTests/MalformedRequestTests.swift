@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 /// Requests the parser rejects: 400, close, and the server goes on serving others.
@@ -24,7 +25,10 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case("garbage bytes (a TLS ClientHello)", bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a]),
+        Case(
+            "garbage bytes (a TLS ClientHello)",
+            bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a]
+        ),
         Case("garbage text", "this is not HTTP at all\r\n\r\n"),
         Case("invalid method characters", "G@T / HTTP/1.1\r\nHost: x\r\n\r\n"),
         Case("bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),

@@ -15,7 +15,10 @@ import Testing
         for end in 0..<(line.count - 4) {
             #expect(try self.parse(Array(line[..<end])) == .incomplete, "\(end) bytes")
         }
-        guard case .header(let header, let length) = try self.parse(line) else { Issue.record("no header"); return }
+        guard case .header(let header, let length) = try self.parse(line) else {
+            Issue.record("no header")
+            return
+        }
         #expect(length == line.count - 3)
         #expect(header.source == (try SocketAddress(ipAddress: "2001:db8::1", port: 56324)))
         #expect(header.destination?.port == 443)
@@ -26,7 +29,10 @@ import Testing
         for end in 0..<header.count {
             #expect(try self.parse(Array(header[..<end])) == .incomplete, "\(end) bytes")
         }
-        guard case .header(let parsed, 28) = try self.parse(header + [0x47]) else { Issue.record("no header"); return }
+        guard case .header(let parsed, 28) = try self.parse(header + [0x47]) else {
+            Issue.record("no header")
+            return
+        }
         #expect(parsed.source == (try SocketAddress(ipAddress: "192.0.2.1", port: 80)))
         #expect(parsed.version == 2)
     }

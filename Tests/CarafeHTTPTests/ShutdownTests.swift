@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 #if canImport(Glibc)
@@ -39,10 +40,13 @@ import Glibc
             finished.value = true
             return .text("finished")
         }
-        try await withTestServer(responder: responder, configure: {
-            $0.gracefulTimeout = .seconds(20)
-            $0.keepAliveTimeout = .seconds(30)
-        }) { server in
+        try await withTestServer(
+            responder: responder,
+            configure: {
+                $0.gracefulTimeout = .seconds(20)
+                $0.keepAliveTimeout = .seconds(30)
+            }
+        ) { server in
             let connection = try await server.connect()
             try await connection.send(rawRequest("GET", "/work"))
             #expect(await eventually { started.value }, "the request never reached the responder")

@@ -24,11 +24,15 @@ import Testing
             #expect(part.output.lowercased().contains("content-length: 1000"))
             let head = try await curl(["-s", "-I", url])
             #expect(head.output.lowercased().contains("content-length: \(1 << 20)"))
-            let etag = head.output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") }.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) }
+            let etag = head.output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") }.map {
+                $0.dropFirst(5).trimmingCharacters(in: .whitespaces)
+            }
             let etagValue = try #require(etag)
             let conditional = try await curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "If-None-Match: \(etagValue)", url])
             #expect(conditional.output == "304")
-            let escape = try await curl(["-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/files/../../etc/passwd"])
+            let escape = try await curl([
+                "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/files/../../etc/passwd",
+            ])
             #expect(escape.output == "404")
         }
     }

@@ -18,17 +18,20 @@ import Testing
         let produced = Box(0)
         let failure = Box<String?>(nil)
         let responder = ClosureResponder { _ in
-            HTTPServerResponse(status: .ok, body: .stream(length: Self.total) { writer in
-                do {
-                    while produced.value < Self.total {
-                        try await writer.write(Self.chunk)
-                        produced.update { $0 += Self.chunk.readableBytes }
+            HTTPServerResponse(
+                status: .ok,
+                body: .stream(length: Self.total) { writer in
+                    do {
+                        while produced.value < Self.total {
+                            try await writer.write(Self.chunk)
+                            produced.update { $0 += Self.chunk.readableBytes }
+                        }
+                    } catch {
+                        failure.value = "\(error)"
+                        throw error
                     }
-                } catch {
-                    failure.value = "\(error)"
-                    throw error
                 }
-            })
+            )
         }
         try await withTestServer(responder: responder) { server in
             let connection = try await server.connect()
@@ -49,10 +52,13 @@ import Testing
 
     @Test func aClientThatReadsGetsEveryByteWithContentLength() async throws {
         let responder = ClosureResponder { _ in
-            HTTPServerResponse(status: .ok, body: .stream(length: 3 * Self.chunk.readableBytes + 5) { writer in
-                for _ in 0..<3 { try await writer.write(Self.chunk) }
-                try await writer.write(ByteBuffer(string: "tail!"))
-            })
+            HTTPServerResponse(
+                status: .ok,
+                body: .stream(length: 3 * Self.chunk.readableBytes + 5) { writer in
+                    for _ in 0..<3 { try await writer.write(Self.chunk) }
+                    try await writer.write(ByteBuffer(string: "tail!"))
+                }
+            )
         }
         try await withTestServer(responder: responder) { server in
             let result = try await curl(["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", server.baseURL + "/"])
@@ -62,9 +68,12 @@ import Testing
 
     @Test func aProducerThatWritesTooFewBytesGetsTheConnectionClosed() async throws {
         let responder = ClosureResponder { _ in
-            HTTPServerResponse(status: .ok, body: .stream(length: 100) { writer in
-                try await writer.write(ByteBuffer(string: "only ten.."))
-            })
+            HTTPServerResponse(
+                status: .ok,
+                body: .stream(length: 100) { writer in
+                    try await writer.write(ByteBuffer(string: "only ten.."))
+                }
+            )
         }
         try await withTestServer(responder: responder) { server in
             let connection = try await server.connect()

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
 @testable import CarafeHTTP
 
 /// The keep-alive and request-header timeouts of `ConnectionGuardHandler`.
@@ -70,10 +71,13 @@ import Testing
             try? await Task.sleep(for: .milliseconds(2500))
             return .text("worth the wait")
         }
-        try await withTestServer(responder: responder, configure: {
-            $0.keepAliveTimeout = .seconds(1)
-            $0.requestHeaderTimeout = .seconds(1)
-        }) { server in
+        try await withTestServer(
+            responder: responder,
+            configure: {
+                $0.keepAliveTimeout = .seconds(1)
+                $0.requestHeaderTimeout = .seconds(1)
+            }
+        ) { server in
             let connection = try await server.connect()
             try await connection.send(rawRequest())
             let response = try await connection.readResponse()

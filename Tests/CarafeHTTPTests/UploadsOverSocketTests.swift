@@ -31,7 +31,9 @@ import Testing
             #expect(ok.output == "upload.source 2000000 spooled=true title=Report")
             #expect(try leftovers() == [])
             // Past the route's total: 413 naming it, and the partly written file is removed.
-            let twice = try await curl(["-s", "-w", " %{http_code}", "-F", "a=@\(file.path)", "-F", "b=@\(file.path)", server.baseURL + "/save"])
+            let twice = try await curl([
+                "-s", "-w", " %{http_code}", "-F", "a=@\(file.path)", "-F", "b=@\(file.path)", server.baseURL + "/save",
+            ])
             #expect(twice.output.hasSuffix(" 413"), "\(twice.output)")
             #expect(twice.output.contains("larger than 3000000 bytes (limit maxTotalSize)"))
             #expect(try leftovers() == [])

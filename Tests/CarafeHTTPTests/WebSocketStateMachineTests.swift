@@ -1,6 +1,7 @@
 import NIOCore
 import NIOWebSocket
 import Testing
+
 @testable import CarafeHTTP
 
 /// `WebSocketStateMachine` without sockets: the close handshake, close-code and reason

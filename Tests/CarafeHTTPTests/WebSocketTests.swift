@@ -98,10 +98,13 @@ import Testing
     @Test func aHandlerThatReturnsClosesWith1000AndOneThatThrowsWith1011() async throws {
         struct Oops: Error {}
         let responder = ClosureResponder { request in
-            HTTPServerResponse(status: .switchingProtocols, body: .webSocket(WebSocketOptions()) { ws in
-                try await ws.send("bye")
-                if request.head.uri == "/throw" { throw Oops() }
-            })
+            HTTPServerResponse(
+                status: .switchingProtocols,
+                body: .webSocket(WebSocketOptions()) { ws in
+                    try await ws.send("bye")
+                    if request.head.uri == "/throw" { throw Oops() }
+                }
+            )
         }
         try await withTestServer(responder: responder) { server in
             for (path, code) in [("/ws", UInt16(1000)), ("/throw", UInt16(1011))] {

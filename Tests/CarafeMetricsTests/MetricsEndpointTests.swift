@@ -25,7 +25,10 @@ import Testing
         }
 
         func requests(_ method: String, _ route: String, _ status: Int) -> Double {
-            self.value("http_server_request_duration_seconds_count", ["http_request_method": method, "http_route": route, "http_response_status_code": String(status)]) ?? 0
+            self.value(
+                "http_server_request_duration_seconds_count",
+                ["http_request_method": method, "http_route": route, "http_response_status_code": String(status)]
+            ) ?? 0
         }
 
         var totalRequests: Double { self.value("http_server_request_duration_seconds_count") ?? 0 }
@@ -33,7 +36,10 @@ import Testing
 
     /// `hello serve` with metrics on a port of their own; returns it and the metrics' URL.
     static func start(_ arguments: [String]) throws -> (ServerProcess, String) {
-        let server = try ServerProcess(Self.executable, ["serve", "--bind", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0", "--log-level", "info"] + arguments)
+        let server = try ServerProcess(
+            Self.executable,
+            ["serve", "--bind", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0", "--log-level", "info"] + arguments
+        )
         let pattern = #"metrics on (http://127\.0\.0\.1:\d+/metrics)"#
         guard server.waitForOutput(pattern, timeout: 10), let range = server.output.range(of: pattern, options: .regularExpression) else {
             throw ServerDidNotStart(output: server.output)
@@ -122,14 +128,19 @@ import Testing
         #expect(open.value("http_server_open_websockets") == 0)
         close(sse)
         closed = true
-        let after = try Self.scrape(metrics) { $0.value("http_server_open_sse_streams") == 0 && $0.value("http_server_open_connections") == 0 }
+        let after = try Self.scrape(metrics) {
+            $0.value("http_server_open_sse_streams") == 0 && $0.value("http_server_open_connections") == 0
+        }
         #expect(after.value("http_server_open_sse_streams") == 0)
         #expect(after.value("http_server_open_connections") == 0)
         #expect(after.requests("GET", "/sse", 200) == 1)
     }
 
     @Test func metricsBindMustNotBeTheAppsAddress() throws {
-        let (status, output) = try runProcess(Self.executable.path, ["serve", "--bind", "127.0.0.1:8431", "--metrics-bind", "127.0.0.1:8431"])
+        let (status, output) = try runProcess(
+            Self.executable.path,
+            ["serve", "--bind", "127.0.0.1:8431", "--metrics-bind", "127.0.0.1:8431"]
+        )
         #expect(status != 0)
         #expect(output.contains("never served on the app's own address"), "\(output)")
     }

@@ -38,7 +38,14 @@ import Testing
     @Test func aTrustedPeersWellFormedIdIsKeptAndEchoedElseOneIsMade() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("request-id-\(UUID()).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let server = try ServerProcess(Self.executable, ["serve", "--bind", "127.0.0.1:0", "--access-logfile", log.path, "--access-logformat", "%(s)s %({x-request-id}o)s %(L)s %({CARAFE_TEST_VARIABLE}e)s"], environment: ["CARAFE_TEST_VARIABLE": "seen"])
+        let server = try ServerProcess(
+            Self.executable,
+            [
+                "serve", "--bind", "127.0.0.1:0", "--access-logfile", log.path, "--access-logformat",
+                "%(s)s %({x-request-id}o)s %(L)s %({CARAFE_TEST_VARIABLE}e)s",
+            ],
+            environment: ["CARAFE_TEST_VARIABLE": "seen"]
+        )
         let url = "http://127.0.0.1:\(server.port)/plaintext"
         #expect(try Self.headers(["-H", "X-Request-Id: abc-123_x.y:z", url])["x-request-id"] == "abc-123_x.y:z")
         let made = try Self.headers([url])["x-request-id"] ?? ""
@@ -62,11 +69,20 @@ import Testing
     @Test func theJSONAccessLogIsValidJSONWhateverThePathHolds() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("json-log-\(UUID()).log")
         defer { try? FileManager.default.removeItem(at: log) }
-        let server = try ServerProcess(Self.executable, ["serve", "--bind", "127.0.0.1:0", "--access-logfile", log.path, "--access-logformat", "json"])
-        _ = try curl(["-s", "-o", "/dev/null", "-H", "X-Request-Id: req-1", "-H", #"User-Agent: a "quoted" \ agent"#, "http://127.0.0.1:\(server.port)/io?ms=1&x=%22"])
+        let server = try ServerProcess(
+            Self.executable,
+            ["serve", "--bind", "127.0.0.1:0", "--access-logfile", log.path, "--access-logformat", "json"]
+        )
+        _ = try curl([
+            "-s", "-o", "/dev/null", "-H", "X-Request-Id: req-1", "-H", #"User-Agent: a "quoted" \ agent"#,
+            "http://127.0.0.1:\(server.port)/io?ms=1&x=%22",
+        ])
         // A percent-escape that is not UTF-8, a quote, a backslash, a control character, raw bytes.
         _ = try curl(["-s", "-o", "/dev/null", #"http://127.0.0.1:\#(server.port)/a%FF%FE%22%5C%01b"#])
-        try Self.raw(server.port, Array("GET /caf".utf8) + [0xC3, 0xA9, 0xFF] + Array(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        try Self.raw(
+            server.port,
+            Array("GET /caf".utf8) + [0xC3, 0xA9, 0xFF] + Array(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        )
         kill(server.pid, SIGTERM)
         #expect(server.waitForExit(timeout: 10))
         let data = try Data(contentsOf: log)
@@ -80,7 +96,10 @@ import Testing
             objects += object.map { [$0] } ?? []
         }
         let first = try #require(objects.first)
-        for key in ["time", "remote", "method", "path", "query", "status", "bytes", "duration_ms", "request_id", "route", "worker", "user_agent", "referer"] {
+        for key in [
+            "time", "remote", "method", "path", "query", "status", "bytes", "duration_ms", "request_id", "route", "worker", "user_agent",
+            "referer",
+        ] {
             #expect(first.keys.contains(key), "\(key) in \(first)")
         }
         #expect(first["path"] as? String == "/io")

@@ -26,8 +26,13 @@ final class W3CInMemoryTracer: Tracer {
     var finishedSpans: [FinishedInMemorySpan] { self.inner.finishedSpans }
 
     func startSpan<Instant: TracerInstant>(
-        _ operationName: String, context: @autoclosure () -> ServiceContext, ofKind kind: SpanKind, at instant: @autoclosure () -> Instant,
-        function: String, file fileID: String, line: UInt
+        _ operationName: String,
+        context: @autoclosure () -> ServiceContext,
+        ofKind kind: SpanKind,
+        at instant: @autoclosure () -> Instant,
+        function: String,
+        file fileID: String,
+        line: UInt
     ) -> InMemorySpan {
         self.inner.startSpan(operationName, context: context(), ofKind: kind, at: instant(), function: function, file: fileID, line: line)
     }
@@ -82,7 +87,10 @@ final class MetadataLog: Sendable {
         app.useDatabase(db)
         app.get("/users/:id") { req -> String in
             req.logger.info("looking up")
-            let name = try await req.db.first("SELECT name FROM users WHERE id = \(req.parameters.require("id", as: Int.self))", as: String.self)
+            let name = try await req.db.first(
+                "SELECT name FROM users WHERE id = \(req.parameters.require("id", as: Int.self))",
+                as: String.self
+            )
             return name ?? "nobody"
         }
         app.get("/headers") { req -> String in req.traceHeaders.first(name: "traceparent") ?? "none" }
@@ -181,7 +189,10 @@ final class MetadataLog: Sendable {
     @Test func withoutATracerNothingIsTraced() async throws {
         let app = App()
         app.get("/headers") { req -> String in req.traceHeaders.first(name: "traceparent") ?? "none" }
-        #expect(await app.test.get("/headers", headers: ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]).text == "none")
+        #expect(
+            await app.test.get("/headers", headers: ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]).text
+                == "none"
+        )
     }
 
     @Test func traceparentParsesStrictly() {

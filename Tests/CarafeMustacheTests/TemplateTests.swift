@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+
 @testable import CarafeCore
 
 /// Templates from a directory, rendered through the test client: escaping, partials, layouts,
@@ -54,17 +55,26 @@ import Testing
     }
 
     @Test func layoutsAndPartialsInSubdirectories() async throws {
-        struct Post { let author: String; let text: String }
+        struct Post {
+            let author: String
+            let text: String
+        }
         let dir = try Self.directory(Self.site)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let app = App()
         let templates = try app.templates(directory: dir)
         #expect(templates.names == ["layout", "partials/post", "raw", "timeline"])
         app.get("/") { req in
-            try req.render("timeline", ["title": "Home <1>", "posts": [Post(author: "ann", text: "hi <there>"), Post(author: "bob", text: "yo")]] as [String: Any])
+            try req.render(
+                "timeline",
+                ["title": "Home <1>", "posts": [Post(author: "ann", text: "hi <there>"), Post(author: "bob", text: "yo")]] as [String: Any]
+            )
         }
         let response = await app.test.get("/")
-        #expect(response.text == "<html><title>Home &lt;1&gt;</title><body><ul><li>ann: hi &lt;there&gt;</li><li>bob: yo</li></ul></body></html>")
+        #expect(
+            response.text
+                == "<html><title>Home &lt;1&gt;</title><body><ul><li>ann: hi &lt;there&gt;</li><li>bob: yo</li></ul></body></html>"
+        )
     }
 
     @Test func anUnknownTemplateIs500WithALogLineNamingIt() async throws {
@@ -79,7 +89,12 @@ import Testing
         #expect(response.status == .internalServerError)
         #expect(!response.text.contains("timelime"), "the details stay in the log")
         let line = try #require(logs.lines.first { $0.contains("GET /missing") }, "\(logs.lines)")
-        #expect(line.hasSuffix("unhandled error in GET /missing: no template 'timelime' in \(dir) (it has: layout, partials/post, raw, timeline)"), "\(line)")
+        #expect(
+            line.hasSuffix(
+                "unhandled error in GET /missing: no template 'timelime' in \(dir) (it has: layout, partials/post, raw, timeline)"
+            ),
+            "\(line)"
+        )
     }
 
     @Test func renderWithoutTemplatesIsA500SayingWhatToCall() async throws {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CarafeSessions
 
 /// bcrypt hashes made by another library (Python's `bcrypt`, which `.ci/run` installs) verify,
@@ -31,7 +32,10 @@ import Testing
     @Test func aKnownVectorVerifies() throws {
         // From OpenBSD's regression tests (password "U*U").
         #expect(try PasswordHasher().verifyBlocking("U*U", against: "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"))
-        #expect(try PasswordHasher().verifyBlocking("U*U\u{0}", against: "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW") == false)
+        #expect(
+            try PasswordHasher().verifyBlocking("U*U\u{0}", against: "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
+                == false
+        )
     }
 
     @Test func malformedHashesSayWhy() {

@@ -1,5 +1,6 @@
 import CarafeTesting
 import Testing
+
 @testable import CarafeCore
 @testable import CarafeSessions
 

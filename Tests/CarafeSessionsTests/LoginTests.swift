@@ -2,6 +2,7 @@ import CarafeTesting
 import Foundation
 import Synchronization
 import Testing
+
 @testable import CarafeCore
 @testable import CarafeSessions
 
@@ -120,14 +121,22 @@ import Testing
         let users = Users()
         let app = App()
         try app.sessions(secretKey: secretKey)
-        app.login(User.self, loader: { _, id in users.load(id) }, requestLoader: { req in
-            if let basic = req.basicCredentials, basic.username == "user1", basic.password == "pa:ss wörd" { return users.load("1") }
-            if let token = req.bearerToken, ConstantTime.equals(Array(token.utf8), Array("tok.en-2~+/==".utf8)) { return users.load("2") }
-            return nil
-        })
+        app.login(
+            User.self,
+            loader: { _, id in users.load(id) },
+            requestLoader: { req in
+                if let basic = req.basicCredentials, basic.username == "user1", basic.password == "pa:ss wörd" { return users.load("1") }
+                if let token = req.bearerToken, ConstantTime.equals(Array(token.utf8), Array("tok.en-2~+/==".utf8)) {
+                    return users.load("2")
+                }
+                return nil
+            }
+        )
         app.get("/me") { req in
             guard let user = req.user(User.self) else {
-                if req.headers.contains(name: "authorization"), req.bearerToken != nil { throw HTTPError.bearerTokenRequired(realm: "api", invalidToken: true) }
+                if req.headers.contains(name: "authorization"), req.bearerToken != nil {
+                    throw HTTPError.bearerTokenRequired(realm: "api", invalidToken: true)
+                }
                 throw HTTPError.basicAuthenticationRequired(realm: "my \"app\"")
             }
             return user.name

@@ -1,8 +1,8 @@
 import CarafeCore
 import CarafeSessions
 import CarafeTesting
-import NIOPosix
 import Foundation
+import NIOPosix
 import Testing
 
 /// Password hashing: round trips, the stored format, damaged hashes, and Werkzeug's own hashes.

@@ -36,14 +36,20 @@ import Testing
     /// The same over a real socket, with curl as the client and as a proxy that terminated
     /// TLS (its `X-Forwarded-Proto`, believed from 127.0.0.1 by default).
     @Test func secureOverASocketWhenTheTrustedProxySaysHTTPS() async throws {
-        let server = HTTPServer(configuration: HTTPServerConfiguration(bind: [.hostPort(host: "127.0.0.1", port: 0)], eventLoops: 1),
-                                responder: try self.app(), logger: Logger(label: "secure-cookie-test"))
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(bind: [.hostPort(host: "127.0.0.1", port: 0)], eventLoops: 1),
+            responder: try self.app(),
+            logger: Logger(label: "secure-cookie-test")
+        )
         try await server.start()
         let port = server.localAddresses.first?.port ?? 0
         func cookie(_ headers: [String]) throws -> String {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            process.arguments = ["-s", "--max-time", "10", "-D", "-", "-o", "/dev/null"] + headers.flatMap { ["-H", $0] } + ["http://127.0.0.1:\(port)/login"]
+            process.arguments =
+                ["-s", "--max-time", "10", "-D", "-", "-o", "/dev/null"] + headers.flatMap { ["-H", $0] } + [
+                    "http://127.0.0.1:\(port)/login"
+                ]
             let output = Pipe()
             process.standardOutput = output
             try process.run()

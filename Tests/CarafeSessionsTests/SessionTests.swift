@@ -1,6 +1,7 @@
 import CarafeTesting
 import Foundation
 import Testing
+
 @testable import CarafeCore
 @testable import CarafeSessions
 
@@ -39,7 +40,16 @@ import Testing
     }
 
     @Test func secureSameSiteStrictDomainAndNameAreConfigurable() async throws {
-        let app = try Self.app { try $0.sessions(secretKey: secretKey, cookieName: "sid", maxAge: .seconds(600), secure: true, sameSite: .strict, domain: "example.com") }
+        let app = try Self.app {
+            try $0.sessions(
+                secretKey: secretKey,
+                cookieName: "sid",
+                maxAge: .seconds(600),
+                secure: true,
+                sameSite: .strict,
+                domain: "example.com"
+            )
+        }
         let setCookie = try #require(await app.test.get("/login?user=1").setCookie("sid"))
         let attributes = Set(setCookie.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) })
         #expect(attributes == ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=600", "Secure", "Domain=example.com"], "\(setCookie)")
@@ -108,7 +118,11 @@ import Testing
             app.sessions(
                 SessionSettings(
                     signer: try SessionSigner(secretKey: secretKey),
-                    cookieName: "session", maxAgeSeconds: 3600, secure: false, sameSite: .lax, domain: nil,
+                    cookieName: "session",
+                    maxAgeSeconds: 3600,
+                    secure: false,
+                    sameSite: .lax,
+                    domain: nil,
                     now: { clock.now }
                 )
             )
@@ -148,7 +162,10 @@ import Testing
     }
 
     @Test func codableValuesAndOtherCookiesSurvive() async throws {
-        struct Cart: Codable, Equatable { var items: [String]; var total: Int }
+        struct Cart: Codable, Equatable {
+            var items: [String]
+            var total: Int
+        }
         let app = App()
         try app.sessions(secretKey: secretKey)
         app.get("/add") { req in

@@ -1,6 +1,7 @@
 import CarafeTesting
 import Foundation
 import Synchronization
+
 @testable import CarafeCore
 
 /// A secret key long enough for sessions.

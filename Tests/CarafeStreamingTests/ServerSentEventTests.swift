@@ -1,6 +1,6 @@
 import Carafe
-import Foundation
 import CarafeTesting
+import Foundation
 import ProcessTestSupport
 import Testing
 

@@ -1,8 +1,8 @@
+import CarafeCore
+import CarafeTesting
 import Foundation
 import ProcessTestSupport
 import Testing
-import CarafeCore
-import CarafeTesting
 
 @testable import CarafeStreaming
 
@@ -11,11 +11,12 @@ import CarafeTesting
 @Suite struct WebSocketOriginTests {
     /// The status line curl gets for a handshake with `headers` (the 101 is cut short by --max-time).
     static func handshake(_ port: Int, _ headers: [String]) throws -> String {
-        let arguments = [
-            "-s", "-i", "-N", "--max-time", "2", "--http1.1",
-            "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
-            "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-        ] + headers.flatMap { ["-H", $0] } + ["http://127.0.0.1:\(port)/ws"]
+        let arguments =
+            [
+                "-s", "-i", "-N", "--max-time", "2", "--http1.1",
+                "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+                "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            ] + headers.flatMap { ["-H", $0] } + ["http://127.0.0.1:\(port)/ws"]
         let output = try runProcess("/usr/bin/curl", arguments).output
         return String(output.split(separator: "\r\n").first ?? "")
     }
@@ -27,7 +28,9 @@ import CarafeTesting
         #expect(try Self.handshake(port, ["Origin: https://evil.example", "Cookie: session=abc"]) == "HTTP/1.1 403 Forbidden")
         #expect(try Self.handshake(port, ["Origin: null", "Cookie: session=abc"]) == "HTTP/1.1 403 Forbidden")
         // The app's own page, with cookies.
-        #expect(try Self.handshake(port, ["Origin: http://127.0.0.1:\(port)", "Cookie: session=abc"]) == "HTTP/1.1 101 Switching Protocols")
+        #expect(
+            try Self.handshake(port, ["Origin: http://127.0.0.1:\(port)", "Cookie: session=abc"]) == "HTTP/1.1 101 Switching Protocols"
+        )
         // No cookies: nothing to borrow, any origin. No Origin: not a browser.
         #expect(try Self.handshake(port, ["Origin: https://evil.example"]) == "HTTP/1.1 101 Switching Protocols")
         #expect(try Self.handshake(port, ["Cookie: session=abc"]) == "HTTP/1.1 101 Switching Protocols")
@@ -42,7 +45,9 @@ import CarafeTesting
 
     @Test func theAppWideAllowedOriginsComeFromTheServeFlag() throws {
         let server = try ServerProcess(
-            builtExecutable("hello"), ["serve", "--bind", "127.0.0.1:0", "--websocket-allowed-origins", "https://app.example, http://localhost:3000"])
+            builtExecutable("hello"),
+            ["serve", "--bind", "127.0.0.1:0", "--websocket-allowed-origins", "https://app.example, http://localhost:3000"]
+        )
         let port = server.port
         // Listed origins, and the app's own, may open it with the user's cookies.
         #expect(try Self.python(port, origin: "https://app.example") == "101")
@@ -70,7 +75,10 @@ import CarafeTesting
     }
 
     @Test func anEntryThatIsNotAnOriginStopsTheServerNamingIt() throws {
-        let result = try runProcess(builtExecutable("hello").path, ["serve", "--bind", "127.0.0.1:0", "--websocket-allowed-origins", "app.example"])
+        let result = try runProcess(
+            builtExecutable("hello").path,
+            ["serve", "--bind", "127.0.0.1:0", "--websocket-allowed-origins", "app.example"]
+        )
         #expect(result.status != 0)
         #expect(result.output.contains("--websocket-allowed-origins: 'app.example' is not an origin"))
         #expect(throws: WebSocketOriginsError.self) { try WebSocketOrigins(parsing: "https://ok.example,ftp://x") }
@@ -106,7 +114,9 @@ import CarafeTesting
         #expect(problem(.default, "HTTPS://Example.com:443/", cookies: true) == nil)
         #expect(problem(.default, "http://example.com", cookies: true) != nil)  // another scheme is another origin
         #expect(problem(.default, "https://example.com:8443", cookies: true) != nil)
-        #expect(problem(.default, "https://example.com.evil.example", cookies: true)?.contains("'https://example.com.evil.example'") == true)
+        #expect(
+            problem(.default, "https://example.com.evil.example", cookies: true)?.contains("'https://example.com.evil.example'") == true
+        )
         #expect(problem(.default, "https://evil.example", cookies: false) == nil)
         let listed = WebSocketOrigins(["https://admin.example.com", "http://localhost:3000"])
         #expect(problem(listed, "https://admin.example.com", cookies: true) == nil)

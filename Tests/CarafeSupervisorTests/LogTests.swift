@@ -30,7 +30,8 @@ import Testing
             errorLog: paths.error
         )
         let ready = eventually(timeout: 20) {
-            workers.map { server.output.components(separatedBy: ") is serving").count - 1 >= $0 && childPIDs(of: server.pid).count == $0 } ?? true
+            workers.map { server.output.components(separatedBy: ") is serving").count - 1 >= $0 && childPIDs(of: server.pid).count == $0 }
+                ?? true
         }
         guard ready else { throw ServerDidNotStart(output: server.output) }
         return server
@@ -54,16 +55,33 @@ import Testing
         }
         #expect(both, "served by \(served), the workers are \(workers)")
         let combined = #"^127\.0\.0\.1 - - \[[^]]+\] "GET /plaintext HTTP/1\.1" 200 13 "-" "curl/[^"]+" <\d+>$"#
-        #expect(Self.lines(paths.access).allSatisfy { $0.range(of: combined, options: .regularExpression) != nil }, "\(Self.lines(paths.access))")
+        #expect(
+            Self.lines(paths.access).allSatisfy { $0.range(of: combined, options: .regularExpression) != nil },
+            "\(Self.lines(paths.access))"
+        )
 
         let log = Self.lines(paths.error)
         let stamp = #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} "#
         for pid in childPIDs(of: server.pid) {
             let number = #"(\d+)"#
-            let started = log.contains { $0.range(of: stamp + #"info carafe: worker=\#(number) \[Carafe\] worker \1 \(pid \#(pid)\) serving on "#, options: .regularExpression) != nil }
+            let started = log.contains {
+                $0.range(
+                    of: stamp + #"info carafe: worker=\#(number) \[Carafe\] worker \1 \(pid \#(pid)\) serving on "#,
+                    options: .regularExpression
+                ) != nil
+            }
             #expect(started, "worker \(pid)'s startup line, with worker=N: \(log)")
         }
-        #expect(log.contains { $0.range(of: stamp + #"notice carafe: \[CarafeSupervisor\] Carafe serving on http://127\.0\.0\.1:\d+ \(master pid \#(server.pid), 2 workers\)$"#, options: .regularExpression) != nil }, "\(log)")
+        #expect(
+            log.contains {
+                $0.range(
+                    of: stamp
+                        + #"notice carafe: \[CarafeSupervisor\] Carafe serving on http://127\.0\.0\.1:\d+ \(master pid \#(server.pid), 2 workers\)$"#,
+                    options: .regularExpression
+                ) != nil
+            },
+            "\(log)"
+        )
         kill(server.pid, SIGTERM)
         #expect(server.waitForExit(timeout: 15))
         #expect(Self.lines(paths.error).last?.hasSuffix("master stopped") == true, "the master's last line is in the file too")
@@ -74,12 +92,19 @@ import Testing
         defer { paths.remove() }
         let server = try ServerProcess(
             Self.hello,
-            ["serve", "--workers", "1", "--bind", "127.0.0.1:0", "--access-logfile", paths.access, "--access-logformat", "%(m)s %(U)s %(q)s %(s)s %(B)s %(p)s %({x-id}i)s %(D)s"]
+            [
+                "serve", "--workers", "1", "--bind", "127.0.0.1:0", "--access-logfile", paths.access, "--access-logformat",
+                "%(m)s %(U)s %(q)s %(s)s %(B)s %(p)s %({x-id}i)s %(D)s",
+            ]
         )
         #expect(try Self.get(server, "/stream?bytes=1000") == String(repeating: "x", count: 1000))
         let worker = childPIDs(of: server.pid).first ?? 0
         #expect(eventually(timeout: 5) { !Self.lines(paths.access).isEmpty })
-        #expect(Self.lines(paths.access).first?.range(of: #"^GET /stream bytes=1000 200 1000 <\#(worker)> - \d+$"#, options: .regularExpression) != nil, "\(Self.lines(paths.access))")
+        #expect(
+            Self.lines(paths.access).first?.range(of: #"^GET /stream bytes=1000 200 1000 <\#(worker)> - \d+$"#, options: .regularExpression)
+                != nil,
+            "\(Self.lines(paths.access))"
+        )
 
         let (status, output) = try runProcess(Self.hello.path, ["serve", "--workers", "2", "--access-logformat", "%(h)s %(x)s"])
         #expect(status == 64, "a usage error, before any worker starts")

@@ -23,11 +23,15 @@ import Testing
     /// (see docs/observability.md). A process exec'd after the switch (a worker) has no such thread.
     static func uids(of pid: Int32, includingParkedMain: Bool = false) -> Set<String> {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return Set(tasks.compactMap { task -> String? in
-            if !includingParkedMain, task == "\(pid)" { return nil }
-            let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
-            return status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().first.map(String.init)
-        })
+        return Set(
+            tasks.compactMap { task -> String? in
+                if !includingParkedMain, task == "\(pid)" { return nil }
+                let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+                return status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().first.map(
+                    String.init
+                )
+            }
+        )
     }
 
     /// A load of keep-alive clients during `seconds`, sampling every 50 ms the workers that are
@@ -56,8 +60,12 @@ import Testing
         // The first recycle, in order: marked, the replacement boots and serves, then the old one stops.
         let marked = try #require(output.range(of: "passed --max-worker-age 2 s"), "\(output)")
         let booting = try #require(output.range(of: "booting worker 3", range: marked.upperBound..<output.endIndex))
-        let serving = try #require(output.range(of: #"worker 3 \(pid \d+\) is serving"#, options: .regularExpression, range: booting.upperBound..<output.endIndex))
-        let stopping = try #require(output.range(of: "its replacement is serving; stopping it gracefully", range: serving.upperBound..<output.endIndex))
+        let serving = try #require(
+            output.range(of: #"worker 3 \(pid \d+\) is serving"#, options: .regularExpression, range: booting.upperBound..<output.endIndex)
+        )
+        let stopping = try #require(
+            output.range(of: "its replacement is serving; stopping it gracefully", range: serving.upperBound..<output.endIndex)
+        )
         #expect(output[stopping.lowerBound...].hasPrefix("its replacement"))
         // One at a time: the second worker is marked only after the first was told to stop.
         let second = try #require(output.range(of: "passed --max-worker-age", range: marked.upperBound..<output.endIndex))
@@ -99,7 +107,12 @@ import Testing
         // A killed worker's replacement serves its slot's socket: still 3 sockets, 3 workers answer.
         let victim = childPIDs(of: server.pid)[0]
         kill(victim, SIGKILL)
-        #expect(eventually(timeout: 10) { let now = childPIDs(of: server.pid); return now.count == 3 && !now.contains(victim) })
+        #expect(
+            eventually(timeout: 10) {
+                let now = childPIDs(of: server.pid)
+                return now.count == 3 && !now.contains(victim)
+            }
+        )
         #expect(server.waitForOutput("worker 4 \\(pid \\d+\\) is serving", timeout: 10))
         #expect(try Self.listeners(on: server.port).count == 3)
         answered = []
@@ -149,8 +162,15 @@ import Testing
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("killed-\(UUID()).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         let server = try SupervisorTests.master(
-            1, ["--event-loops", "1", "--timeout", "4", "--blocked-loop-threshold", "300", "--access-logfile", log, "--access-logformat", "json"])
-        _ = try? curl(["-s", "-o", "/dev/null", "--max-time", "12", "-H", "X-Request-Id: hung-9", "http://127.0.0.1:\(server.port)/block?s=10"])
+            1,
+            [
+                "--event-loops", "1", "--timeout", "4", "--blocked-loop-threshold", "300", "--access-logfile", log, "--access-logformat",
+                "json",
+            ]
+        )
+        _ = try? curl([
+            "-s", "-o", "/dev/null", "--max-time", "12", "-H", "X-Request-Id: hung-9", "http://127.0.0.1:\(server.port)/block?s=10",
+        ])
         #expect(server.waitForOutput(#"had in flight: GET /block \(route /block, request id hung-9"#, timeout: 15), "\(server.output)")
         let line = eventually(timeout: 5) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("hung-9") }
         #expect(line, "\(server.output)")

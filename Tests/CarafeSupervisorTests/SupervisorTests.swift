@@ -31,7 +31,9 @@ import Testing
 
     /// Whether `pid` runs (a zombie, exited but not yet reaped by its parent, does not).
     static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return false
+        }
         return !stat[stat.index(after: close)...].hasPrefix(" Z")
     }
 
@@ -65,7 +67,10 @@ import Testing
     @Test func aTrappingRouteKillsOnlyItsWorker() async throws {
         let server = try Self.master(2)
         let before = childPIDs(of: server.pid)
-        let crash = try runProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://127.0.0.1:\(server.port)/crash"])
+        let crash = try runProcess(
+            "/usr/bin/curl",
+            ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://127.0.0.1:\(server.port)/crash"]
+        )
         #expect(crash.output == "000", "no response: the worker died")
         let replaced = eventually(timeout: 5) {
             let now = childPIDs(of: server.pid)
@@ -82,8 +87,16 @@ import Testing
         let server = try Self.master(1, ["--timeout", "2"])
         let blocked = childPIDs(of: server.pid)[0]
         // Blocks one of the worker's event loops; the heartbeat needs every loop to answer.
-        let request = Task.detached { try runProcess("/usr/bin/curl", ["-s", "--max-time", "10", "http://127.0.0.1:\(server.port)/block?s=60"]) }
-        #expect(server.waitForOutput(#"worker 1 \(pid \#(blocked)\) timed out: no heartbeat for [0-9.]+ s \(timeout 2 s\); sending SIGABRT"#, timeout: 10), "\(server.output)")
+        let request = Task.detached {
+            try runProcess("/usr/bin/curl", ["-s", "--max-time", "10", "http://127.0.0.1:\(server.port)/block?s=60"])
+        }
+        #expect(
+            server.waitForOutput(
+                #"worker 1 \(pid \#(blocked)\) timed out: no heartbeat for [0-9.]+ s \(timeout 2 s\); sending SIGABRT"#,
+                timeout: 10
+            ),
+            "\(server.output)"
+        )
         let replaced = eventually(timeout: 5) {
             let now = childPIDs(of: server.pid)
             return now.count == 1 && now[0] != blocked
@@ -133,7 +146,10 @@ import Testing
             #expect(server.waitForExit(timeout: 20), "\(server.output)")
             let tally = load.stop()
             let lost = tally.errors.filter { !$0.hasPrefix("connect: ") }
-            #expect(lost.isEmpty && tally.retried == 0, "round \(round): \(lost.count + tally.retried) requests lost: \(lost.prefix(5)), \(tally)")
+            #expect(
+                lost.isEmpty && tally.retried == 0,
+                "round \(round): \(lost.count + tally.retried) requests lost: \(lost.prefix(5)), \(tally)"
+            )
             #expect(server.process.terminationStatus == 0)
         }
     }
@@ -304,7 +320,10 @@ import Testing
 
     @Test func unixSocketWithUmask() async throws {
         let path = "/tmp/carafe-sup-\(UUID().uuidString.prefix(8)).sock"
-        let server = try ServerProcess(Self.probe, ["serve", "--workers", "2", "--bind", "unix:\(path)", "--umask", "007", "--log-level", "info"])
+        let server = try ServerProcess(
+            Self.probe,
+            ["serve", "--workers", "2", "--bind", "unix:\(path)", "--umask", "007", "--log-level", "info"]
+        )
         #expect(eventually(timeout: 20) { Self.serving(server) >= 2 })
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect(attributes[.type] as? FileAttributeType == .typeSocket)
@@ -350,7 +369,9 @@ import Testing
         let process = Process()
         process.executableURL = Self.probe
         process.arguments = ["serve", "--workers", "1", "--bind", "127.0.0.1:0", "--log-level", "info"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["PROBE_WORKERS_TRAP_AT_BOOT": "1", "SWIFT_BACKTRACE": "enable=no"]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "PROBE_WORKERS_TRAP_AT_BOOT": "1", "SWIFT_BACKTRACE": "enable=no",
+        ]) { $1 }
         let output = Pipe()
         process.standardError = output
         process.standardOutput = FileHandle.nullDevice
@@ -403,7 +424,10 @@ import Testing
     @Test func serveHelpListsTheApplicationServerOptions() throws {
         let (status, output) = try runProcess(Self.probe.path, ["serve", "--help"])
         #expect(status == 0, "\(output)")
-        for option in ["--workers", "--timeout", "--max-requests", "--max-requests-jitter", "--worker-connections", "--pid", "--umask", "--reload", "--threads"] {
+        for option in [
+            "--workers", "--timeout", "--max-requests", "--max-requests-jitter", "--worker-connections", "--pid", "--umask", "--reload",
+            "--threads",
+        ] {
             #expect(output.contains(option), "\(option) in \(output)")
         }
     }

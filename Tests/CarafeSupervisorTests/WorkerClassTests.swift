@@ -38,15 +38,17 @@ import Testing
     }
 
     static func inBackground(_ count: Int, _ server: ServerProcess, _ path: String) throws -> Background {
-        Background(processes: try (0..<count).map { _ in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            process.arguments = ["-s", "--max-time", "10", "http://127.0.0.1:\(server.port)\(path)"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            return (process, pipe)
-        })
+        Background(
+            processes: try (0..<count).map { _ in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                process.arguments = ["-s", "--max-time", "10", "http://127.0.0.1:\(server.port)\(path)"]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try process.run()
+                return (process, pipe)
+            }
+        )
     }
 
     @Test func underThreadsA200msHandlerDoesNotDelayAConcurrentRequestOnAnotherRoute() async throws {
@@ -75,7 +77,8 @@ import Testing
     @Test func underAsyncA200msHandlerIsReportedByTheLoopWatchdogWithItsRouteAndRequestID() async throws {
         let server = try Self.server(["--blocked-loop-threshold", "100"])
         _ = try curl(["-s", "-o", "/dev/null", "-H", "X-Request-Id: block-200", "http://127.0.0.1:\(server.port)/sleep?ms=200"])
-        let line = #"event loop 0 blocked for \d+ ms \(threshold 100 ms\); running GET /sleep \(route /sleep, request id block-200, for \d+ ms\)"#
+        let line =
+            #"event loop 0 blocked for \d+ ms \(threshold 100 ms\); running GET /sleep \(route /sleep, request id block-200, for \d+ ms\)"#
         #expect(server.waitForOutput(line, timeout: 5), "\(server.output)")
         #expect(server.waitForOutput(#"event loop 0 moved again after being blocked for \d+ ms"#, timeout: 5), "\(server.output)")
     }

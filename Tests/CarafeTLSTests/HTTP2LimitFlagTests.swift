@@ -36,9 +36,18 @@ import Testing
 
     @Test func outOfRangeValuesAreRefusedNamingTheFlagAndTheRange() throws {
         let cases: [(HTTP2LimitOptions, String)] = [
-            (HTTP2LimitOptions(maxConcurrentStreams: 0), "--http2-max-concurrent-streams 0 is out of range: streams open at once must be 1...2147483647"),
-            (HTTP2LimitOptions(maxHeaderListSize: 10), "--http2-max-header-list-size 10 is out of range: the header list's bytes must be 1024...2147483647"),
-            (HTTP2LimitOptions(initialWindowSize: 1 << 31), "--http2-initial-window-size 2147483648 is out of range: the window's bytes must be 1024...2147483647"),
+            (
+                HTTP2LimitOptions(maxConcurrentStreams: 0),
+                "--http2-max-concurrent-streams 0 is out of range: streams open at once must be 1...2147483647"
+            ),
+            (
+                HTTP2LimitOptions(maxHeaderListSize: 10),
+                "--http2-max-header-list-size 10 is out of range: the header list's bytes must be 1024...2147483647"
+            ),
+            (
+                HTTP2LimitOptions(initialWindowSize: 1 << 31),
+                "--http2-initial-window-size 2147483648 is out of range: the window's bytes must be 1024...2147483647"
+            ),
             (HTTP2LimitOptions(idleTimeout: -1), "--http2-idle-timeout -1 is out of range"),
             (HTTP2LimitOptions(maxResets: 0), "--http2-max-resets 0 is out of range"),
         ]
@@ -46,23 +55,35 @@ import Testing
             #expect { try HTTP2Settings().applying(options) } throws: { "\($0)".contains(message) }
         }
         // From the command line: the start stops with the message.
-        let (status, output) = try runProcess(TLSTests.executable.path, ["serve", "--bind", "127.0.0.1:0", "--h2c", "--http2-initial-window-size", "99"])
+        let (status, output) = try runProcess(
+            TLSTests.executable.path,
+            ["serve", "--bind", "127.0.0.1:0", "--h2c", "--http2-initial-window-size", "99"]
+        )
         #expect(status != 0)
-        #expect(output.contains("--http2-initial-window-size 99 is out of range: the window's bytes must be 1024...2147483647"), "\(output)")
+        #expect(
+            output.contains("--http2-initial-window-size 99 is out of range: the window's bytes must be 1024...2147483647"),
+            "\(output)"
+        )
     }
 
     @Test func theAdvertisedSettingsFollowTheFlagsAndTheEnvironment() throws {
-        let server = try Self.startServer(["--http2-max-concurrent-streams", "7", "--http2-max-header-list-size", "4096"],
-                                          environment: ["CARAFE_HTTP2_INITIAL_WINDOW_SIZE": "1048576"])
+        let server = try Self.startServer(
+            ["--http2-max-concurrent-streams", "7", "--http2-max-header-list-size", "4096"],
+            environment: ["CARAFE_HTTP2_INITIAL_WINDOW_SIZE": "1048576"]
+        )
         let settings = try TLSTests.probe("settings", port: server.port, tls: false, cafile: "")
         #expect(settings["max_concurrent_streams"] as? Int == 7)
         #expect(settings["max_header_list_size"] as? Int == 4096)
         #expect(settings["initial_window_size"] as? Int == 1_048_576)
         // And over TLS (ALPN h2).
         let certificate = try TLSTests.Certificate()
-        let tls = try ServerProcess(TLSTests.executable, [
-            "serve", "--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key, "--http2-max-concurrent-streams", "9",
-        ])
+        let tls = try ServerProcess(
+            TLSTests.executable,
+            [
+                "serve", "--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key,
+                "--http2-max-concurrent-streams", "9",
+            ]
+        )
         #expect(try TLSTests.probe("settings", port: tls.port, tls: true, cafile: certificate.cert)["max_concurrent_streams"] as? Int == 9)
     }
 

@@ -5,9 +5,13 @@ import Testing
 extension TLSTests {
     /// The serial number of the certificate served on `port`, as `openssl x509 -serial` prints it.
     static func servedSerial(_ port: Int) throws -> String {
-        let (_, output) = try runProcess("/bin/sh", [
-            "-c", "openssl s_client -connect 127.0.0.1:\(port) -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -serial",
-        ])
+        let (_, output) = try runProcess(
+            "/bin/sh",
+            [
+                "-c",
+                "openssl s_client -connect 127.0.0.1:\(port) -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -serial",
+            ]
+        )
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -35,7 +39,13 @@ extension TLSTests {
         let stranger = try Certificate(commonName: "stranger", in: first.directory, name: "stranger")
         Self.move(stranger.key, over: first.key)
         kill(server.pid, SIGHUP)
-        #expect(server.waitForOutput("received HUP: TLS: key file .*does not match the certificate.*still serving the certificate loaded before", timeout: 10), "\(server.output)")
+        #expect(
+            server.waitForOutput(
+                "received HUP: TLS: key file .*does not match the certificate.*still serving the certificate loaded before",
+                timeout: 10
+            ),
+            "\(server.output)"
+        )
         #expect(try Self.servedSerial(port) == before)
 
         // The renewed pair: new connections get it.

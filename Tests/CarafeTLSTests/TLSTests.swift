@@ -18,10 +18,13 @@ import Testing
             self.directory = try directory ?? makeTemporaryDirectory("carafe-tls")
             self.cert = self.directory.appendingPathComponent("\(name).pem").path
             self.key = self.directory.appendingPathComponent("\(name)-key.pem").path
-            let (status, output) = try runProcess("/usr/bin/openssl", [
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", self.cert,
-                "-days", String(days), "-subj", "/CN=\(commonName)", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ])
+            let (status, output) = try runProcess(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", self.cert,
+                    "-days", String(days), "-subj", "/CN=\(commonName)", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                ]
+            )
             guard status == 0 else { throw ServerDidNotStart(output: "openssl: \(output)") }
         }
     }
@@ -46,7 +49,10 @@ import Testing
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("carafe-h2probe-\(UUID()).py")
         try Self.h2probe.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let (status, output) = try runProcess("/usr/bin/env", ["python3", script.path, test, String(port), tls ? "tls" : "plain", cafile, String(parameter)])
+        let (status, output) = try runProcess(
+            "/usr/bin/env",
+            ["python3", script.path, test, String(port), tls ? "tls" : "plain", cafile, String(parameter)]
+        )
         let line = output.split(separator: "\n").last.map(String.init) ?? ""
         guard status == 0, let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             Issue.record("the h2 probe failed: \(output)")
@@ -58,20 +64,27 @@ import Testing
     @Test func httpsServesHTTP2AndHTTP1ByALPNWithTheSameRoutesAndAccessLog() throws {
         let certificate = try Certificate()
         let log = certificate.directory.appendingPathComponent("access.log").path
-        let server = try Self.startServer(["--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key, "--access-logfile", log])
+        let server = try Self.startServer([
+            "--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key, "--access-logfile", log,
+        ])
         #expect(server.output.contains("serving on https://127.0.0.1:"))
         let base = "https://localhost:\(server.port)"
         let tls = ["--cacert", certificate.cert, "--resolve", "localhost:\(server.port):127.0.0.1"]
         #expect(try Self.curl(tls + ["--http2", "-w", " %{http_version}", "\(base)/plaintext"]) == "Hello, World! 2")
         #expect(try Self.curl(tls + ["--http1.1", "-w", " %{http_version}", "\(base)/json"]) == #"{"message":"Hello, World!"} 1.1"#)
-        #expect(try Self.curl(tls + ["--http2", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "\(base)/stream?bytes=3000000"]) == "200 3000000")
+        #expect(
+            try Self.curl(tls + ["--http2", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "\(base)/stream?bytes=3000000"])
+                == "200 3000000"
+        )
         let upload = certificate.directory.appendingPathComponent("upload").path
         try String(repeating: "y", count: 200_000).write(toFile: upload, atomically: true, encoding: .utf8)
         #expect(try Self.curl(tls + ["--http2", "-X", "POST", "--data-binary", "@\(upload)", "\(base)/upload"]) == "200000")
         #expect(try Self.curl(tls + ["--http2", "-o", "/dev/null", "-w", "%{http_code}", "\(base)/io?ms=abc"]) == "400")
         // Plain HTTP on a TLS port gets no answer; TLS 1.1 is refused.
         #expect(try Self.curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/plaintext"]) == "000")
-        #expect(try Self.curl(tls + ["--tlsv1.1", "--tls-max", "1.1", "-o", "/dev/null", "-w", "%{http_code}", "\(base)/plaintext"]) == "000")
+        #expect(
+            try Self.curl(tls + ["--tlsv1.1", "--tls-max", "1.1", "-o", "/dev/null", "-w", "%{http_code}", "\(base)/plaintext"]) == "000"
+        )
         kill(server.pid, SIGTERM)
         #expect(server.waitForExit(timeout: 10))
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
@@ -92,8 +105,14 @@ import Testing
         #expect(server.output.contains("serving on http://127.0.0.1:\(ports[1])"))
         let tls = ["--cacert", certificate.cert, "--resolve", "localhost:\(ports[0]):127.0.0.1"]
         #expect(try Self.curl(tls + ["-w", " %{http_version}", "https://localhost:\(ports[0])/plaintext"]) == "Hello, World! 2")
-        #expect(try Self.curl(["--http2-prior-knowledge", "-w", " %{http_version}", "http://127.0.0.1:\(ports[1])/plaintext"]) == "Hello, World! 2")
-        #expect(try Self.curl(["--http1.1", "-w", " %{http_version}", "http://127.0.0.1:\(ports[1])/json"]) == #"{"message":"Hello, World!"} 1.1"#)
+        #expect(
+            try Self.curl(["--http2-prior-knowledge", "-w", " %{http_version}", "http://127.0.0.1:\(ports[1])/plaintext"])
+                == "Hello, World! 2"
+        )
+        #expect(
+            try Self.curl(["--http1.1", "-w", " %{http_version}", "http://127.0.0.1:\(ports[1])/json"])
+                == #"{"message":"Hello, World!"} 1.1"#
+        )
         // h2load: many streams on a few connections, over TLS and h2c.
         for url in ["https://127.0.0.1:\(ports[0])/plaintext", "http://127.0.0.1:\(ports[1])/json"] {
             let (status, output) = try runProcess("/usr/bin/h2load", ["-n", "400", "-c", "4", "-m", "10", url])
@@ -107,7 +126,10 @@ import Testing
 
     @Test func withoutH2CAPlainBindSpeaksHTTP1Only() throws {
         let server = try Self.startServer(["--bind", "127.0.0.1:0"])
-        #expect(try Self.curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/plaintext"]) != "200")
+        #expect(
+            try Self.curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/plaintext"])
+                != "200"
+        )
         #expect(try Self.curl(["http://127.0.0.1:\(server.port)/plaintext"]) == "Hello, World!")
     }
 
@@ -117,8 +139,14 @@ import Testing
         let missing = certificate.directory.appendingPathComponent("missing.pem").path
         let cases: [([String], String)] = [
             (["--certfile", missing, "--keyfile", certificate.key], "certificate file (--certfile) '\(missing)' does not exist"),
-            (["--certfile", certificate.cert, "--keyfile", other.key], "key file (--keyfile) '\(other.key)' does not match the certificate in \(certificate.cert)"),
-            (["--certfile", certificate.key, "--keyfile", certificate.key], "certificate file (--certfile) '\(certificate.key)' is not a PEM certificate"),
+            (
+                ["--certfile", certificate.cert, "--keyfile", other.key],
+                "key file (--keyfile) '\(other.key)' does not match the certificate in \(certificate.cert)"
+            ),
+            (
+                ["--certfile", certificate.key, "--keyfile", certificate.key],
+                "certificate file (--certfile) '\(certificate.key)' is not a PEM certificate"
+            ),
             (["--certfile", certificate.cert], "need --keyfile"),
             (["--bind", "https://127.0.0.1:0"], "need --certfile"),
             (["--certfile", certificate.cert, "--keyfile", certificate.key, "--cert-reqs", "maybe"], "--cert-reqs 'maybe'"),
@@ -142,7 +170,8 @@ import Testing
         let server = try Certificate()
         let client = try Certificate(commonName: "client", in: server.directory, name: "client")
         let process = try Self.startServer([
-            "--bind", "127.0.0.1:0", "--certfile", server.cert, "--keyfile", server.key, "--ca-certs", client.cert, "--cert-reqs", "required",
+            "--bind", "127.0.0.1:0", "--certfile", server.cert, "--keyfile", server.key, "--ca-certs", client.cert, "--cert-reqs",
+            "required",
         ])
         let tls = ["--cacert", server.cert, "--resolve", "localhost:\(process.port):127.0.0.1"]
         let url = "https://localhost:\(process.port)/plaintext"
@@ -156,7 +185,13 @@ import Testing
         #expect(server.waitForOutput("worker 2 .*serving on", timeout: 20))
         let port = server.port
         func subject() throws -> String {
-            let (_, output) = try runProcess("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(port) -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -subject"])
+            let (_, output) = try runProcess(
+                "/bin/sh",
+                [
+                    "-c",
+                    "openssl s_client -connect 127.0.0.1:\(port) -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -subject",
+                ]
+            )
             return output
         }
         #expect(try subject().contains("CN = first"))
@@ -199,7 +234,10 @@ import Testing
         let server = try Self.startServer(["--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key])
         let tls = ["--cacert", certificate.cert, "--resolve", "localhost:\(server.port):127.0.0.1"]
         // SSE over h2: the first comment arrives, the stream stays open until curl gives up.
-        let events = try runProcess("/usr/bin/curl", ["-s", "-N", "--http2", "--max-time", "2", "-w", "|%{http_version}"] + tls + ["https://localhost:\(server.port)/sse"]).output
+        let events = try runProcess(
+            "/usr/bin/curl",
+            ["-s", "-N", "--http2", "--max-time", "2", "-w", "|%{http_version}"] + tls + ["https://localhost:\(server.port)/sse"]
+        ).output
         #expect(events.hasPrefix(": hello"), "\(events)")
         #expect(events.hasSuffix("|2"))
         // WebSocket over TLS (HTTP/1.1 by ALPN): an echo.
@@ -220,7 +258,9 @@ import Testing
     @Test(arguments: [true, false]) func http2LimitsAndDefencesWithHandMadeFrames(overTLS: Bool) throws {
         let certificate = try Certificate()
         let server = try Self.startServer(
-            overTLS ? ["--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key] : ["--bind", "127.0.0.1:0", "--h2c"]
+            overTLS
+                ? ["--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key]
+                : ["--bind", "127.0.0.1:0", "--h2c"]
         )
         let port = server.port
         let settings = try Self.probe("settings", port: port, tls: overTLS, cafile: certificate.cert)
@@ -240,181 +280,189 @@ import Testing
         let headers = try Self.probe("big-header", port: port, tls: overTLS, cafile: certificate.cert)
         #expect(headers["status"] as? [String] == ["431"])
         #expect((headers["body"] as? String ?? "").contains("Header field 'x-big' is 9007 bytes; the limit is 8190."))
-        #expect((headers["oversized"] as? [String] ?? []).contains { ["ConnectionTerminated", "StreamReset", "closed"].contains($0) }, "\(headers)")
+        #expect(
+            (headers["oversized"] as? [String] ?? []).contains { ["ConnectionTerminated", "StreamReset", "closed"].contains($0) },
+            "\(headers)"
+        )
         // The server still serves.
-        #expect(try Self.curl(overTLS ? ["-k", "https://127.0.0.1:\(port)/plaintext"] : ["--http2-prior-knowledge", "http://127.0.0.1:\(port)/plaintext"]) == "Hello, World!")
+        #expect(
+            try Self.curl(
+                overTLS
+                    ? ["-k", "https://127.0.0.1:\(port)/plaintext"] : ["--http2-prior-knowledge", "http://127.0.0.1:\(port)/plaintext"]
+            ) == "Hello, World!"
+        )
     }
 
     static let h2probe = #"""
-import socket, ssl, sys, time, json
-import h2.connection, h2.config, h2.events, h2.settings, h2.exceptions
+        import socket, ssl, sys, time, json
+        import h2.connection, h2.config, h2.events, h2.settings, h2.exceptions
 
-def connect(port, tls, cafile):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    if tls:
-        ctx = ssl.create_default_context(cafile=cafile)
-        ctx.set_alpn_protocols(["h2"])
-        sock = ctx.wrap_socket(sock, server_hostname="localhost")
-        assert sock.selected_alpn_protocol() == "h2", sock.selected_alpn_protocol()
-    return sock
+        def connect(port, tls, cafile):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if tls:
+                ctx = ssl.create_default_context(cafile=cafile)
+                ctx.set_alpn_protocols(["h2"])
+                sock = ctx.wrap_socket(sock, server_hostname="localhost")
+                assert sock.selected_alpn_protocol() == "h2", sock.selected_alpn_protocol()
+            return sock
 
-def events(conn, sock, until, timeout=5):
-    """Reads until `until(events_so_far)` is true, the socket closes, or timeout; returns (events, closed)."""
-    got, deadline = [], time.time() + timeout
-    sock.settimeout(0.2)
-    while time.time() < deadline:
-        try:
-            data = sock.recv(65536)
-        except (socket.timeout, TimeoutError):
-            if until(got): return got, False
-            continue
-        except (ConnectionResetError, ssl.SSLError, OSError):
-            return got, True
-        if not data:
-            return got, True
-        try:
-            got += conn.receive_data(data)
-        except h2.exceptions.ProtocolError as e:
-            got.append(e)
-        out = conn.data_to_send()
-        if out:
-            try: sock.sendall(out)
-            except OSError: return got, True
-        if until(got): return got, False
-    return got, False
+        def events(conn, sock, until, timeout=5):
+            """Reads until `until(events_so_far)` is true, the socket closes, or timeout; returns (events, closed)."""
+            got, deadline = [], time.time() + timeout
+            sock.settimeout(0.2)
+            while time.time() < deadline:
+                try:
+                    data = sock.recv(65536)
+                except (socket.timeout, TimeoutError):
+                    if until(got): return got, False
+                    continue
+                except (ConnectionResetError, ssl.SSLError, OSError):
+                    return got, True
+                if not data:
+                    return got, True
+                try:
+                    got += conn.receive_data(data)
+                except h2.exceptions.ProtocolError as e:
+                    got.append(e)
+                out = conn.data_to_send()
+                if out:
+                    try: sock.sendall(out)
+                    except OSError: return got, True
+                if until(got): return got, False
+            return got, False
 
-def start(port, tls, cafile, settings=None):
-    sock = connect(port, tls, cafile)
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
-    conn.initiate_connection()
-    if settings: conn.update_settings(settings)
-    sock.sendall(conn.data_to_send())
-    events(conn, sock, lambda e: any(isinstance(x, h2.events.RemoteSettingsChanged) for x in e))
-    return sock, conn
+        def start(port, tls, cafile, settings=None):
+            sock = connect(port, tls, cafile)
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+            conn.initiate_connection()
+            if settings: conn.update_settings(settings)
+            sock.sendall(conn.data_to_send())
+            events(conn, sock, lambda e: any(isinstance(x, h2.events.RemoteSettingsChanged) for x in e))
+            return sock, conn
 
-def headers(path, extra=()):
-    return [(":method", "GET"), (":path", path), (":scheme", "https"), (":authority", "localhost")] + list(extra)
+        def headers(path, extra=()):
+            return [(":method", "GET"), (":path", path), (":scheme", "https"), (":authority", "localhost")] + list(extra)
 
-def main():
-    test, port, tls, cafile, parameter = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "tls", sys.argv[4], int(sys.argv[5])
-    result = {}
-    if test == "settings":
-        sock, conn = start(port, tls, cafile)
-        result["max_concurrent_streams"] = conn.remote_settings.max_concurrent_streams
-        result["max_header_list_size"] = conn.remote_settings.max_header_list_size
-        result["initial_window_size"] = conn.remote_settings.initial_window_size
-    elif test == "rapid-reset":
-        sock, conn = start(port, tls, cafile)
-        sent, closed, goaway = 0, False, None
-        for i in range(parameter or 1000):
-            sid = conn.get_next_available_stream_id()
-            try:
-                conn.send_headers(sid, headers("/io?ms=1000"), end_stream=True)
-                conn.reset_stream(sid)
+        def main():
+            test, port, tls, cafile, parameter = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "tls", sys.argv[4], int(sys.argv[5])
+            result = {}
+            if test == "settings":
+                sock, conn = start(port, tls, cafile)
+                result["max_concurrent_streams"] = conn.remote_settings.max_concurrent_streams
+                result["max_header_list_size"] = conn.remote_settings.max_header_list_size
+                result["initial_window_size"] = conn.remote_settings.initial_window_size
+            elif test == "rapid-reset":
+                sock, conn = start(port, tls, cafile)
+                sent, closed, goaway = 0, False, None
+                for i in range(parameter or 1000):
+                    sid = conn.get_next_available_stream_id()
+                    try:
+                        conn.send_headers(sid, headers("/io?ms=1000"), end_stream=True)
+                        conn.reset_stream(sid)
+                        sock.sendall(conn.data_to_send())
+                        sent += 1
+                    except Exception:
+                        closed = True
+                        break
+                evs, c = events(conn, sock, lambda e: False, timeout=3)
+                closed = closed or c
+                for e in evs:
+                    if isinstance(e, h2.events.ConnectionTerminated): goaway = str(e.error_code)
+                result.update(sent=sent, closed=closed, goaway=goaway)
+            elif test == "shut-window":
+                # Stream window 0: the server may send the response head but no body byte until we open it.
+                sock, conn = start(port, tls, cafile, {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+                sid = conn.get_next_available_stream_id()
+                conn.send_headers(sid, headers("/stream?bytes=1000000"), end_stream=True)
                 sock.sendall(conn.data_to_send())
-                sent += 1
-            except Exception:
-                closed = True
-                break
-        evs, c = events(conn, sock, lambda e: False, timeout=3)
-        closed = closed or c
-        for e in evs:
-            if isinstance(e, h2.events.ConnectionTerminated): goaway = str(e.error_code)
-        result.update(sent=sent, closed=closed, goaway=goaway)
-    elif test == "shut-window":
-        # Stream window 0: the server may send the response head but no body byte until we open it.
-        sock, conn = start(port, tls, cafile, {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
-        sid = conn.get_next_available_stream_id()
-        conn.send_headers(sid, headers("/stream?bytes=1000000"), end_stream=True)
-        sock.sendall(conn.data_to_send())
-        evs, _ = events(conn, sock, lambda e: False, timeout=1.5)
-        held = sum(len(e.data) for e in evs if isinstance(e, h2.events.DataReceived))
-        status = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
-        conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
-        conn.increment_flow_control_window(4 << 20)
-        sock.sendall(conn.data_to_send())
-        total = [0]
-        def done(e):
-            for x in e[len(done.seen):]:
-                if isinstance(x, h2.events.DataReceived):
-                    total[0] += len(x.data)
-                    conn.acknowledge_received_data(x.flow_controlled_length, sid)
-            done.seen = list(e)
-            return any(isinstance(x, h2.events.StreamEnded) for x in e)
-        done.seen = []
-        evs2, _ = events(conn, sock, done, timeout=10)
-        result.update(status=status, held=held, total=total[0])
-    elif test == "big-header":
-        sock, conn = start(port, tls, cafile)
-        sid = conn.get_next_available_stream_id()
-        conn.send_headers(sid, headers("/plaintext", [("x-big", "a" * 9000)]), end_stream=True)
-        sock.sendall(conn.data_to_send())
-        body = []
-        evs, _ = events(conn, sock, lambda e: any(isinstance(x, h2.events.StreamEnded) for x in e))
-        result["status"] = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
-        result["body"] = b"".join(e.data for e in evs if isinstance(e, h2.events.DataReceived)).decode()
-        # A header list past the advertised limit: the stream or the connection is refused.
-        sid = conn.get_next_available_stream_id()
-        conn.send_headers(sid, headers("/plaintext", [("x-h%d" % i, "b" * 1000) for i in range(40)]), end_stream=True)
-        sock.sendall(conn.data_to_send())
-        evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
-        result["oversized"] = [type(e).__name__ for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.ResponseReceived))] + (["closed"] if closed else [])
-    elif test == "streams":
-        # `parameter` slow requests at once, maybe past the advertised limit (h2 itself would
-        # refuse to open those, so its count of open streams is hidden from it).
-        sock, conn = start(port, tls, cafile)
-        h2.connection.H2Connection.open_outbound_streams = property(lambda self: 0)
-        sids = []
-        for i in range(parameter):
-            sid = conn.get_next_available_stream_id()
-            conn.send_headers(sid, headers("/io?ms=1500"), end_stream=True)
-            sids.append(sid)
-        sock.sendall(conn.data_to_send())
-        finished = lambda e: len([x for x in e if isinstance(x, (h2.events.StreamEnded, h2.events.StreamReset))]) >= len(sids)
-        evs, closed = events(conn, sock, finished, timeout=10)
-        result["ok"] = len([e for e in evs if isinstance(e, h2.events.ResponseReceived) and dict(e.headers).get(":status") == "200"])
-        result["reset"] = [int(e.error_code) for e in evs if isinstance(e, h2.events.StreamReset)]
-        result["goaway"] = [int(e.error_code) for e in evs if isinstance(e, h2.events.ConnectionTerminated)]
-    elif test == "header-list":
-        # A header list of about `parameter` bytes in fields of 1000 bytes, each under the field limit.
-        sock, conn = start(port, tls, cafile)
-        sid = conn.get_next_available_stream_id()
-        conn.send_headers(sid, headers("/plaintext", [("x-h%d" % i, "b" * 990) for i in range(parameter // 1000)]), end_stream=True)
-        sock.sendall(conn.data_to_send())
-        evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
-        result["status"] = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
-        result["refused"] = [type(e).__name__ for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated))] + (["closed"] if closed else [])
-    elif test == "overrun-window":
-        # `parameter` body bytes at once, past the stream window the server advertised.
-        sock, conn = start(port, tls, cafile)
-        sid = conn.get_next_available_stream_id()
-        conn.send_headers(sid, [(":method", "POST"), (":path", "/upload"), (":scheme", "https"), (":authority", "localhost")])
-        result["advertised"] = conn.local_flow_control_window(sid)
-        conn.streams[sid].outbound_flow_control_window = 1 << 30
-        conn.outbound_flow_control_window = 1 << 30
-        for offset in range(0, parameter, 16384):
-            conn.send_data(sid, b"z" * min(16384, parameter - offset), end_stream=offset + 16384 >= parameter)
-        sock.sendall(conn.data_to_send())
-        evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
-        result["status"] = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
-        result["errors"] = [int(e.error_code) for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated))]
-    elif test == "idle":
-        # No stream at all: how long until the server's GOAWAY and close. The server's GOAWAY
-        # comes with a PING whose ack lets it close (NIOHTTP2's two-step GOAWAY); h2 would
-        # refuse a PING after a GOAWAY, so it is taught to answer it, as curl and browsers do.
-        closed_state = h2.connection.ConnectionState.CLOSED
-        for input in (h2.connection.ConnectionInputs.RECV_PING, h2.connection.ConnectionInputs.SEND_PING):
-            h2.connection.H2ConnectionStateMachine._transitions[(closed_state, input)] = (None, closed_state)
-        began = time.time()
-        sock, conn = start(port, tls, cafile)
-        evs, closed = events(conn, sock, lambda e: False, timeout=parameter)
-        result["goaway"] = [str(e.error_code) for e in evs if isinstance(e, h2.events.ConnectionTerminated)]
-        result["closed"] = closed
-        result["after"] = round(time.time() - began, 2)
-    print(json.dumps(result))
+                evs, _ = events(conn, sock, lambda e: False, timeout=1.5)
+                held = sum(len(e.data) for e in evs if isinstance(e, h2.events.DataReceived))
+                status = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
+                conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
+                conn.increment_flow_control_window(4 << 20)
+                sock.sendall(conn.data_to_send())
+                total = [0]
+                def done(e):
+                    for x in e[len(done.seen):]:
+                        if isinstance(x, h2.events.DataReceived):
+                            total[0] += len(x.data)
+                            conn.acknowledge_received_data(x.flow_controlled_length, sid)
+                    done.seen = list(e)
+                    return any(isinstance(x, h2.events.StreamEnded) for x in e)
+                done.seen = []
+                evs2, _ = events(conn, sock, done, timeout=10)
+                result.update(status=status, held=held, total=total[0])
+            elif test == "big-header":
+                sock, conn = start(port, tls, cafile)
+                sid = conn.get_next_available_stream_id()
+                conn.send_headers(sid, headers("/plaintext", [("x-big", "a" * 9000)]), end_stream=True)
+                sock.sendall(conn.data_to_send())
+                body = []
+                evs, _ = events(conn, sock, lambda e: any(isinstance(x, h2.events.StreamEnded) for x in e))
+                result["status"] = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
+                result["body"] = b"".join(e.data for e in evs if isinstance(e, h2.events.DataReceived)).decode()
+                # A header list past the advertised limit: the stream or the connection is refused.
+                sid = conn.get_next_available_stream_id()
+                conn.send_headers(sid, headers("/plaintext", [("x-h%d" % i, "b" * 1000) for i in range(40)]), end_stream=True)
+                sock.sendall(conn.data_to_send())
+                evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
+                result["oversized"] = [type(e).__name__ for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.ResponseReceived))] + (["closed"] if closed else [])
+            elif test == "streams":
+                # `parameter` slow requests at once, maybe past the advertised limit (h2 itself would
+                # refuse to open those, so its count of open streams is hidden from it).
+                sock, conn = start(port, tls, cafile)
+                h2.connection.H2Connection.open_outbound_streams = property(lambda self: 0)
+                sids = []
+                for i in range(parameter):
+                    sid = conn.get_next_available_stream_id()
+                    conn.send_headers(sid, headers("/io?ms=1500"), end_stream=True)
+                    sids.append(sid)
+                sock.sendall(conn.data_to_send())
+                finished = lambda e: len([x for x in e if isinstance(x, (h2.events.StreamEnded, h2.events.StreamReset))]) >= len(sids)
+                evs, closed = events(conn, sock, finished, timeout=10)
+                result["ok"] = len([e for e in evs if isinstance(e, h2.events.ResponseReceived) and dict(e.headers).get(":status") == "200"])
+                result["reset"] = [int(e.error_code) for e in evs if isinstance(e, h2.events.StreamReset)]
+                result["goaway"] = [int(e.error_code) for e in evs if isinstance(e, h2.events.ConnectionTerminated)]
+            elif test == "header-list":
+                # A header list of about `parameter` bytes in fields of 1000 bytes, each under the field limit.
+                sock, conn = start(port, tls, cafile)
+                sid = conn.get_next_available_stream_id()
+                conn.send_headers(sid, headers("/plaintext", [("x-h%d" % i, "b" * 990) for i in range(parameter // 1000)]), end_stream=True)
+                sock.sendall(conn.data_to_send())
+                evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
+                result["status"] = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
+                result["refused"] = [type(e).__name__ for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated))] + (["closed"] if closed else [])
+            elif test == "overrun-window":
+                # `parameter` body bytes at once, past the stream window the server advertised.
+                sock, conn = start(port, tls, cafile)
+                sid = conn.get_next_available_stream_id()
+                conn.send_headers(sid, [(":method", "POST"), (":path", "/upload"), (":scheme", "https"), (":authority", "localhost")])
+                result["advertised"] = conn.local_flow_control_window(sid)
+                conn.streams[sid].outbound_flow_control_window = 1 << 30
+                conn.outbound_flow_control_window = 1 << 30
+                for offset in range(0, parameter, 16384):
+                    conn.send_data(sid, b"z" * min(16384, parameter - offset), end_stream=offset + 16384 >= parameter)
+                sock.sendall(conn.data_to_send())
+                evs, closed = events(conn, sock, lambda e: any(isinstance(x, (h2.events.StreamReset, h2.events.ConnectionTerminated, h2.events.StreamEnded)) for x in e))
+                result["status"] = [dict(e.headers).get(":status") for e in evs if isinstance(e, h2.events.ResponseReceived)]
+                result["errors"] = [int(e.error_code) for e in evs if isinstance(e, (h2.events.StreamReset, h2.events.ConnectionTerminated))]
+            elif test == "idle":
+                # No stream at all: how long until the server's GOAWAY and close. The server's GOAWAY
+                # comes with a PING whose ack lets it close (NIOHTTP2's two-step GOAWAY); h2 would
+                # refuse a PING after a GOAWAY, so it is taught to answer it, as curl and browsers do.
+                closed_state = h2.connection.ConnectionState.CLOSED
+                for input in (h2.connection.ConnectionInputs.RECV_PING, h2.connection.ConnectionInputs.SEND_PING):
+                    h2.connection.H2ConnectionStateMachine._transitions[(closed_state, input)] = (None, closed_state)
+                began = time.time()
+                sock, conn = start(port, tls, cafile)
+                evs, closed = events(conn, sock, lambda e: False, timeout=parameter)
+                result["goaway"] = [str(e.error_code) for e in evs if isinstance(e, h2.events.ConnectionTerminated)]
+                result["closed"] = closed
+                result["after"] = round(time.time() - began, 2)
+            print(json.dumps(result))
 
-main()
-"""#
+        main()
+        """#
 }
 
 /// curl, again and again on a thread of its own, counting 200s and anything else.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CarafeCore
 
 /// `--access-logformat`: Gunicorn's atoms, parsed once into segments. What each atom writes is
@@ -12,7 +13,8 @@ import Testing
                 .atom(.remoteAddress), .text(" "), .atom(.ident), .text(" "), .atom(.user), .text(" "), .atom(.time), .text(" \""),
                 .atom(.requestLine), .text("\" "), .atom(.status), .text(" "), .atom(.bytesOrDash), .text(" \""), .atom(.referer),
                 .text("\" \""), .atom(.userAgent), .text("\""),
-            ])
+            ]
+        )
         #expect(AccessLogFormat.defaultWithPID.description == format.description + " %(p)s")
         #expect(AccessLogFormat.defaultWithPID.segments == format.segments.dropLast() + [.text("\" "), .atom(.pid)])
     }
@@ -23,7 +25,8 @@ import Testing
             format.segments == [
                 .text("took %"), .atom(.milliseconds), .text(" ms, 100% ["), .atom(.requestHeader("X-Request-Id")),
                 .atom(.responseHeader("server")), .text("]"),
-            ])
+            ]
+        )
         #expect(try AccessLogFormat("").segments == [])
         #expect(try AccessLogFormat("plain").segments == [.text("plain")])
     }

@@ -2,6 +2,7 @@ import CarafeTesting
 import Foundation
 import NIOHTTP1
 import Testing
+
 @testable import CarafeCore
 
 @Suite struct AccessLogTests {
@@ -22,14 +23,24 @@ import Testing
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: headers)
         let remote = try address.map { try SocketAddress(ipAddress: $0, port: 50000) }
         let request = Request(HTTPServerRequest(head: head, remoteAddress: remote), services: App().services)
-        return AccessLog.line(request, response, bytes: response.body.knownLength ?? 0, format: format, now: self.now, end: request.startedAt + elapsed)
+        return AccessLog.line(
+            request,
+            response,
+            bytes: response.body.knownLength ?? 0,
+            format: format,
+            now: self.now,
+            end: request.startedAt + elapsed
+        )
     }
 
     // MARK: Format
 
     @Test func aLineIsInApacheCombinedFormat() throws {
         let line = try self.line("/users/1?x=1", headers: ["referer": "https://example.com/", "user-agent": "curl/8.0"])
-        #expect(line == #"192.0.2.7 - - [14/Nov/2023:22:13:20 +0000] "GET /users/1?x=1 HTTP/1.1" 200 13 "https://example.com/" "curl/8.0""# + "\n")
+        #expect(
+            line == #"192.0.2.7 - - [14/Nov/2023:22:13:20 +0000] "GET /users/1?x=1 HTTP/1.1" 200 13 "https://example.com/" "curl/8.0""#
+                + "\n"
+        )
     }
 
     @Test func absentValuesAreDashes() throws {
@@ -82,7 +93,12 @@ import Testing
         let forged = "x\" 200 1 \"-\" \"-\"\n10.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /admin HTTP/1.1\" 200 1 \"-\" \"x"
         let line = try self.line("/", headers: ["user-agent": forged, "referer": "r\r\nfake"])
         #expect(line.filter(\.isNewline).count == 1)
-        #expect(line.hasSuffix(#""r\x0d\x0afake" "x\" 200 1 \"-\" \"-\"\x0a10.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /admin HTTP/1.1\" 200 1 \"-\" \"x""# + "\n"))
+        #expect(
+            line.hasSuffix(
+                #""r\x0d\x0afake" "x\" 200 1 \"-\" \"-\"\x0a10.0.0.1 - - [14/Nov/2023:22:13:20 +0000] \"GET /admin HTTP/1.1\" 200 1 \"-\" \"x""#
+                    + "\n"
+            )
+        )
     }
 
     @Test func controlCharactersAreEscaped() throws {
@@ -162,7 +178,11 @@ import Testing
             return seen.sorted().joined(separator: ",")
         }
         let response = await app.test.request(
-            .POST, "/parallel?q=1", headers: ["cookie": "c=2", "content-type": "application/x-www-form-urlencoded"], body: ByteBuffer(string: "f=3"))
+            .POST,
+            "/parallel?q=1",
+            headers: ["cookie": "c=2", "content-type": "application/x-www-form-urlencoded"],
+            body: ByteBuffer(string: "f=3")
+        )
         #expect(response.text == "1|2|3")
     }
 

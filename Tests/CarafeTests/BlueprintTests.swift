@@ -1,5 +1,6 @@
 import CarafeTesting
 import Testing
+
 @testable import CarafeCore
 
 @Suite struct BlueprintTests {
@@ -53,9 +54,11 @@ import Testing
 
     @Test func routeNamesArePrefixedByTheNamesOfTheirBlueprints() {
         let names = makeApp().routes.map { "\($0.pattern) \($0.name ?? "-")" }
-        #expect(names == [
-            "/ index", "/links -", "/api api.root", "/api/users/:id api.user", "/api/v1/ping api.v1.ping", "/static/*path static",
-        ])
+        #expect(
+            names == [
+                "/ index", "/links -", "/api api.root", "/api/users/:id api.user", "/api/v1/ping api.v1.ping", "/static/*path static",
+            ]
+        )
     }
 
     // MARK: url(for:)
@@ -81,8 +84,10 @@ import Testing
         let app = makeApp()
 
         #expect(try app.url(for: "api.user", ["id": "7", "tab": "posts", "q": "a b&c"]) == "/api/users/7?q=a+b%26c&tab=posts")
-        #expect(try app.url(for: "api.user", ["id": "7", "tab": "posts"], query: [("page", "2"), ("page", "3")])
-            == "/api/users/7?tab=posts&page=2&page=3")
+        #expect(
+            try app.url(for: "api.user", ["id": "7", "tab": "posts"], query: [("page", "2"), ("page", "3")])
+                == "/api/users/7?tab=posts&page=2&page=3"
+        )
         #expect(try app.url(for: "index", query: [("next", "/api")]) == "/?next=%2Fapi")
     }
 

@@ -6,7 +6,13 @@ import Testing
 @Suite struct CORSTests {
     static func app() throws -> App {
         let app = App()
-        try app.cors(CORS(allowedOrigins: ["https://app.example", "https://*.example.org"], allowedHeaders: ["Content-Type"], exposedHeaders: ["X-Total"]))
+        try app.cors(
+            CORS(
+                allowedOrigins: ["https://app.example", "https://*.example.org"],
+                allowedHeaders: ["Content-Type"],
+                exposedHeaders: ["X-Total"]
+            )
+        )
         app.get("/items") { _ in "items" }
         app.get("/stream") { _ in Response.stream(contentType: "text/plain") { try await $0.write(ByteBuffer(string: "s")) } }
         app.get("/fail") { _ -> String in throw HTTPError(.conflict, "no") }
@@ -20,7 +26,13 @@ import Testing
     @Test func preflightsAreAnsweredBefore404And405() async throws {
         let app = try Self.app()
         for path in ["/items", "/nowhere", "/items/deeper"] {
-            let response = await app.test.options(path, headers: ["origin": "https://app.example", "access-control-request-method": "PUT", "access-control-request-headers": "content-type"])
+            let response = await app.test.options(
+                path,
+                headers: [
+                    "origin": "https://app.example", "access-control-request-method": "PUT",
+                    "access-control-request-headers": "content-type",
+                ]
+            )
             #expect(response.status == .noContent, "\(path)")
             #expect(response.header("access-control-allow-origin") == "https://app.example", "\(path)")
             #expect(response.header("access-control-allow-methods") == "GET, HEAD, POST, PUT, PATCH, DELETE")
@@ -48,7 +60,9 @@ import Testing
             #expect(response.header("vary") == "Origin", "\(path)")
         }
         #expect(await app.test.get("/items", headers: ["origin": "https://example.org"]).header("access-control-allow-origin") == nil)
-        #expect(await app.test.get("/items", headers: ["origin": "https://x.example.org.evil"]).header("access-control-allow-origin") == nil)
+        #expect(
+            await app.test.get("/items", headers: ["origin": "https://x.example.org.evil"]).header("access-control-allow-origin") == nil
+        )
         #expect(await app.test.get("/items").header("vary") == "Origin")
     }
 
@@ -58,7 +72,10 @@ import Testing
         #expect(users.header("access-control-allow-origin") == "https://admin.example")
         #expect(users.header("access-control-allow-credentials") == "true")
         #expect(await app.test.get("/admin/users", headers: ["origin": "https://app.example"]).header("access-control-allow-origin") == nil)
-        let preflight = await app.test.options("/admin/nope", headers: ["origin": "https://admin.example", "access-control-request-method": "DELETE"])
+        let preflight = await app.test.options(
+            "/admin/nope",
+            headers: ["origin": "https://admin.example", "access-control-request-method": "DELETE"]
+        )
         #expect(preflight.status == .noContent)
         #expect(preflight.header("access-control-max-age") == "60")
     }

@@ -12,7 +12,9 @@ func pythonInflate(_ bytes: ByteBuffer, wbits: Int) throws -> [UInt8] {
     defer { try? FileManager.default.removeItem(at: input) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import sys,zlib;sys.stdout.buffer.write(zlib.decompress(open(sys.argv[1],'rb').read(), \(wbits)))", input.path]
+    process.arguments = [
+        "python3", "-c", "import sys,zlib;sys.stdout.buffer.write(zlib.decompress(open(sys.argv[1],'rb').read(), \(wbits)))", input.path,
+    ]
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
@@ -28,7 +30,11 @@ func pythonCompress(_ bytes: [UInt8], wbits: Int) throws -> ByteBuffer {
     defer { try? FileManager.default.removeItem(at: input) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import sys,zlib;c=zlib.compressobj(9,zlib.DEFLATED,\(wbits));sys.stdout.buffer.write(c.compress(open(sys.argv[1],'rb').read())+c.flush())", input.path]
+    process.arguments = [
+        "python3", "-c",
+        "import sys,zlib;c=zlib.compressobj(9,zlib.DEFLATED,\(wbits));sys.stdout.buffer.write(c.compress(open(sys.argv[1],'rb').read())+c.flush())",
+        input.path,
+    ]
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
@@ -46,7 +52,9 @@ func pythonCompress(_ bytes: [UInt8], wbits: Int) throws -> ByteBuffer {
         app.get("/text") { _ in Response(headers: ["etag": "\"v1\""], text: Self.text) }
         app.get("/tiny") { _ in "tiny" }
         app.get("/png") { _ in Response(headers: ["content-type": "image/png"], body: ByteBuffer(string: Self.text)) }
-        app.get("/encoded") { _ in Response(headers: ["content-type": "text/plain", "content-encoding": "br"], body: ByteBuffer(string: Self.text)) }
+        app.get("/encoded") { _ in
+            Response(headers: ["content-type": "text/plain", "content-encoding": "br"], body: ByteBuffer(string: Self.text))
+        }
         app.get("/stream") { _ in
             Response.stream(contentType: "text/plain") { writer in
                 for index in 0..<3 { try await writer.write(ByteBuffer(string: "chunk \(index) " + Self.text)) }
@@ -99,16 +107,31 @@ func pythonCompress(_ bytes: [UInt8], wbits: Int) throws -> ByteBuffer {
         let plain = Array(String(repeating: "abcdefghij", count: 5000).utf8)
         let ok = await app.test.request(.POST, "/echo", headers: ["content-encoding": "gzip"], body: try pythonCompress(plain, wbits: 31))
         #expect(ok.text == "50000 abcdefghi")
-        let zlib = await app.test.request(.POST, "/echo", headers: ["content-encoding": "deflate"], body: try pythonCompress(plain, wbits: 15))
+        let zlib = await app.test.request(
+            .POST,
+            "/echo",
+            headers: ["content-encoding": "deflate"],
+            body: try pythonCompress(plain, wbits: 15)
+        )
         #expect(zlib.text == "50000 abcdefghi")
-        let form = await app.test.request(.POST, "/form", headers: ["content-encoding": "gzip", "content-type": "application/x-www-form-urlencoded"], body: try pythonCompress(Array("name=Ann".utf8), wbits: 31))
+        let form = await app.test.request(
+            .POST,
+            "/form",
+            headers: ["content-encoding": "gzip", "content-type": "application/x-www-form-urlencoded"],
+            body: try pythonCompress(Array("name=Ann".utf8), wbits: 31)
+        )
         #expect(form.text == "Ann")
         // A bomb: 8 MiB of zeros in a few KiB.
         let bomb = try pythonCompress([UInt8](repeating: 0, count: 8 << 20), wbits: 31)
         let refused = await app.test.request(.POST, "/echo", headers: ["content-encoding": "gzip"], body: bomb)
         #expect(refused.status == .payloadTooLarge)
         #expect(refused.text.contains("limit maxRatio") || refused.text.contains("limit maxSize"), "\(refused.text)")
-        let garbage = await app.test.request(.POST, "/echo", headers: ["content-encoding": "gzip"], body: ByteBuffer(string: "not gzip at all"))
+        let garbage = await app.test.request(
+            .POST,
+            "/echo",
+            headers: ["content-encoding": "gzip"],
+            body: ByteBuffer(string: "not gzip at all")
+        )
         #expect(garbage.status == .badRequest)
         let unknown = await app.test.request(.POST, "/echo", headers: ["content-encoding": "br"], body: ByteBuffer(string: "x"))
         #expect(unknown.status == .unsupportedMediaType)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Carafe
 @testable import CarafeCore
 
@@ -79,7 +80,10 @@ import Testing
         let error = #expect(throws: ConfigError.self) {
             try self.config(environment: ["PAGE_SIZE": "ten"], files: files).load(Settings())
         }
-        #expect(error?.description == "Invalid configuration: pageSize = 'ten' (from environment variable PAGE_SIZE): expected a whole number from \(Int.min) to \(Int.max)")
+        #expect(
+            error?.description
+                == "Invalid configuration: pageSize = 'ten' (from environment variable PAGE_SIZE): expected a whole number from \(Int.min) to \(Int.max)"
+        )
         let boolean = #expect(throws: ConfigError.self) {
             try self.config(dotEnv: "DEBUG=maybe\n", files: files).load(Settings())
         }
@@ -107,7 +111,9 @@ import Testing
         let bad = files.write("broken.json", "{ nope")
         let error = #expect(throws: ConfigError.self) { try self.config(arguments: ["--config=\(bad)"], files: files).load(Settings()) }
         #expect(error?.description.contains("the config file \(bad) is not valid JSON") == true)
-        let missing = #expect(throws: ConfigError.self) { try self.config(arguments: ["--config", "/nonexistent.json"], files: files).load(Settings()) }
+        let missing = #expect(throws: ConfigError.self) {
+            try self.config(arguments: ["--config", "/nonexistent.json"], files: files).load(Settings())
+        }
         #expect(missing?.description == "cannot read the config file /nonexistent.json: no such file")
         let dotEnv = #expect(throws: ConfigError.self) { try self.config(dotEnv: "OK=1\nnot a line\n", files: files).load(Settings()) }
         #expect(dotEnv?.description == "\(files.directory)/.env:2: expected NAME=value, got 'not a line'")
@@ -123,7 +129,11 @@ import Testing
     // MARK: serve's flags
 
     func resolve(_ arguments: [String], environment: [String: String] = [:], file: String? = nil) throws -> ServeArguments {
-        let sources = try ConfigSources(arguments: arguments, environment: environment.merging(file.map { ["CARAFE_CONFIG": $0] } ?? [:]) { a, _ in a }, dotEnvPath: "/nonexistent/.env")
+        let sources = try ConfigSources(
+            arguments: arguments,
+            environment: environment.merging(file.map { ["CARAFE_CONFIG": $0] } ?? [:]) { a, _ in a },
+            dotEnvPath: "/nonexistent/.env"
+        )
         return try ServeArguments.resolve(arguments, sources: sources)
     }
 
@@ -144,7 +154,10 @@ import Testing
     @Test func flagsComeFromTheEnvironmentUnlessTyped() throws {
         let resolved = try self.resolve(
             ["serve", "--timeout", "9"],
-            environment: ["CARAFE_WORKERS": "3", "CARAFE_TIMEOUT": "99", "CARAFE_BIND": "127.0.0.1:9001, unix:/tmp/x.sock", "CARAFE_DEBUG": "yes", "CARAFE_LOG_LEVEL": "info"]
+            environment: [
+                "CARAFE_WORKERS": "3", "CARAFE_TIMEOUT": "99", "CARAFE_BIND": "127.0.0.1:9001, unix:/tmp/x.sock", "CARAFE_DEBUG": "yes",
+                "CARAFE_LOG_LEVEL": "info",
+            ]
         )
         let options = try self.options(resolved)
         #expect(options.workers == 3)
@@ -160,7 +173,10 @@ import Testing
 
     @Test func platformVariablesAndTheFile() throws {
         let files = Files()
-        let file = files.write("serve.json", #"{"serve": {"workers": 2, "max_requests": 100, "bind": ["127.0.0.1:1", "127.0.0.1:2"], "reload": false, "debug": true}}"#)
+        let file = files.write(
+            "serve.json",
+            #"{"serve": {"workers": 2, "max_requests": 100, "bind": ["127.0.0.1:1", "127.0.0.1:2"], "reload": false, "debug": true}}"#
+        )
         var options = try self.options(self.resolve([], environment: ["PORT": "5000", "WEB_CONCURRENCY": "4"], file: file))
         #expect(options.bind == ["0.0.0.0:5000"])
         #expect(options.workers == 4)
@@ -179,15 +195,23 @@ import Testing
 
     @Test func aBadFlagValueNamesItsSource() throws {
         let error = #expect(throws: ConfigError.self) { try self.resolve(["serve"], environment: ["CARAFE_WORKERS": "many"]) }
-        #expect(error?.description.hasPrefix("Invalid configuration: --workers = 'many' (from environment variable CARAFE_WORKERS): ") == true)
+        #expect(
+            error?.description.hasPrefix("Invalid configuration: --workers = 'many' (from environment variable CARAFE_WORKERS): ") == true
+        )
         #expect(error?.description.contains("many") == true)
         let port = #expect(throws: ConfigError.self) { try self.resolve([], environment: ["WEB_CONCURRENCY": "-"]) }
         #expect(port?.description.contains("(from environment variable WEB_CONCURRENCY)") == true)
         let flag = #expect(throws: ConfigError.self) { try self.resolve([], environment: ["CARAFE_RELOAD": "sometimes"]) }
-        #expect(flag?.description == "Invalid configuration: --reload = 'sometimes' (from environment variable CARAFE_RELOAD): expected true or false (also 1/0, yes/no, on/off)")
+        #expect(
+            flag?.description
+                == "Invalid configuration: --reload = 'sometimes' (from environment variable CARAFE_RELOAD): expected true or false (also 1/0, yes/no, on/off)"
+        )
         // A value that parses but fails a later check gets its source added to the message.
         let resolved = try self.resolve([], environment: ["CARAFE_UMASK": "9"])
-        #expect(resolved.explain(ConfigError("--umask must be octal, e.g. 007")) == "--umask must be octal, e.g. 007 (--umask = '9' from environment variable CARAFE_UMASK)")
+        #expect(
+            resolved.explain(ConfigError("--umask must be octal, e.g. 007"))
+                == "--umask must be octal, e.g. 007 (--umask = '9' from environment variable CARAFE_UMASK)"
+        )
     }
 
     @Test func otherCommandsAreLeftAlone() throws {

@@ -1,5 +1,6 @@
 import CarafeTesting
 import Testing
+
 @testable import CarafeCore
 
 @Suite struct ErrorTests {
@@ -218,7 +219,10 @@ import Testing
 
     @Test func browsersGetHTMLAndOthersText() async {
         let app = App()
-        let response = await app.test.get("/nowhere", headers: ["accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"])
+        let response = await app.test.get(
+            "/nowhere",
+            headers: ["accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"]
+        )
         #expect(response.header("content-type") == "text/html; charset=utf-8")
         #expect(response.text.contains("<title>404 Not Found</title>"))
         #expect(response.text.contains("<p>No route for /nowhere.</p>"))

@@ -1,5 +1,6 @@
 import CarafeTesting
 import Testing
+
 @testable import CarafeCore
 
 /// `App.forwardedAllowIPs` through the test client: which peers' forwarded headers are believed.
@@ -29,7 +30,10 @@ import Testing
         ]
         #expect(await client.get("/who", headers: headers).text == "203.0.113.9 https example.com /shop https://example.com/shop/users/7")
         // X-Forwarded-Port: kept unless it is the scheme's default.
-        let withPort: HTTPHeaders = ["host": "a", "x-forwarded-for": "203.0.113.9", "x-forwarded-host": "example.com", "x-forwarded-port": "8443", "x-forwarded-proto": "https"]
+        let withPort: HTTPHeaders = [
+            "host": "a", "x-forwarded-for": "203.0.113.9", "x-forwarded-host": "example.com", "x-forwarded-port": "8443",
+            "x-forwarded-proto": "https",
+        ]
         #expect(await client.get("/who", headers: withPort).text == "203.0.113.9 https example.com:8443 - https://example.com:8443/users/7")
     }
 
@@ -58,7 +62,9 @@ import Testing
 
     @Test func rfc7239Forwarded() async throws {
         let client = try self.client(try self.app(headers: [.default, .forwarded]), from: "::1")
-        let headers: HTTPHeaders = ["host": "h", "forwarded": #"for="[2001:db8:cafe::17]:4711";proto=https;host=example.org, for=127.0.0.1"#]
+        let headers: HTTPHeaders = [
+            "host": "h", "forwarded": #"for="[2001:db8:cafe::17]:4711";proto=https;host=example.org, for=127.0.0.1"#,
+        ]
         #expect(await client.get("/who", headers: headers).text == "2001:db8:cafe::17 https example.org - https://example.org/users/7")
         let v4: HTTPHeaders = ["host": "h", "forwarded": "For=\"192.0.2.60:8080\";by=203.0.113.43"]
         #expect(await client.get("/who", headers: v4).text.hasPrefix("192.0.2.60 http h "))
@@ -84,7 +90,9 @@ import Testing
         #expect(await client.get("/who", headers: spoofed).text == "203.0.113.9 http site.test - http://site.test/users/7")
         // Each header on its own: trusting only X-Forwarded-Proto ignores X-Forwarded-For.
         let protoOnly = try self.client(try self.app(headers: .xForwardedProto), from: "127.0.0.1")
-        let both: HTTPHeaders = ["host": "h", "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https", "x-forwarded-host": "evil.example"]
+        let both: HTTPHeaders = [
+            "host": "h", "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https", "x-forwarded-host": "evil.example",
+        ]
         #expect(await protoOnly.get("/who", headers: both).text == "127.0.0.1 https h - https://h/users/7")
         let none = try self.client(try self.app(headers: .none), from: "127.0.0.1")
         #expect(await none.get("/who", headers: both).text == "127.0.0.1 http h - http://h/users/7")

@@ -1,12 +1,19 @@
 import CarafeTesting
 import Testing
+
 @testable import CarafeCore
 
 @Suite struct HooksTests {
     /// Registers before, after and teardown hooks on `builder` that note `label` in `log`.
     private func hook(_ builder: some RouteBuilder, _ label: String, _ log: Recorder) {
-        builder.before { _ in log.record("before \(label)"); return nil }
-        builder.after { _, response in log.record("after \(label)"); return response }
+        builder.before { _ in
+            log.record("before \(label)")
+            return nil
+        }
+        builder.after { _, response in
+            log.record("after \(label)")
+            return response
+        }
         builder.teardown { _, _ in log.record("teardown \(label)") }
     }
 
@@ -19,14 +26,20 @@ import Testing
             log.record("check")
             return req.headers.contains(name: "x-token") ? nil : Response(status: .unauthorized, text: "Log in first.")
         }
-        app.before { _ in log.record("second before"); return nil }
+        app.before { _ in
+            log.record("second before")
+            return nil
+        }
         app.after { _, response in
             log.record("after")
             var response = response
             response.headers.add(name: "x-after", value: "1")
             return response
         }
-        app.get("/secret") { _ in log.record("handler"); return "secret" }
+        app.get("/secret") { _ in
+            log.record("handler")
+            return "secret"
+        }
 
         let denied = await app.test.get("/secret")
         #expect(denied.status == .unauthorized)
@@ -41,7 +54,10 @@ import Testing
 
     @Test func aBeforeHookMayPassValuesToTheHandlerInStorage() async {
         let app = App()
-        app.before { req in req.storage[UserName.self] = "ada"; return nil }
+        app.before { req in
+            req.storage[UserName.self] = "ada"
+            return nil
+        }
         app.get("/me") { req in req.storage[UserName.self] ?? "nobody" }
 
         #expect(await app.test.get("/me").text == "ada")
@@ -82,7 +98,10 @@ import Testing
         let app = App()
         let log = Recorder()
         app.teardown { _, error in log.record("teardown \(error.map { "\($0)" } ?? "nil")") }
-        app.after { _, response in log.record("outer after saw \(response.status.code)"); return response }
+        app.after { _, response in
+            log.record("outer after saw \(response.status.code)")
+            return response
+        }
         app.after { _, _ in try abort(.conflict, "Too late.") }
         app.get("/") { _ in "fine" }
 
@@ -132,17 +151,22 @@ import Testing
         hook(outer, "outer", log)
         hook(inner, "inner 1", log)
         hook(inner, "inner 2", log)
-        inner.get("/x") { _ in log.record("handler"); return "x" }
+        inner.get("/x") { _ in
+            log.record("handler")
+            return "x"
+        }
         outer.register(inner)
         app.register(outer)
 
         #expect(await app.test.get("/outer/inner/x").text == "x")
-        #expect(log.all == [
-            "before app 1", "before app 2", "before outer", "before inner 1", "before inner 2",
-            "handler",
-            "after inner 2", "after inner 1", "after outer", "after app 2", "after app 1",
-            "teardown inner 2", "teardown inner 1", "teardown outer", "teardown app 2", "teardown app 1",
-        ])
+        #expect(
+            log.all == [
+                "before app 1", "before app 2", "before outer", "before inner 1", "before inner 2",
+                "handler",
+                "after inner 2", "after inner 1", "after outer", "after app 2", "after app 1",
+                "teardown inner 2", "teardown inner 1", "teardown outer", "teardown app 2", "teardown app 1",
+            ]
+        )
     }
 
     @Test func aBlueprintsHooksApplyOnlyToItsOwnRoutes() async {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CarafeCore
 
 /// `LogFile` (shared, appended, reopened on USR1) and `FileLogHandler` (`--error-logfile`).
@@ -43,7 +44,14 @@ import Testing
         let lines = self.contents(self.path)?.split(separator: "\n", omittingEmptySubsequences: false) ?? []
         #expect(lines.count == 3, "\(lines)")
         let stamp = #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} "#
-        #expect(lines.first?.range(of: stamp + #"notice carafe: a=b worker=2 \[CarafeTests\] serving$"#, options: .regularExpression) != nil, "\(lines)")
-        #expect(lines.dropFirst().first?.range(of: stamp + #"error carafe: worker=2 \[CarafeTests\] failed$"#, options: .regularExpression) != nil, "\(lines)")
+        #expect(
+            lines.first?.range(of: stamp + #"notice carafe: a=b worker=2 \[CarafeTests\] serving$"#, options: .regularExpression) != nil,
+            "\(lines)"
+        )
+        #expect(
+            lines.dropFirst().first?.range(of: stamp + #"error carafe: worker=2 \[CarafeTests\] failed$"#, options: .regularExpression)
+                != nil,
+            "\(lines)"
+        )
     }
 }

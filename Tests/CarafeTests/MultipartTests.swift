@@ -7,7 +7,12 @@ import Testing
 /// The multipart parser (bytes in, events out), the collected form, `decode`, spooling and limits.
 @Suite struct MultipartParserTests {
     /// Feeds `body` in chunks of `size` bytes and returns (name, filename, content) per part.
-    static func parse(_ body: String, boundary: String = "XyZ", chunk size: Int = .max, limits: MultipartLimits = MultipartLimits()) throws -> [(String, String?, String)] {
+    static func parse(
+        _ body: String,
+        boundary: String = "XyZ",
+        chunk size: Int = .max,
+        limits: MultipartLimits = MultipartLimits()
+    ) throws -> [(String, String?, String)] {
         var parser = try MultipartParser(boundary: boundary, limits: limits)
         let bytes = Array(body.utf8)
         var parts: [(String, String?, String)] = []
@@ -17,7 +22,9 @@ import Testing
             let end = min(bytes.count, offset + min(size, bytes.count))
             for event in try parser.feed(ByteBuffer(bytes: bytes[offset..<end])) {
                 switch event {
-                case .part(let head): parts.append((head.name, head.filename, "")); current = []
+                case .part(let head):
+                    parts.append((head.name, head.filename, ""))
+                    current = []
                 case .body(let chunk): current += chunk.readableBytesView
                 case .partEnd: parts[parts.count - 1].2 = String(decoding: current, as: UTF8.self)
                 }
@@ -28,7 +35,8 @@ import Testing
         return parts
     }
 
-    static let tricky = "preamble text\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\none\r\n--XyZ\r\n"
+    static let tricky =
+        "preamble text\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\none\r\n--XyZ\r\n"
         + "Content-Disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\nContent-Type: text/plain\r\n\r\n"
         + "line\r\n--XyQ not the boundary\r\n--Xy\r\n-- XyZ\r\n\r"
         + "\r\n--XyZ--\r\nepilogue --XyZ\r\n ignored"
@@ -51,10 +59,14 @@ import Testing
 
     @Test func quotedBoundaryAndRFC5987FileNames() throws {
         var parser = try MultipartParser(contentType: #"multipart/form-data; charset=utf-8; boundary="a b:c""#)
-        let body = "--a b:c\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"naive.txt\"; filename*=UTF-8''na%C3%AFve%20%E2%82%AC.txt\r\n\r\nx\r\n--a b:c--"
+        let body =
+            "--a b:c\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"naive.txt\"; filename*=UTF-8''na%C3%AFve%20%E2%82%AC.txt\r\n\r\nx\r\n--a b:c--"
         let events = try parser.feed(ByteBuffer(string: body))
         try parser.finish()
-        guard case .part(let head) = events.first else { Issue.record("no part"); return }
+        guard case .part(let head) = events.first else {
+            Issue.record("no part")
+            return
+        }
         #expect(head.filename == "naïve €.txt")
         #expect(head.name == "doc")
         #expect(MultipartPartHead.decodeExtendedValue("iso-8859-1'en'%E9t%E9") == "été")
@@ -62,7 +74,10 @@ import Testing
 
     @Test func errorsSayWhatIsWrongWithTheRightStatus() throws {
         func failure(_ body: String, limits: MultipartLimits = MultipartLimits()) -> HTTPError? {
-            do { _ = try Self.parse(body, limits: limits); return nil } catch let error as MultipartError { return error.httpError } catch { return nil }
+            do {
+                _ = try Self.parse(body, limits: limits)
+                return nil
+            } catch let error as MultipartError { return error.httpError } catch { return nil }
         }
         let truncated = failure("--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhalf")
         #expect(truncated?.status == .badRequest)
@@ -76,17 +91,22 @@ import Testing
         let tooMany = failure(many, limits: MultipartLimits(maxParts: 3))
         #expect(tooMany?.status == .payloadTooLarge)
         #expect(tooMany?.message == "The multipart body has more than 3 parts (limit maxParts).")
-        let bigHeader = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: \(String(repeating: "p", count: 9000))\r\n\r\nx\r\n--XyZ--"
+        let bigHeader =
+            "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: \(String(repeating: "p", count: 9000))\r\n\r\nx\r\n--XyZ--"
         let headers = failure(bigHeader)
         #expect(headers?.status == .payloadTooLarge)
         #expect(headers?.message == "The headers of multipart part 1 are larger than 8192 bytes (limit maxPartHeaderSize).")
         // An endless header line is refused once past the limit, without waiting for its end.
         var parser = try MultipartParser(boundary: "XyZ")
         _ = try parser.feed(ByteBuffer(string: "--XyZ\r\nX: "))
-        #expect(throws: MultipartError.headersTooLarge(part: 1, limit: 8192)) { _ = try parser.feed(ByteBuffer(repeating: 0x61, count: 9000)) }
+        #expect(throws: MultipartError.headersTooLarge(part: 1, limit: 8192)) {
+            _ = try parser.feed(ByteBuffer(repeating: 0x61, count: 9000))
+        }
 
         #expect(throws: MultipartError.missingBoundary) { try MultipartParser(contentType: "multipart/form-data") }
-        #expect(throws: MultipartError.invalidBoundary(String(repeating: "b", count: 71))) { try MultipartParser(boundary: String(repeating: "b", count: 71)) }
+        #expect(throws: MultipartError.invalidBoundary(String(repeating: "b", count: 71))) {
+            try MultipartParser(boundary: String(repeating: "b", count: 71))
+        }
         #expect(MultipartError.notMultipart("text/plain").httpError.status == .unsupportedMediaType)
         #expect(throws: MultipartError.notMultipart("text/plain")) { try MultipartParser(contentType: "text/plain") }
     }
@@ -100,7 +120,10 @@ import Testing
             _ = try Self.parse(body)
         }
         // Token characters other than letters and digits are fine.
-        #expect(try Self.parse("--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-a_b.c!#$%&'*+^`|~: v\r\n\r\nx\r\n--XyZ--").map(\.2) == ["x"])
+        #expect(
+            try Self.parse("--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-a_b.c!#$%&'*+^`|~: v\r\n\r\nx\r\n--XyZ--").map(\.2)
+                == ["x"]
+        )
     }
 
     /// Headers of exactly the limit were refused when a chunk ended inside their terminator
@@ -160,21 +183,31 @@ import Testing
         app.post("/profile") { req in
             let profile = try req.decode(Profile.self)
             let bytes = try profile.avatar.bytes()
-            return "\(profile.name) \(profile.tags) \(profile.avatar.filename) \(profile.avatar.contentType ?? "-") \(bytes.readableBytes) \(profile.extra == nil) form=\(req.form["name"] ?? "-") files=\(req.files.count)"
+            return
+                "\(profile.name) \(profile.tags) \(profile.avatar.filename) \(profile.avatar.contentType ?? "-") \(bytes.readableBytes) \(profile.extra == nil) form=\(req.form["name"] ?? "-") files=\(req.files.count)"
         }
-        let response = await app.test.post("/profile", multipart: [
-            .field("name", "Ann"), .field("tags", "a"), .field("tags", "b"),
-            .file("avatar", filename: "me.png", contentType: "image/png", [0x89, 0x50, 0x4E, 0x47, 13, 10, 45, 45]),
-            .file("extra", filename: "", contentType: "application/octet-stream", []),
-        ])
+        let response = await app.test.post(
+            "/profile",
+            multipart: [
+                .field("name", "Ann"), .field("tags", "a"), .field("tags", "b"),
+                .file("avatar", filename: "me.png", contentType: "image/png", [0x89, 0x50, 0x4E, 0x47, 13, 10, 45, 45]),
+                .file("extra", filename: "", contentType: "application/octet-stream", []),
+            ]
+        )
         #expect(response.status == .ok)
         #expect(response.text == "Ann [\"a\", \"b\"] me.png image/png 8 true form=Ann files=2")
     }
 
     @Test func aTextFieldWhereAFileIsExpectedIsA400() async throws {
         let app = App()
-        app.post("/profile") { req in _ = try req.decode(Profile.self); return "ok" }
-        let response = await app.test.post("/profile", multipart: [.field("name", "Ann"), .field("tags", "a"), .field("avatar", "not a file")])
+        app.post("/profile") { req in
+            _ = try req.decode(Profile.self)
+            return "ok"
+        }
+        let response = await app.test.post(
+            "/profile",
+            multipart: [.field("name", "Ann"), .field("tags", "a"), .field("avatar", "not a file")]
+        )
         #expect(response.status == .badRequest)
         #expect(response.text.contains("expected a file"), "\(response.text)")
     }
@@ -192,7 +225,10 @@ import Testing
             return "\(file.size) \(onDisk.count) \(Self.leftovers(directory).count) small=\(req.file("small")?.temporaryPath == nil)"
         }
         let big = (0..<300_000).map { UInt8($0 % 251) }
-        let response = await app.test.post("/upload", multipart: [.file("doc", filename: "big.bin", big), .file("small", filename: "s.txt", text: "hi")])
+        let response = await app.test.post(
+            "/upload",
+            multipart: [.file("doc", filename: "big.bin", big), .file("small", filename: "s.txt", text: "hi")]
+        )
         #expect(response.text == "300000 300000 1 small=true")
         #expect(Self.leftovers(directory) == [])
     }
@@ -216,7 +252,10 @@ import Testing
         app.post("/collect") { req in "\(req.files.count)" }
         let file = MultipartTestPart.file("f", filename: "f.bin", [UInt8](repeating: 7, count: 60_000))
         let cases: [(String, [MultipartTestPart], String)] = [
-            ("/field", [file, .field("note", "more than ten bytes")], "The multipart field 'note' is larger than 10 bytes (limit maxFieldSize)."),
+            (
+                "/field", [file, .field("note", "more than ten bytes")],
+                "The multipart field 'note' is larger than 10 bytes (limit maxFieldSize)."
+            ),
             ("/parts", [file, file, file], "The multipart body has more than 2 parts (limit maxParts)."),
             ("/total", [file], "The multipart body is larger than 50000 bytes (limit maxTotalSize)."),
         ]
@@ -235,25 +274,46 @@ import Testing
         let plain = await app.test.post("/app", "hello")
         #expect(plain.status == .unsupportedMediaType)
         #expect(plain.text.contains("Expected a body of type multipart/form-data, got text/plain."))
-        let truncated = await app.test.request(.POST, "/app", headers: ["content-type": "multipart/form-data; boundary=B"], body: ByteBuffer(string: "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + String(repeating: "x", count: 5000)))
+        let truncated = await app.test.request(
+            .POST,
+            "/app",
+            headers: ["content-type": "multipart/form-data; boundary=B"],
+            body: ByteBuffer(
+                string: "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + String(repeating: "x", count: 5000)
+            )
+        )
         #expect(truncated.status == .badRequest)
         #expect(truncated.text.contains("truncated"))
         #expect(Self.leftovers(directory) == [])
         // An error after a file was spooled removes the file too: a later part's headers past
         // their limit (413), a part without a name, a malformed header line (400).
-        let spooled = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + String(repeating: "x", count: 5000) + "\r\n"
+        let spooled =
+            "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + String(repeating: "x", count: 5000) + "\r\n"
         let afterAFile: [(String, HTTPStatus, String)] = [
-            ("--B\r\nContent-Disposition: form-data; name=\"g\"\r\nX-Pad: \(String(repeating: "p", count: 9000))\r\n\r\nx\r\n--B--", .payloadTooLarge, "(limit maxPartHeaderSize)"),
+            (
+                "--B\r\nContent-Disposition: form-data; name=\"g\"\r\nX-Pad: \(String(repeating: "p", count: 9000))\r\n\r\nx\r\n--B--",
+                .payloadTooLarge, "(limit maxPartHeaderSize)"
+            ),
             ("--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--", .badRequest, "part 2 has no Content-Disposition"),
             ("--B\r\nno colon here\r\n\r\nx\r\n--B--", .badRequest, "part 2"),
         ]
         for (tail, status, message) in afterAFile {
-            let response = await app.test.request(.POST, "/app", headers: ["content-type": "multipart/form-data; boundary=B"], body: ByteBuffer(string: spooled + tail))
+            let response = await app.test.request(
+                .POST,
+                "/app",
+                headers: ["content-type": "multipart/form-data; boundary=B"],
+                body: ByteBuffer(string: spooled + tail)
+            )
             #expect(response.status == status, "\(message): \(response.text)")
             #expect(response.text.contains(message), "\(response.text)")
             #expect(Self.leftovers(directory) == [], "\(message)")
         }
-        let noBoundary = await app.test.request(.POST, "/app", headers: ["content-type": "multipart/form-data"], body: ByteBuffer(string: "x"))
+        let noBoundary = await app.test.request(
+            .POST,
+            "/app",
+            headers: ["content-type": "multipart/form-data"],
+            body: ByteBuffer(string: "x")
+        )
         #expect(noBoundary.status == .badRequest)
         #expect(noBoundary.text.contains("no boundary parameter"))
     }
@@ -269,7 +329,10 @@ import Testing
             }
             return lines.joined(separator: ",")
         }
-        let response = await app.test.post("/parts", multipart: [.field("a", "123"), .file("b", filename: "b.bin", [UInt8](repeating: 1, count: 70_000))])
+        let response = await app.test.post(
+            "/parts",
+            multipart: [.field("a", "123"), .file("b", filename: "b.bin", [UInt8](repeating: 1, count: 70_000))]
+        )
         #expect(response.text == "a:-:3,b:b.bin:70000")
     }
 }
@@ -287,7 +350,10 @@ import Testing
         #expect(whole.status == .ok)
         #expect(whole.body.readableBytes == 10_000)
         #expect(whole.header("content-type") == "application/pdf")
-        #expect(whole.header("content-disposition") == "attachment; filename=\"Rapport d_été.pdf\"".replacingOccurrences(of: "été", with: "_t_") + "; filename*=UTF-8''Rapport%20d%E2%80%99%C3%A9t%C3%A9.pdf")
+        #expect(
+            whole.header("content-disposition") == "attachment; filename=\"Rapport d_été.pdf\"".replacingOccurrences(of: "été", with: "_t_")
+                + "; filename*=UTF-8''Rapport%20d%E2%80%99%C3%A9t%C3%A9.pdf"
+        )
         let etag = try #require(whole.header("etag"))
         #expect(await app.test.get("/report", headers: ["if-none-match": etag]).status == .notModified)
         let part = await app.test.get("/report", headers: ["range": "bytes=100-199"])

@@ -1,6 +1,7 @@
 import CarafeTesting
 import Foundation
 import Testing
+
 @testable import CarafeCore
 
 @Suite struct RequestTests {
@@ -34,8 +35,10 @@ import Testing
             return "page=\(page) tags=\(req.query.all("tag")) last=\(req.query["tag"] ?? "-") q=\(req.query["q"] ?? "-")"
         }
 
-        #expect(await app.test.get("/echo?page=2&tag=a&tag=b&q=hello+w%C3%B6rld").text
-            == #"page=2 tags=["a", "b"] last=b q=hello wörld"#)
+        #expect(
+            await app.test.get("/echo?page=2&tag=a&tag=b&q=hello+w%C3%B6rld").text
+                == #"page=2 tags=["a", "b"] last=b q=hello wörld"#
+        )
         #expect(await app.test.get("/echo").text == "page=1 tags=[] last=- q=-")
     }
 
@@ -76,9 +79,12 @@ import Testing
     @Test func cookiesAreParsedUnquotedAndDecoded() async {
         let app = echo { req in req.cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|") }
 
-        let response = await app.test.get("/echo", headers: [
-            "cookie": #"session=abc123; theme="dark"; name=Jos%C3%A9%20M; novalue; =anonymous; b64=YWJj=="#,
-        ])
+        let response = await app.test.get(
+            "/echo",
+            headers: [
+                "cookie": #"session=abc123; theme="dark"; name=Jos%C3%A9%20M; novalue; =anonymous; b64=YWJj=="#
+            ]
+        )
         #expect(response.text == "b64=YWJj==|name=José M|session=abc123|theme=dark")
     }
 
@@ -107,10 +113,14 @@ import Testing
     @Test func formFieldsAreReadOnlyFromAFormBody() async {
         let app = echo { req in "name=\(req.form["name"] ?? "-") langs=\(req.form.all("lang")) kind=\(req.form.kind)" }
 
-        #expect(await app.test.post("/echo", form: ["name": "Ada Lovelace", "lang": "en&fr", "lang": "de=x"]).text
-            == #"name=Ada Lovelace langs=["en&fr", "de=x"] kind=form field"#)
-        #expect(await app.test.post("/echo", "name=Ada", contentType: "application/x-www-form-urlencoded; charset=utf-8").text
-            == "name=Ada langs=[] kind=form field")
+        #expect(
+            await app.test.post("/echo", form: ["name": "Ada Lovelace", "lang": "en&fr", "lang": "de=x"]).text
+                == #"name=Ada Lovelace langs=["en&fr", "de=x"] kind=form field"#
+        )
+        #expect(
+            await app.test.post("/echo", "name=Ada", contentType: "application/x-www-form-urlencoded; charset=utf-8").text
+                == "name=Ada langs=[] kind=form field"
+        )
         #expect(await app.test.post("/echo", "name=Ada", contentType: "text/plain").text == "name=- langs=[] kind=form field")
     }
 
@@ -147,7 +157,10 @@ import Testing
 
         let text = await app.test.post("/people", "Ada, 36", contentType: "text/csv")
         #expect(text.status == .unsupportedMediaType)
-        #expect(text.text == "415 Unsupported Media Type: Expected a body of type application/json, application/x-www-form-urlencoded or multipart/form-data, got text/csv.\n")
+        #expect(
+            text.text
+                == "415 Unsupported Media Type: Expected a body of type application/json, application/x-www-form-urlencoded or multipart/form-data, got text/csv.\n"
+        )
 
         let none = await app.test.request(.POST, "/people", body: ByteBuffer(string: "Ada"))
         #expect(none.status == .unsupportedMediaType)

@@ -1,6 +1,7 @@
 import CarafeTesting
 import Foundation
 import Testing
+
 @testable import CarafeCore
 
 @Suite struct ResponseTests {
@@ -82,7 +83,12 @@ import Testing
     }
 
     @Test func aResponseIsSentAsBuilt() async {
-        var built = Response(status: .created, headers: ["x-id": "7", "content-type": "text/csv"], text: "a,b", contentType: "text/csv; charset=utf-8")
+        var built = Response(
+            status: .created,
+            headers: ["x-id": "7", "content-type": "text/csv"],
+            text: "a,b",
+            contentType: "text/csv; charset=utf-8"
+        )
         built.headers.add(name: "x-extra", value: "1")
         let response = await self.response(to: built)
         #expect(response.status == .created)
@@ -115,12 +121,16 @@ import Testing
 
     @Test func setCookieWritesEveryAttribute() {
         var response = Response()
-        response.setCookie(Cookie("id", "1", maxAge: 3600, path: "/app", domain: "example.com", secure: true, httpOnly: true, sameSite: .strict))
+        response.setCookie(
+            Cookie("id", "1", maxAge: 3600, path: "/app", domain: "example.com", secure: true, httpOnly: true, sameSite: .strict)
+        )
         response.setCookie(Cookie("js", "2", path: nil, httpOnly: false, sameSite: nil))
-        #expect(response.headers["set-cookie"] == [
-            "id=1; Max-Age=3600; Path=/app; Domain=example.com; Secure; HttpOnly; SameSite=Strict",
-            "js=2",
-        ])
+        #expect(
+            response.headers["set-cookie"] == [
+                "id=1; Max-Age=3600; Path=/app; Domain=example.com; Secure; HttpOnly; SameSite=Strict",
+                "js=2",
+            ]
+        )
     }
 
     @Test func sameSiteNoneImpliesSecure() {
@@ -131,10 +141,12 @@ import Testing
         var response = Response()
         response.deleteCookie("session")
         response.deleteCookie("pref", path: "/app", domain: "example.com")
-        #expect(response.headers["set-cookie"] == [
-            "session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly",
-            "pref=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/app; Domain=example.com; HttpOnly",
-        ])
+        #expect(
+            response.headers["set-cookie"] == [
+                "session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly",
+                "pref=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/app; Domain=example.com; HttpOnly",
+            ]
+        )
     }
 
     @Test func cookieValuesAreEscapedAndComeBackIntact() async {
@@ -160,8 +172,10 @@ import Testing
     // MARK: HTML escaping
 
     @Test func htmlEscapeReplacesTheFiveSpecialCharacters() {
-        #expect(HTML.escape(#"<a href="x" title='y'>Tom & Jerry</a>"#)
-            == "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt;")
+        #expect(
+            HTML.escape(#"<a href="x" title='y'>Tom & Jerry</a>"#)
+                == "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt;"
+        )
         #expect(HTML.escape("plain café ✓") == "plain café ✓")
         #expect(HTML.escape("&amp;") == "&amp;amp;")
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CarafeCore
 
 /// Where a route's handler deadline comes from: its own `timeout:`, else the innermost
@@ -23,13 +24,15 @@ import Testing
         nested.get("/inner") { _ in "ok" }
         reports.register(nested)
         app.register(reports)
-        #expect(Self.deadlines(app) == [
-            "GET /plain: none",
-            "GET /report: 5.0 seconds (the timeout of route GET /report)",
-            "GET /reports/daily: 30.0 seconds (the timeout of blueprint 'reports')",
-            "POST /reports/rebuild: 120.0 seconds (the timeout of route POST /reports/rebuild)",
-            "GET /reports/nested/inner: 30.0 seconds (the timeout of blueprint 'reports')",
-        ])
+        #expect(
+            Self.deadlines(app) == [
+                "GET /plain: none",
+                "GET /report: 5.0 seconds (the timeout of route GET /report)",
+                "GET /reports/daily: 30.0 seconds (the timeout of blueprint 'reports')",
+                "POST /reports/rebuild: 120.0 seconds (the timeout of route POST /reports/rebuild)",
+                "GET /reports/nested/inner: 30.0 seconds (the timeout of blueprint 'reports')",
+            ]
+        )
     }
 
     @Test func theAppsTimeoutAppliesToEveryRouteThatSaysNothing() {
@@ -37,10 +40,12 @@ import Testing
         app.timeout(.milliseconds(2500))
         app.get("/a") { _ in "ok" }
         app.get("/b", timeout: .seconds(1)) { _ in "ok" }
-        #expect(Self.deadlines(app) == [
-            "GET /a: 2.5 seconds (the app's timeout)",
-            "GET /b: 1.0 seconds (the timeout of route GET /b)",
-        ])
+        #expect(
+            Self.deadlines(app) == [
+                "GET /a: 2.5 seconds (the app's timeout)",
+                "GET /b: 1.0 seconds (the timeout of route GET /b)",
+            ]
+        )
         #expect(app.routes.map(\.timeout) == [nil, .seconds(1)])
     }
 }

@@ -2,8 +2,9 @@ import CarafeTesting
 import Foundation
 import NIOHTTP1
 import Testing
-@testable import CarafeCore
+
 @testable import Carafe
+@testable import CarafeCore
 
 @Suite struct RoutingTests {
     // MARK: Matching
@@ -279,21 +280,28 @@ import Testing
         api.on(.RAW(value: "PURGE"), "/cache/*path") { _ in "" }
         app.register(api)
 
-        #expect(app.routeTable == """
-            worker class: async (routes that do not say blocking: run on the event loop)
-            METHOD  PATH              NAME      RUNS ON
-            GET     /                 index     event loop
-            POST    /users/:id                  event loop
-            GET     /api/users/:id    api.user  event loop
-            PURGE   /api/cache/*path            event loop
+        #expect(
+            app.routeTable == """
+                worker class: async (routes that do not say blocking: run on the event loop)
+                METHOD  PATH              NAME      RUNS ON
+                GET     /                 index     event loop
+                POST    /users/:id                  event loop
+                GET     /api/users/:id    api.user  event loop
+                PURGE   /api/cache/*path            event loop
 
-            """)
-        #expect(app.routes.map { "\($0.method.rawValue) \($0.pattern) \($0.name ?? "-")" } == [
-            "GET / index", "POST /users/:id -", "GET /api/users/:id api.user", "PURGE /api/cache/*path -",
-        ])
+                """
+        )
+        #expect(
+            app.routes.map { "\($0.method.rawValue) \($0.pattern) \($0.name ?? "-")" } == [
+                "GET / index", "POST /users/:id -", "GET /api/users/:id api.user", "PURGE /api/cache/*path -",
+            ]
+        )
     }
 
     @Test func routeTableOfAnEmptyAppIsItsHeader() {
-        #expect(App().routeTable == "worker class: async (routes that do not say blocking: run on the event loop)\nMETHOD  PATH  NAME  RUNS ON\n")
+        #expect(
+            App().routeTable
+                == "worker class: async (routes that do not say blocking: run on the event loop)\nMETHOD  PATH  NAME  RUNS ON\n"
+        )
     }
 }

@@ -22,8 +22,14 @@ import Testing
         try "body { color: red }".write(to: self.root.appendingPathComponent("css/site.css"), atomically: true, encoding: .utf8)
         try Data((0..<(300 * 1024)).map { UInt8($0 % 251) }).write(to: self.root.appendingPathComponent("big.bin"))
         try "TOP-SECRET-CONTENT".write(to: self.outside.appendingPathComponent("secret.txt"), atomically: true, encoding: .utf8)
-        try files.createSymbolicLink(at: self.root.appendingPathComponent("escape.txt"), withDestinationURL: self.outside.appendingPathComponent("secret.txt"))
-        try files.createSymbolicLink(at: self.root.appendingPathComponent("alias.txt"), withDestinationURL: self.root.appendingPathComponent("hello.txt"))
+        try files.createSymbolicLink(
+            at: self.root.appendingPathComponent("escape.txt"),
+            withDestinationURL: self.outside.appendingPathComponent("secret.txt")
+        )
+        try files.createSymbolicLink(
+            at: self.root.appendingPathComponent("alias.txt"),
+            withDestinationURL: self.root.appendingPathComponent("hello.txt")
+        )
         self.app.static("/static", directory: self.root.path)
     }
 

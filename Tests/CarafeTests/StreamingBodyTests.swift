@@ -63,7 +63,10 @@ import Testing
         let app = App()
         app.maxBodySize = 8
         let calls = Recorder()
-        app.post("/small") { _ in calls.record("handler"); return "ok" }
+        app.post("/small") { _ in
+            calls.record("handler")
+            return "ok"
+        }
         let response = await app.test.post("/small", "123456789")
         #expect(response.status == .payloadTooLarge)
         #expect(response.text == "413 Payload Too Large: Request body is larger than the limit of 8 bytes.\n")

@@ -1,5 +1,6 @@
 import CarafeTesting
 import Synchronization
+
 @testable import CarafeCore
 
 /// Notes what hooks and handlers did, in order; safe to share between a test and its app.

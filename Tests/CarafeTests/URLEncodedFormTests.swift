@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CarafeCore
 
 @Suite struct URLEncodedFormTests {
@@ -15,9 +16,11 @@ import Testing
     }
 
     @Test func parseDecodesPlusAndEscapes() {
-        #expect(parsed("q=hello+world&name=Jos%C3%A9&sym=%26%3D%2B%25") == [
-            ["q", "hello world"], ["name", "José"], ["sym", "&=+%"],
-        ])
+        #expect(
+            parsed("q=hello+world&name=Jos%C3%A9&sym=%26%3D%2B%25") == [
+                ["q", "hello world"], ["name", "José"], ["sym", "&=+%"],
+            ]
+        )
         #expect(parsed("caf%C3%A9+name=a%20b") == [["café name", "a b"]])
     }
 
@@ -36,9 +39,11 @@ import Testing
     }
 
     @Test func parseKeepsInvalidEscapesLiterally() {
-        #expect(parsed("a=%zz&b=%4&c=100%&d=%FF%FE+x&e=%C3") == [
-            ["a", "%zz"], ["b", "%4"], ["c", "100%"], ["d", "%FF%FE x"], ["e", "%C3"],
-        ])
+        #expect(
+            parsed("a=%zz&b=%4&c=100%&d=%FF%FE+x&e=%C3") == [
+                ["a", "%zz"], ["b", "%4"], ["c", "100%"], ["d", "%FF%FE x"], ["e", "%C3"],
+            ]
+        )
     }
 
     @Test func parseAcceptsSubstrings() {
@@ -113,14 +118,25 @@ import Testing
     private let decoder = URLEncodedFormDecoder()
 
     @Test func decodesAStructWithEveryKindOfField() throws {
-        let text = "name=Ada+Lovelace&age=36&height=1.68&subscribe=on&tags=math&tags=poetry&plan=pro&level=2"
+        let text =
+            "name=Ada+Lovelace&age=36&height=1.68&subscribe=on&tags=math&tags=poetry&plan=pro&level=2"
             + "&address[city]=London&address[zip]=W1&address[tags][]=home&address[tags][]=uk&referrer="
         let signup = try decoder.decode(Signup.self, from: text)
-        #expect(signup == Signup(
-            name: "Ada Lovelace", age: 36, height: 1.68, subscribe: true, nickname: nil, referrer: nil,
-            tags: ["math", "poetry"], plan: .pro, level: .high,
-            address: Address(city: "London", zip: "W1", tags: ["home", "uk"])
-        ))
+        #expect(
+            signup
+                == Signup(
+                    name: "Ada Lovelace",
+                    age: 36,
+                    height: 1.68,
+                    subscribe: true,
+                    nickname: nil,
+                    referrer: nil,
+                    tags: ["math", "poetry"],
+                    plan: .pro,
+                    level: .high,
+                    address: Address(city: "London", zip: "W1", tags: ["home", "uk"])
+                )
+        )
     }
 
     @Test func decodesFromPairs() throws {
@@ -180,7 +196,8 @@ import Testing
     }
 
     @Test func decodesIndexedListsOfNestedValuesInIndexOrder() throws {
-        let text = "items[10][sku]=c&items[10][quantity]=3&items[2][sku]=b&items[2][quantity]=2"
+        let text =
+            "items[10][sku]=c&items[10][quantity]=3&items[2][sku]=b&items[2][quantity]=2"
             + "&items[0][sku]=a&items[0][quantity]=1"
         let order = try decoder.decode(Order.self, from: text)
         #expect(order.items == [.init(sku: "a", quantity: 1), .init(sku: "b", quantity: 2), .init(sku: "c", quantity: 3)])
@@ -198,7 +215,8 @@ import Testing
             let i8: Int8, i16: Int16, i32: Int32, i64: Int64, u: UInt, u8: UInt8, u16: UInt16, u32: UInt32, u64: UInt64
             let f: Float, d: Double
         }
-        let text = "i8=-128&i16=32767&i32=-5&i64=9223372036854775807&u=0&u8=255&u16=%2B7&u32=4294967295"
+        let text =
+            "i8=-128&i16=32767&i32=-5&i64=9223372036854775807&u=0&u8=255&u16=%2B7&u32=4294967295"
             + "&u64=18446744073709551615&f=0.5&d=-2.5e3"
         let numbers = try decoder.decode(Numbers.self, from: text)
         #expect(numbers.i8 == .min && numbers.i16 == .max && numbers.i32 == -5 && numbers.i64 == .max)
@@ -243,7 +261,7 @@ import Testing
         let error = try #require(throws: DecodingError.self) { try decoder.decode(type, from: text) }
         switch error {
         case .dataCorrupted(let context), .typeMismatch(_, let context), .valueNotFound(_, let context),
-             .keyNotFound(_, let context):
+            .keyNotFound(_, let context):
             return (context.codingPath.map(\.stringValue), context.debugDescription)
         @unknown default:
             Issue.record("unexpected error \(error)")
@@ -264,23 +282,33 @@ import Testing
     }
 
     @Test func integerOverflowIsRejected() throws {
-        #expect(try failure(Score.self, "score=99999999999999999999") == (
-            ["score"], "expected an Int, got '99999999999999999999', which is out of range"
-        ))
-        #expect(try failure(Order.self, "items[0][sku]=a&items[0][quantity]=256") == (
-            ["items", "0", "quantity"], "expected a UInt8, got '256', which is out of range"
-        ))
-        #expect(try failure(Order.self, "items[0][sku]=a&items[0][quantity]=-1").message
-            == "expected a UInt8, got '-1', which is out of range")
+        #expect(
+            try failure(Score.self, "score=99999999999999999999") == (
+                ["score"], "expected an Int, got '99999999999999999999', which is out of range"
+            )
+        )
+        #expect(
+            try failure(Order.self, "items[0][sku]=a&items[0][quantity]=256") == (
+                ["items", "0", "quantity"], "expected a UInt8, got '256', which is out of range"
+            )
+        )
+        #expect(
+            try failure(Order.self, "items[0][sku]=a&items[0][quantity]=-1").message
+                == "expected a UInt8, got '-1', which is out of range"
+        )
     }
 
     @Test func badValuesNameTheirField() throws {
-        #expect(try failure(Checkbox.self, "remember=maybe") == (
-            ["remember"], "expected a Bool (true/false, on/off, yes/no, 1/0), got 'maybe'"
-        ))
+        #expect(
+            try failure(Checkbox.self, "remember=maybe") == (
+                ["remember"], "expected a Bool (true/false, on/off, yes/no, 1/0), got 'maybe'"
+            )
+        )
         #expect(try failure(Flags.self, "flags=on&flags=x").path == ["flags", "1"])
-        #expect(try failure(Profile.self, "age=\(String(repeating: "9x", count: 100))").message
-            == "expected an Int, got '\(String(repeating: "9x", count: 20))…'")
+        #expect(
+            try failure(Profile.self, "age=\(String(repeating: "9x", count: 100))").message
+                == "expected an Int, got '\(String(repeating: "9x", count: 20))…'"
+        )
         struct Choice: Decodable { let plan: Plan }
         let badEnum = try failure(Choice.self, "plan=gold")
         #expect(badEnum.path == ["plan"])

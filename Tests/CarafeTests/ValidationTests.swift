@@ -1,6 +1,7 @@
 import CarafeTesting
 import Foundation
 import Testing
+
 @testable import CarafeCore
 
 /// Validation: every failing field in one 422, JSON by field; decoding errors as field errors;
@@ -45,8 +46,17 @@ import Testing
         let typed = try response.json(ErrorBody.self)
         #expect(typed.fields == ["age": ["must be a whole number"]])
 
-        struct Body: Encodable { let username: String; let password: String; let email: String; let age: Int }
-        let all = try await app.test.post("/signup", json: Body(username: "a!", password: "a!", email: "nope", age: 5), headers: ["accept": "application/json"])
+        struct Body: Encodable {
+            let username: String
+            let password: String
+            let email: String
+            let age: Int
+        }
+        let all = try await app.test.post(
+            "/signup",
+            json: Body(username: "a!", password: "a!", email: "nope", age: 5),
+            headers: ["accept": "application/json"]
+        )
         #expect(all.status == .unprocessableEntity)
         let body = try all.json(ErrorBody.self)
         #expect(body.status == 422)

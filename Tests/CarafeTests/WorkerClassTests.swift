@@ -4,8 +4,9 @@ import Foundation
 import NIOCore
 import Synchronization
 import Testing
-@testable import CarafeCore
+
 @testable import Carafe
+@testable import CarafeCore
 
 /// The worker class (`App.workerClass`, `--worker-class`), `blocking:`'s three states, and the
 /// bounded queue of the thread pool, through the test client (the process-level tests are in
@@ -54,10 +55,13 @@ import Testing
             places.withLock { $0.append("handler \(Self.onPool)") }
             try await Task.sleep(for: .milliseconds(1))  // an await in between: back on the pool after it
             places.withLock { $0.append("resumed \(Self.onPool)") }
-            return Response(status: .ok, body: .stream(length: nil) { writer in
-                places.withLock { $0.append("body \(Self.onPool)") }
-                try await writer.write(ByteBuffer(string: "streamed"))
-            })
+            return Response(
+                status: .ok,
+                body: .stream(length: nil) { writer in
+                    places.withLock { $0.append("body \(Self.onPool)") }
+                    try await writer.write(ByteBuffer(string: "streamed"))
+                }
+            )
         }
         #expect(await app.test.get("/stream").text == "streamed")
         #expect(places.withLock { $0 } == ["before true", "handler true", "resumed true", "after true", "body true"])
@@ -65,14 +69,16 @@ import Testing
 
     @Test func theRouteTableSaysWhereEachRouteRuns() {
         let app = Self.app(.async)
-        #expect(app.routeTable == """
-            worker class: async (routes that do not say blocking: run on the event loop)
-            METHOD  PATH       NAME  RUNS ON
-            GET     /unsaid          event loop
-            GET     /blocking        thread pool (blocking: true)
-            GET     /loop            event loop (blocking: false)
+        #expect(
+            app.routeTable == """
+                worker class: async (routes that do not say blocking: run on the event loop)
+                METHOD  PATH       NAME  RUNS ON
+                GET     /unsaid          event loop
+                GET     /blocking        thread pool (blocking: true)
+                GET     /loop            event loop (blocking: false)
 
-            """)
+                """
+        )
         #expect(app.routeTable(workerClass: .threads).contains("GET     /unsaid          thread pool\n"))
     }
 
@@ -100,7 +106,10 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(1), "refused at once")
         #expect(refused.status == .serviceUnavailable)
         #expect(refused.headers.first(name: "retry-after") == "1")
-        #expect(refused.text.contains("1 jobs are already waiting for one of 1 threads (the limit is 1, --thread-queue-limit)"), "\(refused.text)")
+        #expect(
+            refused.text.contains("1 jobs are already waiting for one of 1 threads (the limit is 1, --thread-queue-limit)"),
+            "\(refused.text)"
+        )
         // Routes on the loop are not affected.
         #expect(await app.test.get("/free").text == "free")
 

@@ -47,7 +47,10 @@ import Testing
         var environment = ProcessInfo.processInfo.environment
         environment["CORS_ORIGINS"] = #"["http://127.0.0.1:\#(pagePort)"]"#
         let server = try ServerProcess(
-            HelloCommandLineTests.executable, ["serve", "--bind", "127.0.0.1:0", "--log-level", "info", "--access-logfile", log.path], environment: environment)
+            HelloCommandLineTests.executable,
+            ["serve", "--bind", "127.0.0.1:0", "--log-level", "info", "--access-logfile", log.path],
+            environment: environment
+        )
         let printed = try runClientScript("uploads_cors_browser.py", ["http://127.0.0.1:\(server.port)", String(pagePort)])
         let shown = try JSONDecoder().decode(Shown.self, from: Data(printed.utf8))
 

@@ -39,7 +39,9 @@ import Testing
         let server = try HelloCommandLineTests.startServer([])
         let url = "http://127.0.0.1:\(server.port)/text?bytes=100000"
         let compressed = try curl(["--compressed", "-w", "\n%{size_download}", url])
-        let (text, size) = (compressed.split(separator: "\n").dropLast().joined(separator: "\n"), Int(compressed.split(separator: "\n").last ?? "") ?? 0)
+        let (text, size) = (
+            compressed.split(separator: "\n").dropLast().joined(separator: "\n"), Int(compressed.split(separator: "\n").last ?? "") ?? 0
+        )
         #expect(text.utf8.count == 100_000)
         #expect(text.hasPrefix("The quick brown fox jumps over the lazy dog. The quick"))
         #expect(size > 0 && size < 5_000, "\(size) bytes on the wire")
@@ -50,7 +52,11 @@ import Testing
         #expect(identity["content-encoding"] == nil)
         #expect(identity["content-length"] == "100000")
         // A streamed body of unknown type (application/octet-stream) is not compressed.
-        let stream = Self.headers(try curl(["-s", "-D", "-", "-o", "/dev/null", "-H", "Accept-Encoding: gzip", "http://127.0.0.1:\(server.port)/stream?bytes=1000"]))
+        let stream = Self.headers(
+            try curl([
+                "-s", "-D", "-", "-o", "/dev/null", "-H", "Accept-Encoding: gzip", "http://127.0.0.1:\(server.port)/stream?bytes=1000",
+            ])
+        )
         #expect(stream["content-encoding"] == nil)
     }
 
@@ -67,7 +73,11 @@ import Testing
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         #expect(eventually(timeout: 10) { output.text.hasPrefix(": hello\n\n") }, "\(output.text)")
         #expect(errors.text.lowercased().contains("content-encoding: gzip"), "\(errors.text)")
-        #expect(eventually(timeout: 10) { (try? curl(["--data-binary", "compressed event", "http://127.0.0.1:\(server.port)/publish"])) == "1" })
+        #expect(
+            eventually(timeout: 10) {
+                (try? curl(["--data-binary", "compressed event", "http://127.0.0.1:\(server.port)/publish"])) == "1"
+            }
+        )
         // No more writes follow: only a flush per write can have delivered it.
         #expect(eventually(timeout: 5) { output.text.hasSuffix("data: compressed event\n\n") }, "\(output.text)")
     }

@@ -26,11 +26,15 @@ import Testing
         #expect(status == 0)
         let lines = output.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
         #expect(lines.first == "worker class: async (routes that do not say blocking: run on the event loop)")
-        #expect(Array(lines.dropFirst()) == [
-            "METHOD PATH NAME RUNS ON", "GET /plaintext event loop", "GET /json event loop", "GET /io event loop", "GET /stream event loop",
-            "POST /upload event loop", "POST /multipart event loop", "GET /text event loop", "GET /sse event loop", "POST /publish event loop", "GET /ws event loop",
-            "GET /block blocks-the-loop-on-purpose event loop",
-        ])
+        #expect(
+            Array(lines.dropFirst()) == [
+                "METHOD PATH NAME RUNS ON", "GET /plaintext event loop", "GET /json event loop", "GET /io event loop",
+                "GET /stream event loop",
+                "POST /upload event loop", "POST /multipart event loop", "GET /text event loop", "GET /sse event loop",
+                "POST /publish event loop", "GET /ws event loop",
+                "GET /block blocks-the-loop-on-purpose event loop",
+            ]
+        )
     }
 
     @Test func servesTheBenchmarkEndpointsAndLogsEachRequest() throws {
@@ -47,7 +51,8 @@ import Testing
         server.process.waitUntilExit()
         let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 5)
-        let combined = #"^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /plaintext HTTP/1\.1" 200 13 "-" "curl/[^"]+"$"#
+        let combined =
+            #"^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /plaintext HTTP/1\.1" 200 13 "-" "curl/[^"]+"$"#
         #expect(lines.first.map { $0.range(of: combined, options: .regularExpression) != nil } == true, "\(lines)")
         #expect(lines[3].contains(#""GET /io?ms=abc HTTP/1.1" 400"#))
         // A streamed body is logged with the bytes it really wrote.

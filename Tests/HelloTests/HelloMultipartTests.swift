@@ -17,9 +17,11 @@ import Testing
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("hello-multipart-\(UUID().uuidString)")
         try body.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let output = try curl([
-            "-w", "\n%{http_code}", "-H", "Content-Type: multipart/form-data; boundary=\(boundary)", "--data-binary", "@\(file.path)",
-        ] + extra + ["http://127.0.0.1:\(port)/multipart"])
+        let output = try curl(
+            [
+                "-w", "\n%{http_code}", "-H", "Content-Type: multipart/form-data; boundary=\(boundary)", "--data-binary", "@\(file.path)",
+            ] + extra + ["http://127.0.0.1:\(port)/multipart"]
+        )
         let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
         return (String(lines.last ?? ""), lines.dropLast().joined(separator: "\n"))
     }
@@ -38,12 +40,22 @@ import Testing
         let content = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) })
         let file = directory.appendingPathComponent("photo.jpg")
         try content.write(to: file)
-        let output = try curl(["-F", "caption=Sunset", "-F", "photo=@\(file.path);type=image/jpeg", "http://127.0.0.1:\(server.port)/multipart"])
-        let parts = try JSONDecoder().decode([Part].self, from: Data(output.utf8))
-        #expect(parts == [
-            Part(name: "caption", filename: nil, content_type: nil, size: 6, sha256: try Self.sha256(Data("Sunset".utf8))),
-            Part(name: "photo", filename: "photo.jpg", content_type: "image/jpeg", size: content.count, sha256: try Self.sha256(content)),
+        let output = try curl([
+            "-F", "caption=Sunset", "-F", "photo=@\(file.path);type=image/jpeg", "http://127.0.0.1:\(server.port)/multipart",
         ])
+        let parts = try JSONDecoder().decode([Part].self, from: Data(output.utf8))
+        #expect(
+            parts == [
+                Part(name: "caption", filename: nil, content_type: nil, size: 6, sha256: try Self.sha256(Data("Sunset".utf8))),
+                Part(
+                    name: "photo",
+                    filename: "photo.jpg",
+                    content_type: "image/jpeg",
+                    size: content.count,
+                    sha256: try Self.sha256(content)
+                ),
+            ]
+        )
     }
 
     @Test func pythonRequestsFiles() throws {
@@ -55,14 +67,29 @@ import Testing
         let server = try HelloCommandLineTests.startServer([])
         // Preamble, epilogue, a quoted boundary, the boundary's bytes inside the content, filename*=.
         let inside = "a\r\n--b \"q\r\n--b Q\r\nx--b q\r\n--b"
-        let body = "This is the preamble.\r\n--b q\r\nContent-Disposition: form-data; name=\"f\"; filename=\"plain.txt\"; filename*=UTF-8''%C3%A9t%C3%A9.txt\r\nContent-Type: text/plain\r\n\r\n"
+        let body =
+            "This is the preamble.\r\n--b q\r\nContent-Disposition: form-data; name=\"f\"; filename=\"plain.txt\"; filename*=UTF-8''%C3%A9t%C3%A9.txt\r\nContent-Type: text/plain\r\n\r\n"
             + inside + "\r\n--b q--\r\nThis is the epilogue.\r\n"
         let good = try Self.post(server.port, body: Data(body.utf8), boundary: "\"b q\"")
         #expect(good.status == "200")
         let parts = try JSONDecoder().decode([Part].self, from: Data(good.text.utf8))
-        #expect(parts == [Part(name: "f", filename: "été.txt", content_type: "text/plain", size: inside.utf8.count, sha256: try Self.sha256(Data(inside.utf8)))])
+        #expect(
+            parts == [
+                Part(
+                    name: "f",
+                    filename: "été.txt",
+                    content_type: "text/plain",
+                    size: inside.utf8.count,
+                    sha256: try Self.sha256(Data(inside.utf8))
+                )
+            ]
+        )
 
-        let truncated = try Self.post(server.port, body: Data("--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nhalf".utf8), boundary: "B")
+        let truncated = try Self.post(
+            server.port,
+            body: Data("--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nhalf".utf8),
+            boundary: "B"
+        )
         #expect(truncated.status == "400")
         #expect(truncated.text.contains("truncated"))
         let unnamed = try Self.post(server.port, body: Data("--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--".utf8), boundary: "B")
@@ -74,7 +101,8 @@ import Testing
         let tooMany = try Self.post(server.port, body: Data(many.utf8), boundary: "B")
         #expect(tooMany.status == "413")
         #expect(tooMany.text.contains("more than 1000 parts (limit maxParts)"))
-        let bigHeaders = "--B\r\nContent-Disposition: form-data; name=\"p\"\r\nX-Pad: \(String(repeating: "x", count: 10_000))\r\n\r\nv\r\n--B--"
+        let bigHeaders =
+            "--B\r\nContent-Disposition: form-data; name=\"p\"\r\nX-Pad: \(String(repeating: "x", count: 10_000))\r\n\r\nv\r\n--B--"
         let headers = try Self.post(server.port, body: Data(bigHeaders.utf8), boundary: "B")
         #expect(headers.status == "413")
         #expect(headers.text.contains("larger than 8192 bytes (limit maxPartHeaderSize)"))

@@ -46,7 +46,9 @@ final class Browser {
 
     /// Posts `json` with `Content-Type: application/json`.
     func postJSON(_ path: String, _ json: String, headers: [String] = []) throws -> Page {
-        try self.request(["-H", "content-type: application/json", "--data-binary", json] + headers.flatMap { ["-H", $0] } + [self.base + path])
+        try self.request(
+            ["-H", "content-type: application/json", "--data-binary", json] + headers.flatMap { ["-H", $0] } + [self.base + path]
+        )
     }
 
     /// Gets a form page, then posts `fields` with its CSRF token.
@@ -72,12 +74,16 @@ final class Browser {
     func upload(_ formPath: String, to path: String, field: String, file: URL, filename: String, type: String) throws -> Page {
         let form = try self.get(formPath)
         guard let token = form.csrfToken else { throw NoToken(page: form.body) }
-        return try self.request(["-F", "csrf_token=\(token)", "-F", "\(field)=@\(file.path);filename=\"\(filename)\";type=\(type)", self.base + path])
+        return try self.request([
+            "-F", "csrf_token=\(token)", "-F", "\(field)=@\(file.path);filename=\"\(filename)\";type=\(type)", self.base + path,
+        ])
     }
 
     /// Gets `path` into `file` (binary bodies); the status and headers.
     func download(_ path: String, to file: URL, headers: [String] = []) throws -> (status: Int, headers: [String]) {
-        let raw = try curl(["-s", "-D", "-", "-o", file.path, "-b", self.jar, "-c", self.jar] + headers.flatMap { ["-H", $0] } + [self.base + path])
+        let raw = try curl(
+            ["-s", "-D", "-", "-o", file.path, "-b", self.jar, "-c", self.jar] + headers.flatMap { ["-H", $0] } + [self.base + path]
+        )
         let head = raw.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
         return (status, Array(head.dropFirst()))

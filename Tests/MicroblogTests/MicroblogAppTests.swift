@@ -36,10 +36,18 @@ import Testing
         #expect(try visitor.get("/api/timeline").status == 401)
         // After logging in, `next` brings the browser back where it was going.
         _ = try Browser(port: server.port).signUp("ann")
-        let login = try visitor.submit("/login?next=/u/ann", to: "/login", [("username", "ANN"), ("password", "correct horse"), ("next", "/u/ann")])
+        let login = try visitor.submit(
+            "/login?next=/u/ann",
+            to: "/login",
+            [("username", "ANN"), ("password", "correct horse"), ("next", "/u/ann")]
+        )
         #expect(login.status == 303)
         #expect(login.header("location") == ["/u/ann"])
-        let evil = try visitor.submit("/login", to: "/login", [("username", "ann"), ("password", "correct horse"), ("next", "//evil.example/")])
+        let evil = try visitor.submit(
+            "/login",
+            to: "/login",
+            [("username", "ann"), ("password", "correct horse"), ("next", "//evil.example/")]
+        )
         #expect(evil.header("location") == ["/"], "only paths on this site")
         #expect(try visitor.get("/").body.contains("Welcome back, ann."), "logged in as ann, typed in any case")
     }
@@ -143,11 +151,19 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("microblog.json").path
-        try #"{"page_size": 3, "database_url": "sqlite::memory:", "serve": {"workers": 2, "timeout": 45}}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        try #"{"page_size": 3, "database_url": "sqlite::memory:", "serve": {"workers": 2, "timeout": 45}}"#.write(
+            toFile: file,
+            atomically: true,
+            encoding: .utf8
+        )
         let executable = builtExecutable("microblog").path
         let base = ["PATH": "/usr/bin:/bin", "SECRET_KEY": "s3cret-s3cret-s3cret-s3cret-s3cret!"]
 
-        let printed = try runProcess(executable, ["serve", "--print-config", "--config", file], environment: base.merging(["PAGE_SIZE": "4", "CARAFE_TIMEOUT": "50", "WEB_CONCURRENCY": "3"]) { a, _ in a })
+        let printed = try runProcess(
+            executable,
+            ["serve", "--print-config", "--config", file],
+            environment: base.merging(["PAGE_SIZE": "4", "CARAFE_TIMEOUT": "50", "WEB_CONCURRENCY": "3"]) { a, _ in a }
+        )
         #expect(printed.status == 0, "\(printed.output)")
         let lines = printed.output.split(separator: "\n").map(String.init)
         func line(_ name: String) -> String { lines.first { $0.hasPrefix(name + " ") } ?? "(none for \(name))" }
@@ -155,17 +171,36 @@ import Testing
         #expect(line("database_url").contains("sqlite::memory:") && line("database_url").contains("(config file \(file))"))
         #expect(line("secret_key").contains("********") && !printed.output.contains("s3cret"), "secrets masked")
         #expect(line("--timeout").contains("50") && line("--timeout").contains("CARAFE_TIMEOUT"))
-        #expect(line("--workers").contains("3") && line("--workers").contains("WEB_CONCURRENCY"), "the platform's variable wins over the file")
+        #expect(
+            line("--workers").contains("3") && line("--workers").contains("WEB_CONCURRENCY"),
+            "the platform's variable wins over the file"
+        )
         #expect(line("--keep-alive").contains("5") && line("--keep-alive").contains("(default)"))
 
         // Bad values stop the start, naming the value and where it came from.
-        let badPage = try runProcess(executable, ["serve", "--config", file], environment: base.merging(["PAGE_SIZE": "ten"]) { a, _ in a })
+        let badPage = try runProcess(
+            executable,
+            ["serve", "--config", file],
+            environment: base.merging(["PAGE_SIZE": "ten"]) { a, _ in a }
+        )
         #expect(badPage.status == 78)
-        #expect(badPage.output.contains("Invalid configuration: page_size = 'ten' (from environment variable PAGE_SIZE): expected a whole number"), "\(badPage.output)")
+        #expect(
+            badPage.output.contains(
+                "Invalid configuration: page_size = 'ten' (from environment variable PAGE_SIZE): expected a whole number"
+            ),
+            "\(badPage.output)"
+        )
         let zero = try runProcess(executable, ["serve", "--config", file], environment: base.merging(["PAGE_SIZE": "0"]) { a, _ in a })
         #expect(zero.status == 78)
-        #expect(zero.output.contains("page_size = '0' (from environment variable PAGE_SIZE): expected 1 to 100 posts per page"), "\(zero.output)")
-        let badFlag = try runProcess(executable, ["serve", "--config", file], environment: base.merging(["CARAFE_KEEP_ALIVE": "soon"]) { a, _ in a })
+        #expect(
+            zero.output.contains("page_size = '0' (from environment variable PAGE_SIZE): expected 1 to 100 posts per page"),
+            "\(zero.output)"
+        )
+        let badFlag = try runProcess(
+            executable,
+            ["serve", "--config", file],
+            environment: base.merging(["CARAFE_KEEP_ALIVE": "soon"]) { a, _ in a }
+        )
         #expect(badFlag.status == 2)
         #expect(badFlag.output.contains("--keep-alive = 'soon' (from environment variable CARAFE_KEEP_ALIVE)"), "\(badFlag.output)")
         #expect(!badFlag.output.contains("serving on"))
@@ -186,9 +221,15 @@ import Testing
         let ann = Browser(port: server.port)
         #expect(try ann.signUp("ann").status == 303)
         let token = try #require(try ann.get("/api/session").json()["csrf_token"] as? String)
-        let apiLong = try ann.postJSON("/api/posts", #"{"body": "\#(String(repeating: "y", count: 300))"}"#, headers: ["X-CSRF-Token: \(token)", "accept: application/json"])
+        let apiLong = try ann.postJSON(
+            "/api/posts",
+            #"{"body": "\#(String(repeating: "y", count: 300))"}"#,
+            headers: ["X-CSRF-Token: \(token)", "accept: application/json"]
+        )
         #expect(apiLong.status == 422)
-        #expect(try apiLong.json()["fields"] as? [String: [String]] == ["body": ["A post can have at most 280 characters; this one has 300."]])
+        #expect(
+            try apiLong.json()["fields"] as? [String: [String]] == ["body": ["A post can have at most 280 characters; this one has 300."]]
+        )
         let wrongType = try ann.postJSON("/api/posts", #"{"body": 5}"#, headers: ["X-CSRF-Token: \(token)", "accept: application/json"])
         #expect(wrongType.status == 422)
         #expect(try wrongType.json()["fields"] as? [String: [String]] == ["body": ["must be text"]])
@@ -230,14 +271,22 @@ import Testing
         let printed = try runClientScript("microblog_browser.py", ["http://127.0.0.1:\(server.port)"])
         let shown = try JSONDecoder().decode(Shown.self, from: Data(printed.utf8))
         #expect(shown.rulesShown == ["3 to 20 letters (a-z), digits or _; not case-sensitive", "at least 8 characters"])
-        #expect(shown.signupErrors == ["Username must have 3 to 20 characters; it has 2", "Username may contain only letters (a-z), digits and _, not '!'", "Password must have 8 to 200 characters; it has 5"])
+        #expect(
+            shown.signupErrors == [
+                "Username must have 3 to 20 characters; it has 2", "Username may contain only letters (a-z), digits and _, not '!'",
+                "Password must have 8 to 200 characters; it has 5",
+            ]
+        )
         #expect(shown.usernameKept == "a!")
         #expect(shown.flashAfterSignUp == ["Welcome, ann! Find people to follow on their pages."])
         #expect(shown.currentUser == "ann")
         #expect(shown.flashAfterPost == ["Your post is up."])
         #expect(shown.counts == "1 post · following 0 · 0 followers")
         #expect(shown.time == "just now")
-        #expect(shown.scrollWidth <= shown.innerWidth, "a 250-letter word does not widen the page: \(shown.scrollWidth) > \(shown.innerWidth)")
+        #expect(
+            shown.scrollWidth <= shown.innerWidth,
+            "a 250-letter word does not widen the page: \(shown.scrollWidth) > \(shown.innerWidth)"
+        )
         #expect(shown.postWidth <= Double(shown.innerWidth))
         #expect(shown.postError == "A post can have at most 280 characters; this one has 290.")
         #expect(shown.postKeptLength == 290, "the refused post keeps its text")

@@ -38,13 +38,23 @@ import Testing
         // A PNG of 700 KB (spooled to a temporary file), with a hostile name and a wrong type:
         // neither is used.
         let picture = try Self.file(in: scratch, "me.png", magic: Self.png, size: 700_000)
-        let stored = try ann.upload("/settings", to: "/settings/avatar", field: "avatar", file: picture, filename: "../../evil.png", type: "text/plain")
+        let stored = try ann.upload(
+            "/settings",
+            to: "/settings/avatar",
+            field: "avatar",
+            file: picture,
+            filename: "../../evil.png",
+            type: "text/plain"
+        )
         #expect(stored.status == 303, "\(stored.body)")
         #expect(stored.header("location") == ["/settings"])
         let names = Self.files(avatars)
         #expect(names.count == 1)
         let name = try #require(names.first)
-        #expect(name.range(of: #"^[0-9]+-[0-9a-f]{16}\.png$"#, options: .regularExpression) != nil, "the server's name, not the client's: \(name)")
+        #expect(
+            name.range(of: #"^[0-9]+-[0-9a-f]{16}\.png$"#, options: .regularExpression) != nil,
+            "the server's name, not the client's: \(name)"
+        )
         #expect(try Data(contentsOf: avatars.appendingPathComponent(name)) == Data(contentsOf: picture))
         #expect(Self.files(uploads).isEmpty, "no temporary file left: \(Self.files(uploads))")
         #expect(!FileManager.default.fileExists(atPath: server.directory.appendingPathComponent("evil.png").path))
@@ -59,7 +69,9 @@ import Testing
         #expect(try Data(contentsOf: download) == Data(contentsOf: picture))
         #expect(served.headers.contains { $0.lowercased() == "content-type: image/png" }, "\(served.headers)")
         #expect(served.headers.contains { $0.lowercased() == "x-content-type-options: nosniff" })
-        let etag = try #require(served.headers.first { $0.lowercased().hasPrefix("etag:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) })
+        let etag = try #require(
+            served.headers.first { $0.lowercased().hasPrefix("etag:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) }
+        )
         #expect(try ann.download("/avatars/\(name)", to: download, headers: ["If-None-Match: \(etag)"]).status == 304)
         // Only names the server gives reach the file system.
         #expect(try ann.get("/avatars/..%2Fmicroblog.sqlite").status == 404)
@@ -68,7 +80,10 @@ import Testing
         // Beside posts (home and profile) and on the profile.
         #expect(try ann.write("with a face").status == 303)
         let home = try ann.get("/")
-        #expect(home.body.contains(#"<img class="avatar" src="/avatars/\#(name)" alt="" width="32" height="32"> <a href="/u/ann">ann</a>"#), "\(home.body)")
+        #expect(
+            home.body.contains(#"<img class="avatar" src="/avatars/\#(name)" alt="" width="32" height="32"> <a href="/u/ann">ann</a>"#),
+            "\(home.body)"
+        )
         let profile = try Browser(port: server.port).get("/u/ann")
         #expect(profile.body.contains(#"<h1><img class="avatar large" src="/avatars/\#(name)""#))
         #expect(profile.body.contains(#"<img class="avatar" src="/avatars/\#(name)""#))
@@ -84,7 +99,12 @@ import Testing
         }
         let text = scratch.appendingPathComponent("cat.png")
         try Data("<script>alert(1)</script>".utf8).write(to: text)
-        try refused(text, filename: "cat.png", type: "image/png", "The picture must be a PNG, JPEG, GIF or WebP image; this file is none of them (whatever its name says).")
+        try refused(
+            text,
+            filename: "cat.png",
+            type: "image/png",
+            "The picture must be a PNG, JPEG, GIF or WebP image; this file is none of them (whatever its name says)."
+        )
         let large = try Self.file(in: scratch, "large.png", magic: Self.png, size: 1_572_864)
         try refused(large, filename: "large.png", type: "image/png", "The picture has 1.5 MiB; at most 1 MiB is allowed.")
         let nothing = scratch.appendingPathComponent("empty.png")
@@ -92,7 +112,14 @@ import Testing
         try refused(nothing, filename: "", type: "application/octet-stream", "Choose a picture to upload.")
         // Past the form's own limit (8 MiB), the framework's 413, before the app reads it.
         let huge = try Self.file(in: scratch, "huge.png", magic: Self.png, size: 9 << 20)
-        let tooLarge = try ann.upload("/settings", to: "/settings/avatar", field: "avatar", file: huge, filename: "huge.png", type: "image/png")
+        let tooLarge = try ann.upload(
+            "/settings",
+            to: "/settings/avatar",
+            field: "avatar",
+            file: huge,
+            filename: "huge.png",
+            type: "image/png"
+        )
         #expect(tooLarge.status == 413)
         #expect(tooLarge.body.contains("limit maxTotalSize"), "\(tooLarge.body)")
         #expect(Self.files(avatars) == [name])
@@ -100,7 +127,10 @@ import Testing
 
         // A new picture (WebP, by its bytes; the client calls it a JPEG) replaces the old file.
         let webp = try Self.file(in: scratch, "new.jpg", magic: Array("RIFF".utf8) + [0x10, 0, 0, 0] + Array("WEBPVP8 ".utf8), size: 2_000)
-        #expect(try ann.upload("/settings", to: "/settings/avatar", field: "avatar", file: webp, filename: "new.jpg", type: "image/jpeg").status == 303)
+        #expect(
+            try ann.upload("/settings", to: "/settings/avatar", field: "avatar", file: webp, filename: "new.jpg", type: "image/jpeg").status
+                == 303
+        )
         let replaced = Self.files(avatars)
         #expect(replaced.count == 1 && replaced.first?.hasSuffix(".webp") == true && replaced.first != name, "\(replaced)")
         #expect(try ann.get("/avatars/\(name)").status == 404, "the old picture is gone")

@@ -24,7 +24,10 @@ import Testing
         #expect(home.body.contains("hello from postgres"), "\(home.body)")
         #expect(home.body.contains("following 1"))
         #expect(try ann.write("").status == 422)
-        #expect(try Browser(port: server.port).signUp(annName.uppercased()).status == 409, "names are unique in any case, on PostgreSQL too")
+        #expect(
+            try Browser(port: server.port).signUp(annName.uppercased()).status == 409,
+            "names are unique in any case, on PostgreSQL too"
+        )
         #expect(try ann.post("/post", [("body", "forged")]).status == 400)
         #expect(try ann.signUp(bobName).status == 409)
         let profile = try ann.get("/api/users/\(annName)").json()
@@ -66,9 +69,16 @@ import Testing
         // Which worker holds which stream (its socket), and which served the posts (the access log).
         let streams = withExtendedLifetime(subscribers) { establishedConnections(on: server.port, of: childPIDs(of: server.process.pid)) }
         let lines = ((try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? "").split(separator: "\n")
-        let posters = Set(lines.filter { $0.contains("POST /post ") }.compactMap { $0.split(separator: " ").last.flatMap { Int32($0.dropFirst().dropLast()) } })
+        let posters = Set(
+            lines.filter { $0.contains("POST /post ") }.compactMap {
+                $0.split(separator: " ").last.flatMap { Int32($0.dropFirst().dropLast()) }
+            }
+        )
         #expect(streams.values.reduce(0, +) >= 4, "\(streams)")
-        #expect(Set(streams.keys).union(posters).count == 2, "streams held by \(streams), posts served by \(posters): no post crossed workers")
+        #expect(
+            Set(streams.keys).union(posters).count == 2,
+            "streams held by \(streams), posts served by \(posters): no post crossed workers"
+        )
     }
 
     /// How many established TCP connections to `port` each of `pids` holds (from /proc).
@@ -85,11 +95,16 @@ import Testing
         }
         var counts: [Int32: Int] = [:]
         // Read to the end: /proc says its files are empty, and Foundation may stop at the first page.
-        let table = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/net/tcp")).readToEnd()).flatMap { $0.map { String(decoding: $0, as: UTF8.self) } } ?? ""
+        let table =
+            (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/net/tcp")).readToEnd()).flatMap {
+                $0.map { String(decoding: $0, as: UTF8.self) }
+            } ?? ""
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             // local address (hex ip:port), remote address, state (01: established), …, inode (10th)
-            guard fields.count > 9, fields[3] == "01", fields[1].hasSuffix(String(format: ":%04X", port)), let pid = owner[String(fields[9])] else { continue }
+            guard fields.count > 9, fields[3] == "01", fields[1].hasSuffix(String(format: ":%04X", port)),
+                let pid = owner[String(fields[9])]
+            else { continue }
             counts[pid, default: 0] += 1
         }
         return counts

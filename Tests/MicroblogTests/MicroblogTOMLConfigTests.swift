@@ -9,9 +9,14 @@ import Testing
     static let base = ["PATH": "/usr/bin:/bin", "SECRET_KEY": "s3cret-s3cret-s3cret-s3cret-s3cret!"]
 
     /// `microblog ARGUMENTS` run in `directory` (where its `.env` is read).
-    static func run(in directory: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    static func run(in directory: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String)
+    {
         let quoted = ([Self.executable] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        return try runProcess("/bin/sh", ["-c", "cd '\(directory.path)' && exec \(quoted)"], environment: Self.base.merging(environment) { _, new in new })
+        return try runProcess(
+            "/bin/sh",
+            ["-c", "cd '\(directory.path)' && exec \(quoted)"],
+            environment: Self.base.merging(environment) { _, new in new }
+        )
     }
 
     static func directory(toml: String, dotEnv: String = "") throws -> URL {
@@ -39,7 +44,8 @@ import Testing
         )
         defer { try? FileManager.default.removeItem(at: directory) }
         let printed = try Self.run(
-            in: directory, ["serve", "--print-config", "--config", "microblog.toml", "--workers", "5"],
+            in: directory,
+            ["serve", "--print-config", "--config", "microblog.toml", "--workers", "5"],
             environment: ["PAGE_SIZE": "5", "CARAFE_TIMEOUT": "55", "CARAFE_WORKERS": "4"]
         )
         #expect(printed.status == 0, "\(printed.output)")
@@ -48,14 +54,26 @@ import Testing
         // defaults
         #expect(line("--max-requests").contains(" 0") && line("--max-requests").contains("(default)"), "\(printed.output)")
         // < file
-        #expect(line("database_url").contains("sqlite::memory:") && line("database_url").contains("(config file microblog.toml)"), "\(printed.output)")
+        #expect(
+            line("database_url").contains("sqlite::memory:") && line("database_url").contains("(config file microblog.toml)"),
+            "\(printed.output)"
+        )
         #expect(line("avatar_directory").contains("/srv/avatars") && line("avatar_directory").contains("(config file microblog.toml)"))
-        #expect(line("--keep-alive").contains("7") && line("--keep-alive").contains("(config file microblog.toml)"), "\(line("--keep-alive"))")
+        #expect(
+            line("--keep-alive").contains("7") && line("--keep-alive").contains("(config file microblog.toml)"),
+            "\(line("--keep-alive"))"
+        )
         // < .env
-        #expect(line("--graceful-timeout").contains("12") && line("--graceful-timeout").contains("CARAFE_GRACEFUL_TIMEOUT in .env"), "\(line("--graceful-timeout"))")
+        #expect(
+            line("--graceful-timeout").contains("12") && line("--graceful-timeout").contains("CARAFE_GRACEFUL_TIMEOUT in .env"),
+            "\(line("--graceful-timeout"))"
+        )
         // < environment
         #expect(line("page_size").contains("5") && line("page_size").contains("(environment variable PAGE_SIZE)"), "\(line("page_size"))")
-        #expect(line("--timeout").contains("55") && line("--timeout").contains("(environment variable CARAFE_TIMEOUT)"), "\(line("--timeout"))")
+        #expect(
+            line("--timeout").contains("55") && line("--timeout").contains("(environment variable CARAFE_TIMEOUT)"),
+            "\(line("--timeout"))"
+        )
         // < flags
         #expect(line("--workers").contains("5") && line("--workers").contains("(command line)"), "\(line("--workers"))")
     }
@@ -71,7 +89,10 @@ import Testing
         #expect(text.output.contains("page_size = 'ten' (from config file microblog.toml): expected a whole number"), "\(text.output)")
         let range = try start("page_size = 0\ndatabase_url = \"sqlite::memory:\"\n")
         #expect(range.status == 78)
-        #expect(range.output.contains("page_size = '0' (from config file microblog.toml): expected 1 to 100 posts per page"), "\(range.output)")
+        #expect(
+            range.output.contains("page_size = '0' (from config file microblog.toml): expected 1 to 100 posts per page"),
+            "\(range.output)"
+        )
         let kind = try start("database_url = 5\n")
         #expect(kind.status == 78)
         #expect(kind.output.contains("database_url = '5' (from config file microblog.toml)"), "\(kind.output)")

@@ -72,7 +72,10 @@ import Testing
         // The API needs the header.
         let api = try ann.postJSON("/api/posts", #"{"body": "forged"}"#)
         #expect(api.status == 400)
-        #expect(try api.json()["error"] as? String ?? "" == "CSRF token missing or incorrect: the request has no csrf_token form field and no X-CSRF-Token header.")
+        #expect(
+            try api.json()["error"] as? String ?? ""
+                == "CSRF token missing or incorrect: the request has no csrf_token form field and no X-CSRF-Token header."
+        )
 
         let profile = try ann.get("/api/users/ann").json()
         #expect(profile["posts"] as? Int == 0)
@@ -98,7 +101,11 @@ import Testing
         let badName = try visitor.signUp("no spaces!", password: "short")
         #expect(badName.status == 422)
         // Every field's errors at once, and the name as typed.
-        #expect(badName.body.contains("Username may contain only letters (a-z), digits and _, not &#39; &#39;") || badName.body.contains("Username may contain only letters (a-z), digits and _, not &#x27; &#x27;"), "\(badName.body)")
+        #expect(
+            badName.body.contains("Username may contain only letters (a-z), digits and _, not &#39; &#39;")
+                || badName.body.contains("Username may contain only letters (a-z), digits and _, not &#x27; &#x27;"),
+            "\(badName.body)"
+        )
         #expect(badName.body.contains("Password must have 8 to 200 characters; it has 5"))
         #expect(badName.body.contains("value=\"no spaces!\""))
         let shortPassword = try visitor.signUp("carol", password: "short")
@@ -126,7 +133,9 @@ import Testing
         let notJSON = try ann.postJSON("/api/posts", "{not json", headers: ["X-CSRF-Token: \(token)"])
         #expect(notJSON.status == 400)
         #expect(try ann.get("/api/timeline?page=0").status == 400)
-        #expect(try ann.get("/api/timeline?page=abc").json()["error"] as? String == "page must be a whole number from 1 to 10000, not 'abc'.")
+        #expect(
+            try ann.get("/api/timeline?page=abc").json()["error"] as? String == "page must be a whole number from 1 to 10000, not 'abc'."
+        )
         #expect(try ann.get("/api/users/ann").json()["posts"] as? Int == 1)
     }
 
@@ -141,7 +150,11 @@ import Testing
         let session = try bob.get("/api/session").json()
         #expect(session["username"] == nil, "no one is logged in")
         let visitorToken = try #require(session["csrf_token"] as? String)
-        let login = try bob.postJSON("/api/login", #"{"username": "bob", "password": "correct horse"}"#, headers: ["X-CSRF-Token: \(visitorToken)"])
+        let login = try bob.postJSON(
+            "/api/login",
+            #"{"username": "bob", "password": "correct horse"}"#,
+            headers: ["X-CSRF-Token: \(visitorToken)"]
+        )
         #expect(login.status == 200)
         #expect(try login.json()["username"] as? String == "bob")
         // Logging in rotated the token: the response carries the new one, as /api/session does.
@@ -171,7 +184,11 @@ import Testing
         let lastPosts = try #require(last["posts"] as? [[String: Any]])
         #expect(lastPosts.map { $0["body"] as? String } == (1...6).reversed().map { "post \($0)" })
         #expect(last["has_next"] as? Bool == false)
-        let ids = Set(try (1...3).flatMap { page in try #require(try ann.get("/api/timeline?page=\(page)").json()["posts"] as? [[String: Any]]).compactMap { $0["id"] as? Int } })
+        let ids = Set(
+            try (1...3).flatMap { page in
+                try #require(try ann.get("/api/timeline?page=\(page)").json()["posts"] as? [[String: Any]]).compactMap { $0["id"] as? Int }
+            }
+        )
         #expect(ids.count == 46, "every post once over the three pages")
 
         let page2 = try ann.get("/?page=2")

@@ -50,11 +50,18 @@ public final class PostgresServer: @unchecked Sendable {
     /// test that makes network namespaces can run it in one (`namespace`, the full name) on
     /// that namespace's addresses, accepting password logins from `clientNetworks` (CIDR).
     /// With `ssl`, it serves TLS too (`ssl = on`) with a certificate made by openssl.
-    public init(listenAddresses: [String] = ["127.0.0.1"], clientNetworks: [String] = [], namespace: String? = nil, ssl: Bool = false) throws {
+    public init(
+        listenAddresses: [String] = ["127.0.0.1"],
+        clientNetworks: [String] = [],
+        namespace: String? = nil,
+        ssl: Bool = false
+    ) throws {
         self.listenAddresses = listenAddresses
         self.namespace = namespace
         guard let binaries = Self.findBinaries() else {
-            throw PostgresServerError("PostgreSQL is not installed: no initdb in /usr/lib/postgresql/*/bin or on PATH (apt-get install postgresql)")
+            throw PostgresServerError(
+                "PostgreSQL is not installed: no initdb in /usr/lib/postgresql/*/bin or on PATH (apt-get install postgresql)"
+            )
         }
         self.binaries = binaries
         self.port = try Self.freePort()
@@ -72,17 +79,23 @@ public final class PostgresServer: @unchecked Sendable {
         let passwordFile = self.directory.appendingPathComponent("password")
         try self.password.write(to: passwordFile, atomically: true, encoding: .utf8)
         if let runAs { _ = try Self.spawn("/bin/chown", [runAs, passwordFile.path]) }
-        try self.run("initdb", [
-            "-D", self.dataDirectory, "-U", self.user, "--pwfile", passwordFile.path,
-            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
-        ])
+        try self.run(
+            "initdb",
+            [
+                "-D", self.dataDirectory, "-U", self.user, "--pwfile", passwordFile.path,
+                "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
+            ]
+        )
         if ssl {
             let certificate = self.directory.appendingPathComponent("server.crt").path
             let key = self.directory.appendingPathComponent("server.key").path
-            let made = try Self.spawn("/usr/bin/openssl", [
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "30",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ])
+            let made = try Self.spawn(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "30",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                ]
+            )
             guard made.status == 0 else { throw PostgresServerError("openssl could not make a certificate: \(made.output)") }
             chmod(key, 0o600)
             if let runAs { _ = try Self.spawn("/bin/chown", [runAs, certificate, key]) }
@@ -116,7 +129,10 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// Stops and starts the server: every connection to it breaks.
     public func restart() throws {
-        try self.run("pg_ctl", ["-D", self.dataDirectory, "-l", self.logFile, "-o", self.serverOptions, "-m", "fast", "-w", "-t", "60", "restart"])
+        try self.run(
+            "pg_ctl",
+            ["-D", self.dataDirectory, "-l", self.logFile, "-o", self.serverOptions, "-m", "fast", "-w", "-t", "60", "restart"]
+        )
     }
 
     /// The server's log so far.
@@ -154,7 +170,9 @@ public final class PostgresServer: @unchecked Sendable {
         if let namespace = self.namespace, tool != "initdb" { command = [NetworkNamespaces.ipPath, "netns", "exec", namespace] + command }
         let result = try Self.spawn(command[0], Array(command.dropFirst()))
         guard result.status == 0 else {
-            throw PostgresServerError("\(tool) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.output)\n\(self.log)")
+            throw PostgresServerError(
+                "\(tool) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.output)\n\(self.log)"
+            )
         }
     }
 

@@ -8,10 +8,11 @@ public func establishedConnections(port: Int) -> Int {
     let local = String(format: ":%04X", port)
     return ["/proc/net/tcp", "/proc/net/tcp6"].reduce(0) { count, path in
         let table = readWhole(path)
-        return count + table.split(separator: "\n").dropFirst().filter { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 9 && fields[1].hasSuffix(local) && fields[3] == "01" && fields[9] != "0"
-        }.count
+        return count
+            + table.split(separator: "\n").dropFirst().filter { line in
+                let fields = line.split(separator: " ")
+                return fields.count > 9 && fields[1].hasSuffix(local) && fields[3] == "01" && fields[9] != "0"
+            }.count
     }
 }
 

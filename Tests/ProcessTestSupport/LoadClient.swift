@@ -62,7 +62,10 @@ public final class LoadClient: @unchecked Sendable {
                 fd = connectTCP(port: self.port)
                 reused = false
                 if fd < 0 {
-                    self.record { $0.failed += 1; $0.errors.append("connect: \(String(cString: strerror(errno)))") }
+                    self.record {
+                        $0.failed += 1
+                        $0.errors.append("connect: \(String(cString: strerror(errno)))")
+                    }
                     usleep(10_000)
                     continue
                 }
@@ -70,7 +73,10 @@ public final class LoadClient: @unchecked Sendable {
             }
             switch self.request(on: fd) {
             case .ok(let body, let close):
-                self.record { $0.succeeded += 1; $0.bodies[body, default: 0] += 1 }
+                self.record {
+                    $0.succeeded += 1
+                    $0.bodies[body, default: 0] += 1
+                }
                 if close {
                     Glibc.close(fd)
                     fd = -1
@@ -84,7 +90,10 @@ public final class LoadClient: @unchecked Sendable {
                 fd = -1
                 continue
             case .noResponse(let error), .failed(let error):
-                self.record { $0.failed += 1; $0.errors.append(error) }
+                self.record {
+                    $0.failed += 1
+                    $0.errors.append(error)
+                }
                 Glibc.close(fd)
                 fd = -1
             }
@@ -124,7 +133,9 @@ public final class LoadClient: @unchecked Sendable {
                 let lines = head.split(separator: "\r\n")
                 status = lines.first.map { String($0.split(separator: " ").dropFirst().first ?? "") } ?? ""
                 for line in lines.dropFirst() {
-                    if line.hasPrefix("content-length:") { contentLength = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0 }
+                    if line.hasPrefix("content-length:") {
+                        contentLength = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0
+                    }
                     if line.hasPrefix("connection:"), line.contains("close") { close = true }
                 }
             }
@@ -133,7 +144,8 @@ public final class LoadClient: @unchecked Sendable {
 
     private func findHeadEnd(_ bytes: [UInt8]) -> Int? {
         guard bytes.count >= 4 else { return nil }
-        for index in 3..<bytes.count where bytes[index - 3] == 13 && bytes[index - 2] == 10 && bytes[index - 1] == 13 && bytes[index] == 10 {
+        for index in 3..<bytes.count where bytes[index - 3] == 13 && bytes[index - 2] == 10 && bytes[index - 1] == 13 && bytes[index] == 10
+        {
             return index + 1
         }
         return nil

@@ -37,7 +37,8 @@ public final class NetworkNamespaces: @unchecked Sendable {
 
     deinit {
         for name in self.names.values {
-            let pids = (try? runProcess(Self.ipPath, ["netns", "pids", name]))?.output.split(separator: "\n").compactMap { Int32($0) } ?? []
+            let pids =
+                (try? runProcess(Self.ipPath, ["netns", "pids", name]))?.output.split(separator: "\n").compactMap { Int32($0) } ?? []
             pids.forEach { kill($0, SIGKILL) }
             _ = try? runProcess(Self.ipPath, ["netns", "del", name])
         }

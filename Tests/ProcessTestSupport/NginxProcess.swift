@@ -24,15 +24,26 @@ public final class NginxProcess: @unchecked Sendable {
 
     /// The dynamic stream module, if nginx has one (Debian's libnginx-mod-stream).
     static var streamModule: String? {
-        ["/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/lib64/nginx/modules/ngx_stream_module.so", "/usr/local/nginx/modules/ngx_stream_module.so"]
-            .first { FileManager.default.fileExists(atPath: $0) }
+        [
+            "/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/lib64/nginx/modules/ngx_stream_module.so",
+            "/usr/local/nginx/modules/ngx_stream_module.so",
+        ]
+        .first { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// Starts nginx with `http` (and, if given, `stream`) as the contents of those blocks, and
     /// waits until it accepts on `waitForPort`. In a network namespace (`namespace`: the
     /// namespaces and the short name of one), it waits until nginx has started its workers.
-    public init(http: String, stream: String? = nil, waitForPort port: Int, workerProcesses: Int = 1, namespace: (NetworkNamespaces, String)? = nil) throws {
-        guard let executable = Self.executable else { throw NginxError("nginx is not installed (apt-get install nginx-light; .ci/run does)") }
+    public init(
+        http: String,
+        stream: String? = nil,
+        waitForPort port: Int,
+        workerProcesses: Int = 1,
+        namespace: (NetworkNamespaces, String)? = nil
+    ) throws {
+        guard let executable = Self.executable else {
+            throw NginxError("nginx is not installed (apt-get install nginx-light; .ci/run does)")
+        }
         self.directory = try makeTemporaryDirectory("carafe-nginx")
         try self.writeConfiguration(http: http, stream: stream, workerProcesses: workerProcesses)
         let arguments = ["-p", self.directory.path + "/", "-c", self.configurationPath, "-e", self.errorLogPath]

@@ -71,7 +71,11 @@ public struct ServerDidNotStart: Error {
 }
 
 /// Runs a command to the end and returns its exit status and output (standard output and error).
-public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+public func runProcess(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String]? = nil
+) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

@@ -36,7 +36,10 @@ import Testing
             let bad = try runProcess(executable, ["serve", "--bind", "127.0.0.1:0", "--forwarded-allow-ips", "10.0.0.0/99"] + extra)
             #expect(bad.status != 0)
             #expect(bad.output.contains("invalid trusted address '10.0.0.0/99': the prefix length must be 0...32"), "\(bad.output)")
-            let proxy = try runProcess(executable, ["serve", "--bind", "127.0.0.1:0", "--proxy-protocol", "--proxy-allow-from", "example.com"] + extra)
+            let proxy = try runProcess(
+                executable,
+                ["serve", "--bind", "127.0.0.1:0", "--proxy-protocol", "--proxy-allow-from", "example.com"] + extra
+            )
             #expect(proxy.status != 0)
             #expect(proxy.output.contains("'example.com' is not an IPv4 or IPv6 address"), "\(proxy.output)")
         }
@@ -48,12 +51,17 @@ import Testing
         let socketB = directory.appendingPathComponent("b.sock").path
         let hostA = try ServerProcess(
             builtExecutable("behind-proxy"),
-            ["serve", "--workers", "2", "--bind", "unix:\(socketA)", "--health-path", "/healthz", "--drain-delay", "3",
-             "--graceful-timeout", "10", "--log-level", "info"]
+            [
+                "serve", "--workers", "2", "--bind", "unix:\(socketA)", "--health-path", "/healthz", "--drain-delay", "3",
+                "--graceful-timeout", "10", "--log-level", "info",
+            ]
         )
         let hostB = try ServerProcess(builtExecutable("behind-proxy"), ["serve", "--bind", "unix:\(socketB)", "--log-level", "info"])
         let port = freePort()
-        let nginx = try NginxProcess(http: NginxConfig.http(listen: ["127.0.0.1:\(port)"], upstreams: ["unix:\(socketA)"]), waitForPort: port)
+        let nginx = try NginxProcess(
+            http: NginxConfig.http(listen: ["127.0.0.1:\(port)"], upstreams: ["unix:\(socketA)"]),
+            waitForPort: port
+        )
         #expect(eventually(timeout: 10) { Self.overSocket(socketA, "/healthz") == "ready\n 200" })
 
         let load = LoadClient(port: port, path: "/pid", connections: 4)
@@ -63,7 +71,10 @@ import Testing
         // HUP: new workers take over; the sockets never close.
         kill(hostA.pid, SIGHUP)
         #expect(eventually(timeout: 30) { !Set(load.current.bodies.keys).subtracting(firstWorkers).isEmpty }, "no new worker served")
-        #expect(eventually(timeout: 30) { Set(childPIDs(of: hostA.pid).map(String.init)).isDisjoint(with: firstWorkers) }, "the old workers did not exit")
+        #expect(
+            eventually(timeout: 30) { Set(childPIDs(of: hostA.pid).map(String.init)).isDisjoint(with: firstWorkers) },
+            "the old workers did not exit"
+        )
 
         // TERM with a drain delay: not ready at once, serving on.
         kill(hostA.pid, SIGTERM)

@@ -14,7 +14,9 @@ import Testing
             self.directory = try testDirectory()
             try Data((0..<100).map { UInt8($0) }).write(to: self.directory.appendingPathComponent("data.bin"))
             self.process = try ServerProcess(
-                builtExecutable("behind-proxy"), ["serve", "--bind", "127.0.0.1:0"], environment: ["STATIC_DIR": self.directory.path]
+                builtExecutable("behind-proxy"),
+                ["serve", "--bind", "127.0.0.1:0"],
+                environment: ["STATIC_DIR": self.directory.path]
             )
         }
 

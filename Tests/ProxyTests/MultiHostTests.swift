@@ -79,7 +79,8 @@ struct MultiHostTests {
             // 10.213.N.2:8000 inside its namespace, which the test process cannot reach).
             let socket = directory.appendingPathComponent("app\(host).sock").path
             let (launcher, arguments) = hosts.command(
-                in: "app\(host)", builtExecutable("behind-proxy").path,
+                in: "app\(host)",
+                builtExecutable("behind-proxy").path,
                 ["serve", "--workers", "2", "--bind", "unix:\(socket)", "--bind", "10.213.\(host).2:8000", "--log-level", "info"]
             )
             let merged = ProcessInfo.processInfo.environment.merging(environment(host)) { $1 }
@@ -113,10 +114,13 @@ struct MultiHostTests {
         try load.run()
 
         // Both hosts serve; then host 1 dies at once, master and workers (a crash, a power cut).
-        #expect(eventually(timeout: 10) {
-            let served = ((try? String(contentsOfFile: nginx.directory.appendingPathComponent("access.log").path, encoding: .utf8)) ?? "")
-            return served.contains("10.213.1.2:8000") && served.contains("10.213.2.2:8000")
-        })
+        #expect(
+            eventually(timeout: 10) {
+                let served =
+                    ((try? String(contentsOfFile: nginx.directory.appendingPathComponent("access.log").path, encoding: .utf8)) ?? "")
+                return served.contains("10.213.1.2:8000") && served.contains("10.213.2.2:8000")
+            }
+        )
         let host1 = [apps[0].pid] + childPIDs(of: apps[0].pid)
         host1.forEach { kill($0, SIGKILL) }
         #expect(eventually(timeout: 15) { !load.isRunning }, "the load client did not finish")
@@ -140,7 +144,9 @@ struct MultiHostTests {
         let hosts = try Self.makeHosts()
         // PostgreSQL on the edge host, reachable from both app hosts: their LISTEN/NOTIFY backplane.
         let database = try PostgresServer(
-            listenAddresses: ["10.213.1.1", "10.213.2.1"], clientNetworks: ["10.213.0.0/16"], namespace: hosts.names["edge"]
+            listenAddresses: ["10.213.1.1", "10.213.2.1"],
+            clientNetworks: ["10.213.0.0/16"],
+            namespace: hosts.names["edge"]
         )
         try database.start()
         defer { database.destroy() }
@@ -158,7 +164,11 @@ struct MultiHostTests {
 
         // Four browsers on the edge, through nginx: round robin puts two on each host.
         let subscribers = try (0..<4).map { _ in
-            let (launcher, arguments) = hosts.command(in: "edge", "/usr/bin/curl", ["-s", "-N", "--max-time", "60", "http://127.0.0.1:\(port)/sse"])
+            let (launcher, arguments) = hosts.command(
+                in: "edge",
+                "/usr/bin/curl",
+                ["-s", "-N", "--max-time", "60", "http://127.0.0.1:\(port)/sse"]
+            )
             let process = Process()
             process.executableURL = launcher
             process.arguments = arguments
@@ -176,7 +186,11 @@ struct MultiHostTests {
             var sent = 0
             let heard = eventually(timeout: 20) {
                 sent += 1
-                let answer = try? hosts.run(in: "edge", "/usr/bin/curl", ["-s", "--max-time", "5", "--data-binary", "from \(host) #\(sent)", "http://\(address):8000/publish"])
+                let answer = try? hosts.run(
+                    in: "edge",
+                    "/usr/bin/curl",
+                    ["-s", "--max-time", "5", "--data-binary", "from \(host) #\(sent)", "http://\(address):8000/publish"]
+                )
                 #expect(answer?.output == "sent", "\(answer?.output ?? "no answer")")
                 usleep(200_000)
                 return subscribers.allSatisfy { $0.1.text.contains("data: from \(host) #") }
@@ -186,10 +200,14 @@ struct MultiHostTests {
 
         // Both hosts did hold subscribers (nginx logs each stream when it ends).
         subscribers.forEach { kill($0.0.processIdentifier, SIGKILL) }
-        #expect(eventually(timeout: 10) {
-            let streams = nginx.accessLog.split(separator: "\n").filter { $0.contains("GET /sse") }
-            return streams.count == 4 && streams.contains { $0.contains("10.213.1.2:8000") } && streams.contains { $0.contains("10.213.2.2:8000") }
-        }, "\(nginx.accessLog)")
+        #expect(
+            eventually(timeout: 10) {
+                let streams = nginx.accessLog.split(separator: "\n").filter { $0.contains("GET /sse") }
+                return streams.count == 4 && streams.contains { $0.contains("10.213.1.2:8000") }
+                    && streams.contains { $0.contains("10.213.2.2:8000") }
+            },
+            "\(nginx.accessLog)"
+        )
         _ = (hosts, apps)
     }
 }

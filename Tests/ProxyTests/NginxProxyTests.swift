@@ -62,7 +62,10 @@ import Testing
         // Carafe on TCP this time, so that each upstream connection shows as a peer port.
         let carafe = try ServerProcess(builtExecutable("behind-proxy"), ["serve", "--bind", "127.0.0.1:0", "--log-level", "info"])
         let port = freePort()
-        let nginx = try NginxProcess(http: NginxConfig.http(listen: ["127.0.0.1:\(port)"], upstreams: ["127.0.0.1:\(carafe.port)"]), waitForPort: port)
+        let nginx = try NginxProcess(
+            http: NginxConfig.http(listen: ["127.0.0.1:\(port)"], upstreams: ["127.0.0.1:\(carafe.port)"]),
+            waitForPort: port
+        )
         var peerPorts = Set<Int>()
         for _ in 0..<20 {
             let json = try curl(["http://127.0.0.1:\(port)/client"])
@@ -123,7 +126,9 @@ import Testing
     }
 
     /// The four X-Forwarded-* headers docs/nginx.md sets, and the prefix its /app/ location sets.
-    static let withPrefix = ["--forwarded-headers", "x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port,x-forwarded-prefix"]
+    static let withPrefix = [
+        "--forwarded-headers", "x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port,x-forwarded-prefix",
+    ]
 
     @Test func theAppSeesTheRealClientAndBuildsExternalURLs() throws {
         let deployment = try Deployment(carafeArguments: Self.withPrefix)
@@ -146,7 +151,9 @@ import Testing
             "-H", "Forwarded: for=1.2.3.4;proto=https;host=evil.example", "-H", "X-Forwarded-Prefix: /evil",
             "-H", "X-Real-IP: 1.2.3.4",
         ]
-        let everything = ["--forwarded-headers", "x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port,x-forwarded-prefix,forwarded"]
+        let everything = [
+            "--forwarded-headers", "x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port,x-forwarded-prefix,forwarded",
+        ]
         for arguments in [[], everything] {
             let deployment = try Deployment(carafeArguments: arguments)
             let client = try ClientView.get("\(deployment.url)/client", spoof)
@@ -171,8 +178,10 @@ import Testing
         let accessLog = directory.appendingPathComponent("access.log").path
         let carafe = try ServerProcess(
             builtExecutable("behind-proxy"),
-            ["serve", "--bind", "127.0.0.1:0", "--bind", "[::1]:0", "--forwarded-allow-ips", "127.0.0.1", "--log-level", "info",
-             "--access-logfile", accessLog]
+            [
+                "serve", "--bind", "127.0.0.1:0", "--bind", "[::1]:0", "--forwarded-allow-ips", "127.0.0.1", "--log-level", "info",
+                "--access-logfile", accessLog,
+            ]
         )
         guard let v6Line = carafe.output.range(of: #"serving on http://\[::1\]:\d+"#, options: .regularExpression) else {
             Issue.record("no IPv6 listener: \(carafe.output)")
@@ -191,17 +200,22 @@ import Testing
         // Straight to Carafe from ::1 (not trusted): the headers are ignored.
         let direct = try ClientView.get(
             "http://[::1]:\(v6Port)/client",
-            ["-H", "X-Forwarded-For: 1.2.3.4", "-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-Host: evil.example", "-H", "X-Forwarded-Prefix: /x", "-A", "direct"]
+            [
+                "-H", "X-Forwarded-For: 1.2.3.4", "-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-Host: evil.example", "-H",
+                "X-Forwarded-Prefix: /x", "-A", "direct",
+            ]
         )
         #expect(direct.remote == "::1")
         #expect(direct.scheme == "http")
         #expect(direct.url == "http://[::1]:\(v6Port)/users/7")
         #expect(direct.scriptRoot == "")
         // The access log shows the real client for both.
-        #expect(eventually(timeout: 5) {
-            let log = (try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? ""
-            return log.contains("::1 - - ") && log.contains("\"via-nginx\"") && log.contains("\"direct\"") && !log.contains("1.2.3.4")
-        })
+        #expect(
+            eventually(timeout: 5) {
+                let log = (try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? ""
+                return log.contains("::1 - - ") && log.contains("\"via-nginx\"") && log.contains("\"direct\"") && !log.contains("1.2.3.4")
+            }
+        )
         _ = nginx
     }
 }

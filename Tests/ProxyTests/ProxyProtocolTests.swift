@@ -35,9 +35,11 @@ import Testing
         // The client is ::1; nginx connects to Carafe from 127.0.0.1 and says so in the header.
         let client = try ClientView.get("http://[::1]:\(port)/client", ["-A", "through-stream"])
         #expect(client.remote == "::1")
-        #expect(eventually(timeout: 5) {
-            ((try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? "").contains(#"::1 - - "#)
-        })
+        #expect(
+            eventually(timeout: 5) {
+                ((try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? "").contains(#"::1 - - "#)
+            }
+        )
         // Keep-alive through the stream proxy: two requests on one connection, one header.
         let two = try curl(["http://127.0.0.1:\(port)/plaintext", "http://127.0.0.1:\(port)/plaintext"])
         #expect(two == "Hello, World!Hello, World!")

@@ -33,7 +33,9 @@ final class TechEmpowerServer: @unchecked Sendable {
         await admin.shutdown()
         self.database = try Database.open(url: server.url(database: name))
         try await self.database.execute("CREATE TABLE world (id integer PRIMARY KEY, randomnumber integer NOT NULL DEFAULT 0)")
-        try await self.database.execute("INSERT INTO world (id, randomnumber) SELECT g, 1 + floor(random() * 10000)::integer FROM generate_series(1, 10000) AS g")
+        try await self.database.execute(
+            "INSERT INTO world (id, randomnumber) SELECT g, 1 + floor(random() * 10000)::integer FROM generate_series(1, 10000) AS g"
+        )
         try await self.database.execute("CREATE TABLE fortune (id integer PRIMARY KEY, message text NOT NULL)")
         for (id, message) in Self.fortunes {
             try await self.database.execute("INSERT INTO fortune (id, message) VALUES (\(id), \(message))")
@@ -70,7 +72,10 @@ final class TechEmpowerServer: @unchecked Sendable {
     func get(_ path: String) throws -> Answer {
         let headerFile = NSTemporaryDirectory() + "tfb-headers-\(UUID().uuidString)"
         let bodyFile = NSTemporaryDirectory() + "tfb-body-\(UUID().uuidString)"
-        defer { unlink(headerFile); unlink(bodyFile) }
+        defer {
+            unlink(headerFile)
+            unlink(bodyFile)
+        }
         _ = try curl(["-D", headerFile, "-o", bodyFile, "http://127.0.0.1:\(self.port)\(path)"])
         let head = (try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? ""
         let lines = head.components(separatedBy: "\r\n")

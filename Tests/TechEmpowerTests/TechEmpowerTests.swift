@@ -16,7 +16,11 @@ import Testing
     func expectHeaders(_ answer: TechEmpowerServer.Answer, contentType: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(answer.status == 200, "\(answer.text)", sourceLocation: sourceLocation)
         #expect(answer.headers["server"] == "Carafe", sourceLocation: sourceLocation)
-        #expect(answer.headers["date"].map { $0.hasSuffix(" GMT") && $0.count == 29 } == true, "\(answer.headers)", sourceLocation: sourceLocation)
+        #expect(
+            answer.headers["date"].map { $0.hasSuffix(" GMT") && $0.count == 29 } == true,
+            "\(answer.headers)",
+            sourceLocation: sourceLocation
+        )
         #expect(answer.headers["content-length"] == String(answer.body.count), sourceLocation: sourceLocation)
         #expect(answer.headers["content-type"] == contentType, sourceLocation: sourceLocation)
         #expect(answer.headers["transfer-encoding"] == nil, sourceLocation: sourceLocation)
@@ -105,7 +109,10 @@ import Testing
         try await server.database.execute("INSERT INTO fortune (id, message) VALUES (\(13), \("<b>Bold & 'quoted'</b>"))")
         let answer = try server.get("/fortunes")
         try await server.database.execute("DELETE FROM fortune WHERE id = \(13)")
-        #expect(answer.text.contains("<tr><td>13</td><td>&lt;b&gt;Bold &amp; &#39;quoted&#39;&lt;/b&gt;</td></tr><tr><td>11</td>"), "\(answer.text)")
+        #expect(
+            answer.text.contains("<tr><td>13</td><td>&lt;b&gt;Bold &amp; &#39;quoted&#39;&lt;/b&gt;</td></tr><tr><td>11</td>"),
+            "\(answer.text)"
+        )
         #expect(!(try server.get("/fortunes").text.contains("<td>13</td>")))
     }
 
@@ -151,7 +158,9 @@ import Testing
         let server = try await TechEmpowerServer(pool: 2)
         let table = try await server.worlds()
         await server.database.shutdown()  // (postgres-nio traps on a connection dropped open)
-        for (query, count) in ["": 1, "?count=foo": 1, "?count=0": 1, "?count=10": 10, "?count=500": 500, "?count=501": 500, "?queries=7": 1] {
+        for (query, count) in [
+            "": 1, "?count=foo": 1, "?count=0": 1, "?count=10": 10, "?count=500": 500, "?count=501": 500, "?queries=7": 1,
+        ] {
             let answer = try server.get("/cached-queries" + query)
             self.expectHeaders(answer, contentType: "application/json")
             let rows = try #require(try answer.json() as? [Any])
@@ -163,4 +172,3 @@ import Testing
         }
     }
 }
-

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Cross-origin resource sharing (flask-cors): which other sites' pages may call this app from
 /// a browser, with what, and whether with cookies. Set per app or per blueprint (the innermost
 /// blueprint with a policy wins):
@@ -97,7 +99,9 @@ extension RouteBuilder {
     @discardableResult
     public func cors(_ policy: CORS) throws -> Self {
         if policy.allowsAnyOrigin && policy.allowCredentials {
-            throw CORSConfigurationError(description: "CORS: allowedOrigins \"*\" cannot be combined with allowCredentials; list the origins.")
+            throw CORSConfigurationError(
+                description: "CORS: allowedOrigins \"*\" cannot be combined with allowCredentials; list the origins."
+            )
         }
         if policy.allowedOrigins.isEmpty {
             throw CORSConfigurationError(description: "CORS: allowedOrigins is empty; list the origins (or \"*\").")
@@ -145,5 +149,3 @@ extension HTTPHeaders {
         self.add(name: "vary", value: new.joined(separator: ", "))
     }
 }
-
-import Foundation

@@ -72,8 +72,13 @@ struct ConfigDecoder: Decoder {
         func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try self.value(type, key) }
         func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try self.value(type, key) }
 
-        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-            throw ConfigError("\(key.stringValue): a nested group of settings is not supported; give the value a Decodable type of its own (it is read as JSON)")
+        func nestedContainer<NestedKey: CodingKey>(
+            keyedBy type: NestedKey.Type,
+            forKey key: Key
+        ) throws -> KeyedDecodingContainer<NestedKey> {
+            throw ConfigError(
+                "\(key.stringValue): a nested group of settings is not supported; give the value a Decodable type of its own (it is read as JSON)"
+            )
         }
 
         func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {

@@ -12,7 +12,10 @@ package enum ConfigRawValue {
         case .text(let text): return text
         case .json(let value as String): return value
         case .json(let value):
-            let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
+            let data = try? JSONSerialization.data(
+                withJSONObject: value,
+                options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes]
+            )
             return data.map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
         }
     }
@@ -68,7 +71,9 @@ package struct ConfigSources {
     /// JSON, or the format in `formats` whose extension the file has.
     static func readFile(_ path: String, formats: [ConfigFileFormat] = []) throws -> [String: Any] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError("cannot read the config file \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+            throw ConfigError(
+                "cannot read the config file \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")"
+            )
         }
         let fileExtension = (path as NSString).pathExtension.lowercased()
         if let format = formats.first(where: { $0.extensions.contains(fileExtension) }) {

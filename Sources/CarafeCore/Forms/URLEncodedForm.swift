@@ -43,8 +43,9 @@ enum URLEncodedForm {
     /// Everything but the unreserved characters (ALPHA DIGIT `-` `.` `_` `~`) is percent-escaped as
     /// UTF-8, except the space, which becomes `+`.
     static func serialize(_ pairs: [(name: String, value: String)]) -> String {
-        pairs.map { escape($0.name, spaceAsPlus: true, keeping: isUnreserved)
-            + "=" + escape($0.value, spaceAsPlus: true, keeping: isUnreserved)
+        pairs.map {
+            escape($0.name, spaceAsPlus: true, keeping: isUnreserved)
+                + "=" + escape($0.value, spaceAsPlus: true, keeping: isUnreserved)
         }.joined(separator: "&")
     }
 
@@ -84,8 +85,8 @@ enum URLEncodedForm {
     private static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-             UInt8(ascii: "_"), UInt8(ascii: "~"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "_"), UInt8(ascii: "~"):
             true
         default:
             false

@@ -113,10 +113,13 @@ extension URLEncodedFormDecoder {
 
         func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
             if node.children.isEmpty, let value = node.values.last {
-                throw DecodingError.typeMismatch([String: Any].self, .init(
-                    codingPath: codingPath,
-                    debugDescription: "expected fields named like '\(fieldName(of: codingPath))[…]', got \(quoted(value))"
-                ))
+                throw DecodingError.typeMismatch(
+                    [String: Any].self,
+                    .init(
+                        codingPath: codingPath,
+                        debugDescription: "expected fields named like '\(fieldName(of: codingPath))[…]', got \(quoted(value))"
+                    )
+                )
             }
             return KeyedDecodingContainer(KeyedContainer(node: node, codingPath: codingPath))
         }
@@ -124,9 +127,13 @@ extension URLEncodedFormDecoder {
         func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
             let elements = node.elements
             if elements.isEmpty && !node.children.isEmpty {
-                throw DecodingError.typeMismatch([Any].self, .init(
-                    codingPath: codingPath, debugDescription: "expected a list of values, got nested fields"
-                ))
+                throw DecodingError.typeMismatch(
+                    [Any].self,
+                    .init(
+                        codingPath: codingPath,
+                        debugDescription: "expected a list of values, got nested fields"
+                    )
+                )
             }
             return UnkeyedContainer(elements: elements, codingPath: codingPath)
         }
@@ -138,16 +145,23 @@ extension URLEncodedFormDecoder {
         func decode<T: Decodable>(_ type: T.Type) throws -> T {
             guard let scalarType = T.self as? any Scalar.Type else { return try T(from: self) }
             guard let text = node.values.last else {
-                throw DecodingError.typeMismatch(T.self, .init(
-                    codingPath: codingPath, debugDescription: "expected \(describe(T.self)), got nested fields"
-                ))
+                throw DecodingError.typeMismatch(
+                    T.self,
+                    .init(
+                        codingPath: codingPath,
+                        debugDescription: "expected \(describe(T.self)), got nested fields"
+                    )
+                )
             }
             guard let value = scalarType.init(formText: text) else {
                 let outOfRange = T.self is any FixedWidthInteger.Type && isInteger(text)
-                throw DecodingError.dataCorrupted(.init(
-                    codingPath: codingPath,
-                    debugDescription: "expected \(describe(T.self)), got \(quoted(text))" + (outOfRange ? ", which is out of range" : "")
-                ))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: codingPath,
+                        debugDescription: "expected \(describe(T.self)), got \(quoted(text))"
+                            + (outOfRange ? ", which is out of range" : "")
+                    )
+                )
             }
             return value as! T  // Cannot fail: `scalarType` is `T.self`.
         }
@@ -174,7 +188,8 @@ extension URLEncodedFormDecoder {
         }
 
         func nestedContainer<NestedKey: CodingKey>(
-            keyedBy type: NestedKey.Type, forKey key: Key
+            keyedBy type: NestedKey.Type,
+            forKey key: Key
         ) throws -> KeyedDecodingContainer<NestedKey> {
             try decoder(for: key).container(keyedBy: type)
         }
@@ -191,9 +206,13 @@ extension URLEncodedFormDecoder {
 
         private func decoder(for key: Key) throws -> ValueDecoder {
             guard let child = node.children[key.stringValue] else {
-                throw DecodingError.keyNotFound(key, .init(
-                    codingPath: codingPath, debugDescription: "missing required field '\(fieldName(of: codingPath + [key]))'"
-                ))
+                throw DecodingError.keyNotFound(
+                    key,
+                    .init(
+                        codingPath: codingPath,
+                        debugDescription: "missing required field '\(fieldName(of: codingPath + [key]))'"
+                    )
+                )
             }
             return ValueDecoder(node: child, codingPath: codingPath + [key])
         }
@@ -248,9 +267,13 @@ extension URLEncodedFormDecoder {
         private func currentDecoder(for type: Any.Type) throws -> ValueDecoder {
             let path = codingPath + [IndexKey(intValue: currentIndex)]
             guard !isAtEnd else {
-                throw DecodingError.valueNotFound(type, .init(
-                    codingPath: path, debugDescription: "expected another value in the list, got only \(elements.count)"
-                ))
+                throw DecodingError.valueNotFound(
+                    type,
+                    .init(
+                        codingPath: path,
+                        debugDescription: "expected another value in the list, got only \(elements.count)"
+                    )
+                )
             }
             return ValueDecoder(node: elements[currentIndex], codingPath: path)
         }
@@ -302,7 +325,8 @@ extension URLEncodedFormDecoder {
     /// `text` without leading or trailing whitespace.
     fileprivate static func trimmed(_ text: String) -> Substring {
         guard let first = text.firstIndex(where: { !$0.isWhitespace }),
-              let last = text.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+            let last = text.lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
         return text[first...last]
     }
 

@@ -77,7 +77,13 @@ public struct MultipartForm: Sendable {
                 storage = .memory(memory)
             }
             form.files.append(
-                UploadedFile(fieldName: head.name, filename: head.filename ?? "", contentType: head.contentType, size: size, storage: storage)
+                UploadedFile(
+                    fieldName: head.name,
+                    filename: head.filename ?? "",
+                    contentType: head.contentType,
+                    size: size,
+                    storage: storage
+                )
             )
         }
         return form
@@ -104,7 +110,13 @@ public struct MultipartForm: Sendable {
                 guard let head else { continue }
                 if let filename = head.filename {
                     form.files.append(
-                        UploadedFile(fieldName: head.name, filename: filename, contentType: head.contentType, size: value.readableBytes, storage: .memory(value))
+                        UploadedFile(
+                            fieldName: head.name,
+                            filename: filename,
+                            contentType: head.contentType,
+                            size: value.readableBytes,
+                            storage: .memory(value)
+                        )
                     )
                     value = ByteBuffer()
                 } else {

@@ -46,14 +46,23 @@ extension Request {
         let reader = try self.multipartReader(limits: limits)
         let uploads = TemporaryUploads()
         self.temporaryUploads = uploads
-        self.multipartForm = try await MultipartForm.collect(from: reader, limits: limits, uploads: uploads, pool: self.services.blockingPool)
+        self.multipartForm = try await MultipartForm.collect(
+            from: reader,
+            limits: limits,
+            uploads: uploads,
+            pool: self.services.blockingPool
+        )
     }
 
     /// The multipart form for `form` and `decode`: collected before the hooks, or parsed from a
     /// body collected whole (the test client's, a stream route's).
     func multipartFormForDecoding() throws -> MultipartForm {
         if let form = self.multipartForm { return form }
-        let form = try MultipartForm.parse(self.body, contentType: self.headers.first(name: "content-type"), limits: MultipartLimits(maxTotalSize: self.services.maxBodySize))
+        let form = try MultipartForm.parse(
+            self.body,
+            contentType: self.headers.first(name: "content-type"),
+            limits: MultipartLimits(maxTotalSize: self.services.maxBodySize)
+        )
         self.multipartForm = form
         return form
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A file name that is safe to use as the last component of a path on any common file
 /// system, made from one a client sent (Werkzeug's `secure_filename`): the name is reduced to
 /// ASCII letters, digits, `.`, `_` and `-` (accents are dropped from letters, path separators
@@ -29,5 +31,3 @@ private let windowsDeviceNames: Set<String> = [
     "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "LPT1", "LPT2", "LPT3", "COM5", "COM6", "COM7", "COM8", "COM9",
     "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ]
-
-import Foundation

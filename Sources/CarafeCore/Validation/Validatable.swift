@@ -36,10 +36,12 @@ public struct Validations<Value> {
     /// Checks `field` when it is present: a nil passes (declare it required with `.required`
     /// on the optional, or give it a default).
     public mutating func add<T>(_ field: String, _ keyPath: KeyPath<Value, T?>, ifPresent validators: Validator<T>...) {
-        self.rules.append(Rule(field: field) { value in
-            guard let present = value[keyPath: keyPath] else { return [] }
-            return validators.compactMap { $0.check(present) }
-        })
+        self.rules.append(
+            Rule(field: field) { value in
+                guard let present = value[keyPath: keyPath] else { return [] }
+                return validators.compactMap { $0.check(present) }
+            }
+        )
     }
 
     /// A check of the whole value reported under `field`: return a message when it fails,

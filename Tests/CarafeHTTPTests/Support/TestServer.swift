@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Synchronization
+
 @testable import CarafeHTTP
 
 #if canImport(Glibc)
@@ -177,7 +178,9 @@ func rawRequest(
 ) -> String {
     var text = "\(method) \(target) \(version)\r\nHost: localhost\r\n"
     for line in headers { text += line + "\r\n" }
-    if !body.isEmpty && !headers.contains(where: { $0.lowercased().hasPrefix("content-length:") || $0.lowercased().hasPrefix("transfer-encoding:") }) {
+    if !body.isEmpty
+        && !headers.contains(where: { $0.lowercased().hasPrefix("content-length:") || $0.lowercased().hasPrefix("transfer-encoding:") })
+    {
         text += "Content-Length: \(body.utf8.count)\r\n"
     }
     return text + "\r\n" + body

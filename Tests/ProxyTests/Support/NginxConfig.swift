@@ -57,7 +57,6 @@ enum NginxConfig {
         """
 }
 
-
 /// A fresh temporary directory for a test's sockets and files, removed when the test process exits.
 func testDirectory() throws -> URL {
     let url = try makeTemporaryDirectory("carafe-proxy-test")
