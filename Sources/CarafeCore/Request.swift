@@ -45,7 +45,12 @@ public final class Request: Sendable {
     /// The host (and port, if not the scheme's default) the client asked for: `Host`, or behind
     /// a trusted proxy `X-Forwarded-Host` / `X-Forwarded-Port` / `Forwarded: host=`. Nil if
     /// the client sent none.
-    public let host: String?
+    public var host: String? {
+        // Read on first use: most requests never ask, and the check scans the header.
+        self.cached(\.host) { self.forwardedHost ?? self.headers.first(name: "host").flatMap(ForwardedHeaders.validHost) }
+    }
+    /// The host a trusted proxy forwarded, if it did.
+    private let forwardedHost: String?
     /// The path prefix a trusted proxy mounted the app under (`X-Forwarded-Prefix: /app`), or
     /// "" (WSGI's `SCRIPT_NAME`, Flask's `request.script_root`). `url(for:)` puts it in front.
     public let scriptRoot: String
@@ -114,6 +119,7 @@ public final class Request: Sendable {
         var query: Parameters?
         var cookies: [String: String]?
         var form: Parameters?
+        var host: String??
         var traceContext: ServiceContext?
     }
     private let state: Mutex<State>
@@ -144,7 +150,7 @@ public final class Request: Sendable {
         )
         self.remoteAddress = forwarded.client
         self.scheme = forwarded.scheme
-        self.host = forwarded.host ?? request.head.headers.first(name: "host").flatMap(ForwardedHeaders.validHost)
+        self.forwardedHost = forwarded.host
         self.scriptRoot = forwarded.prefix
         self.services = services
         let trusted = services.forwardedAllowIPs.contains(request.remoteAddress)
