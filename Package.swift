@@ -110,7 +110,7 @@ let package = Package(
         ),
         // The broadcast hub and its backplane protocol, on the server core only (a draining server
         // ends its subscriptions), so a backplane needs no framework.
-        .target(name: "CarafeBroadcast", dependencies: ["CarafeHTTP"]),
+        .target(name: "CarafeBroadcast", dependencies: ["CarafeHTTP", .product(name: "NIOCore", package: "swift-nio")]),
         // Long-lived connections: Server-Sent Events, WebSocket routes, long-polling.
         .target(name: "CarafeStreaming", dependencies: ["CarafeCore", "CarafeBroadcast"]),
         // Flask's session, CSRF protection and password hashing: signed cookies, tokens, scrypt/PBKDF2.
@@ -243,7 +243,10 @@ let package = Package(
         .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeCore", "CarafeTesting", "CarafeCompression"]),
         .testTarget(
             name: "CarafeStreamingTests",
-            dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]
+            dependencies: [
+                "CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "CarafeSessionsTests", dependencies: ["Carafe", "CarafeSessions", "CarafeTesting"]),
         .testTarget(name: "CarafeMustacheTests", dependencies: ["CarafeMustache", "CarafeTesting"]),
@@ -261,7 +264,10 @@ let package = Package(
             name: "CarafeDatabaseTests",
             dependencies: ["CarafeDatabase", "CarafeTesting", "DatabaseProbe", "ProcessTestSupport", "PostgresTestSupport"]
         ),
-        .testTarget(name: "CarafeHTTPTests", dependencies: ["CarafeHTTP", "Carafe", "CarafeTesting"]),
+        .testTarget(
+            name: "CarafeHTTPTests",
+            dependencies: ["CarafeHTTP", "Carafe", "CarafeTesting", .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         // `hello` over TLS and HTTP/2 with curl, nghttp/h2load and Python's h2 and websockets.
         .testTarget(name: "CarafeTLSTests", dependencies: ["CarafeTLS", "CarafeHTTP2", "Hello", "ProcessTestSupport"]),
         // `serve --metrics-bind` scraped by Python's prometheus_client, single process and

@@ -1,4 +1,5 @@
 import CarafeHTTP
+import NIOCore
 import Synchronization
 
 /// Named channels that handlers subscribe to and publish on: the fan-out behind Server-Sent
@@ -19,6 +20,16 @@ import Synchronization
 /// reconnects (SSE's `EventSource` does so by itself). A subscription ends, and leaves the hub,
 /// when its task is cancelled (the client went away) or its sequence is dropped, and when the
 /// server that runs the subscribing request begins to shut down (`DrainSignal`).
+///
+/// A subscriber can also be a connection instead of a task: `subscribe(_:to:encoding:)` takes a
+/// `DetachedStream` (an event stream whose handler handed it over: `EventStream.relay` in
+/// `CarafeStreaming`). The hub then writes to it itself: `publish` encodes the message once per
+/// encoding in use, and sends the same bytes to every such subscriber, with one hop per event
+/// loop (not per subscriber) and one write and flush each. Such a subscriber's queue is its
+/// connection's: at most `bufferSize` messages wait while its client reads slowly, then
+/// `policy` applies (`.dropOldest` drops its oldest waiting message, `.disconnect` closes it),
+/// so a stuck client neither delays the others nor grows without bound. It leaves the hub when
+/// its connection ends.
 public final class BroadcastHub: Sendable {
     /// What to do with a subscriber whose queue is full.
     public enum SlowSubscriberPolicy: Sendable {
@@ -30,11 +41,36 @@ public final class BroadcastHub: Sendable {
         let continuation: AsyncStream<String>.Continuation
     }
 
+    /// A connection the hub writes to itself.
+    private struct DirectSubscriber: Sendable {
+        let stream: DetachedStream
+        let variant: Variant
+    }
+
+    /// One way of turning a message into bytes: an encoding, framed as a chunk or not.
+    private struct Variant: Hashable, Sendable {
+        let encoding: ObjectIdentifier
+        let chunked: Bool
+    }
+
+    /// A channel's direct subscribers, by event loop, and the encodings they use.
+    private struct DirectChannel {
+        var loops: [ObjectIdentifier: (loop: any EventLoop, members: [Int: DirectSubscriber])] = [:]
+        var variants: [Variant: (encoding: BroadcastEncoding, users: Int)] = [:]
+        var count = 0
+    }
+
+    private struct State {
+        var next = 0
+        var subscribers: [String: [Int: Subscriber]] = [:]
+        var direct: [String: DirectChannel] = [:]
+    }
+
     public let bufferSize: Int
     public let policy: SlowSubscriberPolicy
     /// What carries `broadcast`s between processes; nil: this process only.
     public let backplane: (any BroadcastBackplane)?
-    private let channels = Mutex<(next: Int, subscribers: [String: [Int: Subscriber]])>((0, [:]))
+    private let channels = Mutex(State())
     private let listening = Atomic<Bool>(false)
 
     public init(bufferSize: Int = 256, policy: SlowSubscriberPolicy = .dropOldest, backplane: (any BroadcastBackplane)? = nil) {
@@ -74,19 +110,71 @@ public final class BroadcastHub: Sendable {
             drain?.cancel(token)
             self?.remove(id, from: channel)
         }
+        self.startListening()
+        return stream
+    }
+
+    /// Makes `stream` a subscriber of `channel`: from now on the hub writes each message
+    /// published there to it, as `encoding` makes it (framed as a chunk when the stream is
+    /// chunked), until the stream ends. Call on the stream's event loop or elsewhere.
+    public func subscribe(_ stream: DetachedStream, to channel: String, encoding: BroadcastEncoding) {
+        let variant = Variant(encoding: ObjectIdentifier(encoding), chunked: stream.isChunked)
+        let loopID = ObjectIdentifier(stream.eventLoop)
+        let id = self.channels.withLock { state in
+            state.next += 1
+            var direct = state.direct[channel] ?? DirectChannel()
+            direct.loops[loopID, default: (stream.eventLoop, [:])].members[state.next] = DirectSubscriber(stream: stream, variant: variant)
+            direct.variants[variant, default: (encoding, 0)].users += 1
+            direct.count += 1
+            state.direct[channel] = direct
+            return state.next
+        }
+        let policy: DetachedStream.Policy = self.policy == .dropOldest ? .dropOldest : .close
+        let limit = self.bufferSize
+        stream.eventLoop.execute { [weak self] in
+            stream.limitQueue(to: limit, policy: policy)
+            stream.onEnd { self?.remove(id, stream: loopID, variant: variant, from: channel) }
+        }
+        self.startListening()
+    }
+
+    private func startListening() {
         if let backplane = self.backplane, !self.listening.exchange(true, ordering: .relaxed) {
             // From the first subscriber on, this process receives every process's broadcasts.
             backplane.start { [weak self] message, channel in self?.publish(message, on: channel) }
         }
-        return stream
     }
 
     /// Queues `message` for every subscriber of `channel`; returns how many queued it.
-    /// A subscriber over its limit is handled by `policy` and not counted.
+    /// A task subscriber over its limit is handled by `policy` and not counted; a connection
+    /// subscriber is counted (its queue is checked on its event loop, after this returns).
     @discardableResult
     public func publish(_ message: String, on channel: String) -> Int {
-        let subscribers = self.channels.withLock { Array(($0.subscribers[channel] ?? [:]).values) }
-        var queued = 0
+        let (subscribers, loops, variants) = self.channels.withLock { state in
+            let direct = state.direct[channel]
+            return (
+                Array((state.subscribers[channel] ?? [:]).values),
+                direct.map { $0.loops.values.map { (loop: $0.loop, members: Array($0.members.values)) } } ?? [],
+                direct?.variants ?? [:]
+            )
+        }
+        if !loops.isEmpty {
+            // Encoded once per encoding: every subscriber is sent the same bytes.
+            var encoded: [Variant: ByteBuffer] = [:]
+            for (variant, (encoding, _)) in variants {
+                let bytes = encoding.encode(message)
+                encoded[variant] = variant.chunked ? DetachedStream.chunk(bytes) : bytes
+            }
+            let frames = encoded
+            for (loop, members) in loops {
+                loop.execute {
+                    for member in members {
+                        if let bytes = frames[member.variant] { member.stream.write(bytes) }
+                    }
+                }
+            }
+        }
+        var queued = loops.reduce(0) { $0 + $1.members.count }
         for subscriber in subscribers {
             switch subscriber.continuation.yield(message) {
             case .enqueued:
@@ -105,7 +193,7 @@ public final class BroadcastHub: Sendable {
 
     /// How many subscribers `channel` has now.
     public func subscriberCount(_ channel: String) -> Int {
-        self.channels.withLock { $0.subscribers[channel]?.count ?? 0 }
+        self.channels.withLock { ($0.subscribers[channel]?.count ?? 0) + ($0.direct[channel]?.count ?? 0) }
     }
 
     /// The next message on `channel`, or nil if none comes within `timeout`: a long-poll.
@@ -127,10 +215,33 @@ public final class BroadcastHub: Sendable {
         }
     }
 
+    private func remove(_ id: Int, stream loop: ObjectIdentifier, variant: Variant, from channel: String) {
+        self.channels.withLock { state in
+            guard var direct = state.direct[channel], direct.loops[loop]?.members.removeValue(forKey: id) != nil else { return }
+            if direct.loops[loop]?.members.isEmpty == true { direct.loops[loop] = nil }
+            direct.count -= 1
+            direct.variants[variant]?.users -= 1
+            if direct.variants[variant]?.users == 0 { direct.variants[variant] = nil }
+            state.direct[channel] = direct.count == 0 ? nil : direct
+        }
+    }
+
     private func remove(_ id: Int, from channel: String) {
         self.channels.withLock { state in
             state.subscribers[channel]?[id] = nil
             if state.subscribers[channel]?.isEmpty == true { state.subscribers[channel] = nil }
         }
+    }
+}
+
+/// How a message published on a `BroadcastHub` becomes the bytes of one event on a connection
+/// that subscribed directly (`BroadcastHub.subscribe(_:to:encoding:)`): a Server-Sent Event's
+/// `data:` lines, say. The hub encodes each message once per encoding in use, so keep one
+/// instance per format (a `static let`), not one per subscriber.
+public final class BroadcastEncoding: Sendable {
+    let encode: @Sendable (String) -> ByteBuffer
+
+    public init(_ encode: @escaping @Sendable (String) -> ByteBuffer) {
+        self.encode = encode
     }
 }

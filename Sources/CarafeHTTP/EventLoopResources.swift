@@ -6,9 +6,12 @@ final class EventLoopResources: @unchecked Sendable {
     let executor: EventLoopTaskExecutor
     /// The current `Date` header value.
     let dateCache = HTTPDateCache()
+    /// The loop's detached streams (`DetachedStream`) and their one heartbeat timer.
+    let heartbeats: LoopHeartbeats
 
     init(_ loop: any EventLoop) {
         self.executor = EventLoopTaskExecutor(loop)
+        self.heartbeats = LoopHeartbeats(loop: loop)
     }
 }
 

@@ -443,6 +443,27 @@ struct HTTPConnectionStateMachine {
         }
     }
 
+    /// Request `number`'s streamed response, whose head is out, leaves HTTP: its connection
+    /// becomes a detached stream (`DetachedStream`) and will not carry another request. Only
+    /// once the request has nothing more to read: `.afterEnd` if its `.end` is still to come;
+    /// `.drop` while a body is still arriving (the stream stays with its task) or if the
+    /// request is no longer current.
+    mutating func detachingStream(number: Int) -> SwitchAction {
+        guard case .active(let exchange) = self.state, exchange.number == number, exchange.responseHeadClose != nil else {
+            return .drop
+        }
+        switch exchange.request {
+        case .ended:
+            self.state = .upgraded
+            return .switchNow
+        case .awaitingEnd:
+            self.state = .switching
+            return .afterEnd
+        case .receiving:
+            return .drop
+        }
+    }
+
     // MARK: Backpressure
 
     /// A `read()` came down the pipeline: true to pass it on.

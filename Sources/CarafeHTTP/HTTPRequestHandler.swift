@@ -49,6 +49,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// The streamed response's heartbeat (`ResponseBodyWriter.keepAlive`), and whether the
     /// body was written to since its last beat.
     var keepAliveTimer: RepeatedTask?
+    var keepAliveBeat: (interval: TimeAmount, chunk: ByteBuffer)?
     var wroteSinceBeat = false
     /// What to do once the current request's `.end` comes through (switch to WebSocket).
     var afterRequestEnd: (() -> Void)?
@@ -362,7 +363,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         self.syncTimer(context: context)
     }
 
-    private func cancelTimer() {
+    func cancelTimer() {
         self.timer?.task.cancel()
         self.timer = nil
     }

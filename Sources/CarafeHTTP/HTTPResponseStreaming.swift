@@ -46,7 +46,7 @@ extension HTTPRequestHandler {
             if head.method == .HEAD {
                 return loop.executeInline { bound.value.0.endResponse(number: number, complete: true, context: bound.value.1) }
             }
-            let writer = ChannelBodyWriter(bound: bound, number: number)
+            let writer = ChannelBodyWriter(bound: bound, number: number, length: length)
             // The producer may run for hours (an event stream): it runs in a task of its own, so
             // that the memory this task grew to while routing and handling is freed now.
             Self.continueInNewTask(number: number, bound: bound) {
@@ -104,6 +104,7 @@ extension HTTPRequestHandler {
     func keepAlive(every interval: TimeAmount, with chunk: ByteBuffer, number: Int, context: ChannelHandlerContext) {
         guard self.machine.isCurrent(number) else { return }
         self.keepAliveTimer?.cancel()
+        self.keepAliveBeat = (interval, chunk)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         self.keepAliveTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             let (handler, context) = bound.value
@@ -125,6 +126,7 @@ extension HTTPRequestHandler {
 struct ChannelBodyWriter: ResponseBodyWriter {
     let bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>
     let number: Int
+    let length: Int?
     let bytesWritten = ByteCounter()
 
     func write(_ chunk: ByteBuffer) async throws {
@@ -143,6 +145,16 @@ struct ChannelBodyWriter: ResponseBodyWriter {
             let (handler, context) = bound.value
             handler.keepAlive(every: TimeAmount(interval), with: chunk, number: number, context: context)
         }
+    }
+
+    func detach() async -> DetachedStream? {
+        guard self.length == nil else { return nil }
+        let detach: @Sendable () -> EventLoopFuture<DetachedStream?> = { [bound, number] in
+            let (handler, context) = bound.value
+            return handler.detachStream(number: number, context: context)
+        }
+        let loop = self.bound.eventLoop
+        return try? await (loop.inEventLoop ? detach() : loop.flatSubmit(detach)).get()
     }
 }
 

@@ -111,6 +111,10 @@ public final class HTTPServer: Sendable {
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
+                // A connection keeps its receive buffer for its whole life (NIO pools it), so
+                // the first one is small: 512 bytes hold a typical request head, an idle event
+                // stream or WebSocket keeps no more, and the buffer grows for a busy connection.
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture { try self.configure(channel, listener: listener) }
                 }

@@ -45,8 +45,17 @@ public protocol ResponseBodyWriter: Sendable {
     /// the connection's event loop, with no task of its own, and skips a beat while the client
     /// reads slowly. Only for bodies of unknown length; the test client ignores it.
     func keepAlive(every interval: Duration, with chunk: ByteBuffer)
+
+    /// Hands the rest of this body over to a `DetachedStream`, so that a long-lived stream
+    /// (10,000 idle event streams) costs no task, no HTTP handlers and no timer of its own:
+    /// the producer then returns, and the response lives on until the stream ends. Nil when
+    /// this writer cannot (HTTP/2, a body of known length, a request body still arriving, a
+    /// wrapping writer such as compression, the test client): the producer keeps writing here.
+    func detach() async -> DetachedStream?
 }
 
 extension ResponseBodyWriter {
     public func keepAlive(every interval: Duration, with chunk: ByteBuffer) {}
+
+    public func detach() async -> DetachedStream? { nil }
 }

@@ -23,6 +23,38 @@ public struct EventStream: Sendable {
         try await self.send(ServerSentEvent(data: data, event: event, id: id, retry: retry))
     }
 
+    /// Hands the rest of the stream to `hub`: from now on every message published on
+    /// `channel` goes out as an event (`data:` lines, as `send(data:)` writes them), written by
+    /// the hub itself. The handler should return after it (write nothing more).
+    ///
+    ///     app.sse("/news") { req, events in
+    ///         try await events.comment("hello")
+    ///         try await events.relay(hub, channel: "news")
+    ///     }
+    ///
+    /// On an HTTP/1 connection it returns at once and the response outlives the handler: the
+    /// connection leaves HTTP (the request's decoder, encoder and handler, and its task, are
+    /// freed), and the hub writes each event, encoded once for all its subscribers, on the
+    /// connection's event loop; the heartbeat carries on from one timer per loop. That is what
+    /// lets one process hold tens of thousands of idle event streams at a few KiB each. The
+    /// stream ends (and the connection closes) when the client goes away, when its client reads
+    /// too slowly for the hub's `policy` (`.disconnect`; with `.dropOldest` it misses the oldest
+    /// waiting events instead), when the socket stays full for the server's write timeout, or
+    /// when the server drains. Teardown hooks and the access log then see the stream's end.
+    ///
+    /// Where the connection cannot be handed over (HTTP/2, a compressed response, the test
+    /// client), it relays in this task instead, as `for await` over `hub.subscribe(channel)`
+    /// would, and returns when the stream ends.
+    public func relay(_ hub: BroadcastHub, channel: String) async throws {
+        if let stream = await self.writer.detach() {
+            hub.subscribe(stream, to: channel, encoding: .serverSentEvents)
+            return
+        }
+        for await message in hub.subscribe(channel) {
+            try await self.send(data: message)
+        }
+    }
+
     /// The heartbeat comment.
     static let ping = ByteBuffer(string: ": ping\n\n")
 
@@ -70,5 +102,12 @@ extension RouteBuilder {
                 }
             )
         }
+    }
+}
+
+extension BroadcastEncoding {
+    /// A message as one Server-Sent Event: its lines as `data:` lines.
+    public static let serverSentEvents = BroadcastEncoding { message in
+        ByteBuffer(string: ServerSentEvent(data: message).encoded)
     }
 }

@@ -529,6 +529,33 @@ import Testing
         #expect(r76 == .drop)
     }
 
+    @Test func aStartedStreamDetachesOnceTheRequestHasEnded() {
+        // Not before its head is out.
+        var m = Machine()
+        _ = m.receivedHead(.init(), now: t0)
+        #expect(m.detachingStream(number: 1) == .drop)
+        // Head out, `.end` still to come: after it.
+        _ = m.startResponse(number: 1, wantsClose: false)
+        #expect(m.detachingStream(number: 1) == .afterEnd)
+        #expect(m.receivedEnd(now: t0) == .switchProtocols)
+        #expect(m.isUpgraded)
+        // The response's own end is then no longer the machine's business.
+        #expect(m.endResponse(number: 1, complete: true, now: t0) == .drop)
+        // `.end` already in: at once, and only once.
+        var n = Machine()
+        _ = n.receivedHead(.init(), now: t0)
+        _ = n.receivedEnd(now: t0)
+        _ = n.startResponse(number: 1, wantsClose: false)
+        #expect(n.detachingStream(number: 1) == .switchNow)
+        #expect(n.detachingStream(number: 1) == .drop)
+        // A body still arriving keeps the stream with its task; a stale number is dropped.
+        var b = Machine()
+        _ = b.receivedHead(.init(body: .chunked), now: t0)
+        _ = b.startResponse(number: 1, wantsClose: false)
+        #expect(b.detachingStream(number: 1) == .drop)
+        #expect(b.detachingStream(number: 2) == .drop)
+    }
+
     @Test func aHeadOutOfOrderCloses() {
         var m = Machine()
         _ = m.receivedHead(.init(), now: t0)

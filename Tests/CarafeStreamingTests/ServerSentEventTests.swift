@@ -55,6 +55,85 @@ import Testing
             #expect(!busy.contains(": ping"), "a heartbeat went out while events did: \(busy)")
         }
     }
+
+    /// `relay` over a real connection: the handler returns at once, the hub writes the events,
+    /// the loop's heartbeat wheel sends the pings, and the client's leaving ends the stream
+    /// (the hub forgets it, the response's completion reports what was written).
+    @Test func aRelayedStreamIsWrittenByTheHubAndEndsWithItsClient() async throws {
+        let hub = BroadcastHub()
+        let app = App()
+        let summary = SummaryBox()
+        app.sse("/relay", heartbeat: .milliseconds(300)) { req, events in
+            req.completion.whenFinished { summary.set($0) }
+            try await events.comment("hello")
+            try await events.relay(hub, channel: "room")
+            summary.handlerReturned()
+        }
+        try await withServedApp(app) { base in
+            let output = PipeCollector()
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "-N", "--max-time", "3", base + "/relay"]
+            curl.standardOutput = output.pipe
+            try curl.run()
+            defer { if curl.isRunning { curl.terminate() } }
+            #expect(eventually(timeout: 5) { hub.subscriberCount("room") == 1 })
+            // The handler has returned; the response lives on.
+            #expect(eventually(timeout: 5) { summary.returned })
+            #expect(summary.value == nil)
+            #expect(hub.publish("one\ntwo", on: "room") == 1)
+            #expect(eventually(timeout: 5) { output.text.contains(": ping\n\n") }, "\(output.text)")
+            #expect(output.text.hasPrefix(": hello\n\ndata: one\ndata: two\n\n"), "\(output.text)")
+            curl.waitUntilExit()  // --max-time: the client goes away
+            #expect(eventually(timeout: 5) { hub.subscriberCount("room") == 0 })
+            #expect(eventually(timeout: 5) { summary.value != nil })
+            #expect((summary.value?.bytes ?? 0) >= output.text.utf8.count)
+            #expect(hub.publish("nobody", on: "room") == 0)
+        }
+    }
+
+    /// A server that drains ends a relayed stream properly (the last chunk), so curl exits 0.
+    @Test func aDrainEndsARelayedStreamWithItsLastChunk() async throws {
+        let hub = BroadcastHub()
+        let app = App()
+        app.sse("/relay", heartbeat: nil) { _, events in try await events.relay(hub, channel: "room") }
+        struct Adapter: HTTPResponder {
+            let app: App
+            func respond(to request: HTTPServerRequest) async -> HTTPServerResponse { await self.app.respond(to: request) }
+        }
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(bind: [.hostPort(host: "127.0.0.1", port: 0)], eventLoops: 2),
+            responder: Adapter(app: app),
+            logger: Logger(label: "carafe.test")
+        )
+        try await server.start()
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-N", "--max-time", "10", "http://127.0.0.1:\(server.localAddresses.first?.port ?? 0)/relay"]
+        let output = PipeCollector()
+        curl.standardOutput = output.pipe
+        try curl.run()
+        #expect(eventually(timeout: 5) { hub.subscriberCount("room") == 1 })
+        hub.publish("before the drain", on: "room")
+        #expect(eventually(timeout: 5) { output.text.contains("data: before the drain") })
+        let began = Date()
+        await server.shutdown()
+        curl.waitUntilExit()
+        #expect(curl.terminationStatus == 0, "curl exited \(curl.terminationStatus): the stream did not end properly")
+        #expect(Date().timeIntervalSince(began) < 5)
+        #expect(hub.subscriberCount("room") == 0)
+    }
+}
+
+/// What a relayed stream's test saw, across tasks and the loop.
+final class SummaryBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var summary: ResponseSummary?
+    private var handlerDone = false
+    func set(_ summary: ResponseSummary) { self.lock.withLock { self.summary = summary } }
+    var value: ResponseSummary? { self.lock.withLock { self.summary } }
+    func handlerReturned() { self.lock.withLock { self.handlerDone = true } }
+    var returned: Bool { self.lock.withLock { self.handlerDone } }
 }
 
 /// Serves `app` on a free port of 127.0.0.1 while `body` runs, and passes it `http://127.0.0.1:PORT`.

@@ -1,0 +1,64 @@
+import NIOCore
+import NIOHTTP1
+
+/// The hand-over of a streamed response to a `DetachedStream` (`ResponseBodyWriter.detach()`):
+/// the HTTP handlers leave the pipeline, as for a WebSocket, and a `DetachedStreamHandler`
+/// takes their place. The connection carries no further request.
+extension HTTPRequestHandler {
+    func detachStream(number: Int, context: ChannelHandlerContext) -> EventLoopFuture<DetachedStream?> {
+        guard self.speaksHTTP1, let head = self.head, context.channel.isActive else {
+            return context.eventLoop.makeSucceededFuture(nil)
+        }
+        let switching = self.machine.detachingStream(number: number)
+        guard switching != .drop else { return context.eventLoop.makeSucceededFuture(nil) }
+        let detached = context.eventLoop.makePromise(of: DetachedStream?.self)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let chunked = head.version.major == 1 && head.version.minor >= 1
+        let replace: @Sendable () -> Void = {
+            let (handler, context) = bound.value
+            do {
+                detached.succeed(try handler.replaceWithDetachedStream(chunked: chunked, context: context))
+            } catch {
+                handler.server.logger.error("could not detach a streamed response: \(error)")
+                context.close(promise: nil)
+                detached.succeed(nil)
+            }
+        }
+        if switching == .afterEnd {
+            // Called from within the parser's delivery of `.end`: the handlers leave after it.
+            self.afterRequestEnd = { context.eventLoop.execute(replace) }
+        } else {
+            replace()
+        }
+        return detached.futureResult
+    }
+
+    private func replaceWithDetachedStream(chunked: Bool, context: ChannelHandlerContext) throws -> DetachedStream {
+        self.stopKeepAlive()
+        self.cancelTimer()
+        let stream = DetachedStream(
+            channel: context.channel,
+            isChunked: chunked,
+            heartbeat: self.keepAliveBeat,
+            writeTimeout: self.configuration.writeTimeout,
+            heartbeats: self.loop.heartbeats,
+            completion: self.completion,
+            started: self.requestStart,
+            bytesWritten: self.responseBytes
+        )
+        self.completion = nil
+        self.task = nil
+        self.head = nil
+        self.writers.failAll(HTTPBodyError.connectionClosed)
+        let pipeline = context.pipeline.syncOperations
+        try pipeline.addHandler(DetachedStreamHandler(stream: stream), position: .last)
+        pipeline.removeHandler(context: context, promise: nil)
+        if let connectionGuard = self.connectionGuard { pipeline.removeHandler(connectionGuard, promise: nil) }
+        pipeline.removeHandler(context: try pipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
+        pipeline.removeHandler(context: try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+        if self.server.isDraining { stream.finish() }
+        return stream
+    }
+}
