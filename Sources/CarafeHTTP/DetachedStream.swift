@@ -120,7 +120,7 @@ public final class DetachedStream: @unchecked Sendable {
     }
 
     private func noteUnwritable() {
-        if self.unwritableSince == nil { self.unwritableSince = .now() }
+        if self.unwritableSince == nil { self.unwritableSince = self.eventLoop.now }
     }
 
     // MARK: Told by the connection and the loop's heartbeat

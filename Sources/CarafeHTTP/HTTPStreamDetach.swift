@@ -59,6 +59,13 @@ extension HTTPRequestHandler {
         pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
         pipeline.removeHandler(context: try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
         if self.server.isDraining { stream.finish() }
+        // A `read()` the request handler's gate held back died with it: ask again, so that the
+        // client's leaving (its FIN) is seen.
+        let channel = context.channel
+        context.eventLoop.execute { channel.read() }
         return stream
     }
 }
+
+/// The request handler leaves the pipeline when its stream is detached.
+extension HTTPRequestHandler: RemovableChannelHandler {}

@@ -50,13 +50,14 @@ final class LoopHeartbeats {
             self.timer?.cancel()
             self.timer = nil
             self.wheel = HeartbeatWheel()
+            self.streams = [:]  // a dictionary keeps its capacity: give it back
         }
     }
 
     private func advance() {
         let due = self.wheel.advance()
         guard !due.isEmpty else { return }
-        let now = NIODeadline.now()
+        let now = self.loop.now
         for id in due { self.streams[id]?.beat(now: now) }
     }
 }

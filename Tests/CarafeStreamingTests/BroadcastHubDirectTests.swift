@@ -55,7 +55,7 @@ import Testing
         two.run()
         let event = "data: line 1\ndata: line 2\n\n"
         let chunked = try subscribers.prefix(3).map { try written($0) }
-        for buffers in chunked { #expect(buffers.map { String(buffer: $0) } == ["1a\r\n\(event)\r\n"]) }
+        for buffers in chunked { #expect(buffers.map { String(buffer: $0) } == ["1b\r\n\(event)\r\n"]) }
         // The same bytes, not copies: one buffer for all the chunked subscribers.
         let addresses = chunked.map { $0[0].withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
         #expect(Set(addresses).count == 1)
