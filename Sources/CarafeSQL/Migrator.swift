@@ -62,7 +62,9 @@ public struct Migrator: Sendable {
     public static func plan(files: [String], in directory: URL, for dialect: SQLDialect) throws -> [Migration] {
         var migrations: [Migration] = []
         let dialects: [SQLDialect: String] = [.postgres: ".postgres", .sqlite: ".sqlite"]
-        let example = "migration files are named NNN_description.sql (or NNN_description.postgres.sql, NNN_description.sqlite.sql for one database), e.g. 001_create_users.sql"
+        let example =
+            "migration files are named NNN_description.sql (or NNN_description.postgres.sql, "
+            + "NNN_description.sqlite.sql for one database), e.g. 001_create_users.sql"
         for file in files where file.hasSuffix(".sql") {
             var name = String(file.dropLast(4))
             if let (fileDialect, suffix) = dialects.first(where: { name.hasSuffix($0.value) }) {

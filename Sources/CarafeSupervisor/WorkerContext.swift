@@ -69,7 +69,8 @@ public struct WorkerContext: Sendable {
         for part in fdsText.split(separator: ",", omittingEmptySubsequences: false) {
             guard let fd: Int32 = integer(part, atLeast: 3) else {
                 throw WorkerContextError(
-                    "CARAFE_LISTEN_FDS", fdsText,
+                    "CARAFE_LISTEN_FDS",
+                    fdsText,
                     "has \"\(part)\": it must be a comma-separated list of descriptor numbers of 3 or more, such as 3,4"
                 )
             }
