@@ -147,15 +147,12 @@ extension App {
                     logger.info("received signal \(signo); shutting down gracefully")
                     // Ctrl-C on a single process is a quick stop: idle connections close at once.
                     let closingIdle = signo == SIGINT && worker == nil
-                    Task { await server.shutdown(closingIdle: closingIdle) }
+                    server.beginShutdown(closingIdle: closingIdle)
                     return
                 }
                 readiness.isReady = false
                 logger.notice("received TERM: draining: not ready, serving for \(drainDelay) more, then stopping gracefully")
-                Task {
-                    try? await Task.sleep(for: drainDelay)
-                    await server.shutdown()
-                }
+                server.beginShutdown(after: drainDelay)
             }
         }
         if worker != nil {
@@ -200,7 +197,7 @@ extension App {
             // A master's quick stop: exit now, as Gunicorn's workers do on INT and QUIT.
             signals += [SIGINT, SIGQUIT].map { Self.onSignal($0) { _exit(0) } }
             heartbeat = WorkerHeartbeat(context: worker, group: server.eventLoopGroup, logger: self.logger) {
-                Task { await server.shutdown() }
+                server.beginShutdown()
             }
             if let metrics {
                 let report = metrics.exporter.startWorker(logger: self.logger)

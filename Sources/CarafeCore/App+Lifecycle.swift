@@ -46,6 +46,8 @@ package final class AppLifecycle: Sendable {
     }
 
     let state = Mutex(State())
+    /// Tasks the app starts outside a request's task (`AppServices.tasks`).
+    package let tasks = OwnedTasks()
 
     package var startHooks: [@Sendable (any EventLoopGroup) async throws -> Void] { self.state.withLock { $0.start } }
     package var stopHooks: [@Sendable () async -> Void] { self.state.withLock { $0.stop.reversed() } }

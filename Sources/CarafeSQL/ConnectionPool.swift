@@ -155,6 +155,8 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
     private let connect: ConnectionPool<Connection>.Connect
     private let logger: Logger
     private let state = Mutex(State())
+    /// The closes of connections returned to a closed pool or reaped for idleness: `shutdown` waits for them.
+    private let closing = OwnedTasks()
 
     init(
         loop: any EventLoop,
@@ -226,7 +228,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
         switch next {
         case .waiter(let waiter): waiter.continuation.resume(returning: connection)
         case .idle: break
-        case .close: Task { await connection.close() }
+        case .close: self.closing.run { await connection.close() }
         }
     }
 
@@ -240,6 +242,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
         reaper?.cancel()
         waiters.forEach { $0.continuation.resume(throwing: DatabaseUnavailable("the connection pool was shut down")) }
         for entry in idle { await entry.connection.close() }
+        await self.closing.wait(grace: .seconds(5))
     }
 
     /// Opens a connection, giving up after the connect timeout.
@@ -326,7 +329,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
                 }
                 if !expired.isEmpty {
                     self.logger.debug("closing \(expired.count) idle database connections")
-                    Task { for entry in expired { await entry.connection.close() } }
+                    self.closing.run { for entry in expired { await entry.connection.close() } }
                 }
             }
         }
