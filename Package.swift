@@ -115,7 +115,10 @@ let package = Package(
         ),
         // The broadcast hub and its backplane protocol, on the server core only (a draining server
         // ends its subscriptions), so a backplane needs no framework.
-        .target(name: "CarafeBroadcast", dependencies: ["CarafeHTTP"]),
+        .target(
+            name: "CarafeBroadcast",
+            dependencies: ["CarafeHTTP", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         // Long-lived connections: Server-Sent Events, WebSocket routes, long-polling.
         .target(name: "CarafeStreaming", dependencies: ["CarafeCore", "CarafeBroadcast"]),
         // Flask's session, CSRF protection and password hashing: signed cookies, tokens, scrypt/PBKDF2.
