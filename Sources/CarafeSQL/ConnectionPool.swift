@@ -129,6 +129,8 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
     private let connect: ConnectionPool<Connection>.Connect
     private let logger: Logger
     private let state: Mutex<State>
+    /// The closes of connections returned to a closed pool or reaped for idleness: `shutdown` waits for them.
+    private let closing = OwnedTasks()
 
     init(
         loop: any EventLoop,
@@ -200,7 +202,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
         switch action {
         case .resume(let waiter, let grant): waiter.resume(returning: grant)
         case .keep, .none: break
-        case .close(let connection): Task { await connection.close() }
+        case .close(let connection): self.closing.run { await connection.close() }
         }
     }
 
@@ -212,6 +214,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
         reaper?.cancel()
         waiters.forEach { $0.resume(throwing: DatabaseUnavailable("the connection pool was shut down")) }
         for connection in idle { await connection.close() }
+        await self.closing.wait(grace: .seconds(5))
     }
 
     /// Fails the waiters whose wait is over.
@@ -249,7 +252,7 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
                 let expired = self.state.withLock { $0.machine.reap(now: .now) }
                 if !expired.isEmpty {
                     self.logger.debug("closing \(expired.count) idle database connections")
-                    Task { for connection in expired { await connection.close() } }
+                    self.closing.run { for connection in expired { await connection.close() } }
                 }
             }
         }
