@@ -1,5 +1,6 @@
 import CarafeHTTP
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// Named channels that handlers subscribe to and publish on: the fan-out behind Server-Sent
@@ -243,5 +244,15 @@ public final class BroadcastEncoding: Sendable {
 
     public init(_ encode: @escaping @Sendable (String) -> ByteBuffer) {
         self.encode = encode
+    }
+}
+
+/// The hub as a swift-service-lifecycle `Service`: `app.addService(hub)` (or the hub in your own
+/// `ServiceGroup`) stops its backplane at the graceful shutdown, after the server has drained,
+/// so that its connection (PostgreSQL's LISTEN) is closed, not left to the process's exit.
+extension BroadcastHub: Service {
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await self.backplane?.stop()
     }
 }
