@@ -123,11 +123,11 @@ public final class BroadcastHub: Sendable {
         let loopID = ObjectIdentifier(stream.eventLoop)
         let id = self.channels.withLock { state in
             state.next += 1
-            var direct = state.direct[channel] ?? DirectChannel()
-            direct.loops[loopID, default: (stream.eventLoop, [:])].members[state.next] = DirectSubscriber(stream: stream, variant: variant)
-            direct.variants[variant, default: (encoding, 0)].users += 1
-            direct.count += 1
-            state.direct[channel] = direct
+            // In place: copying the channel's entry out and back would copy all its subscribers.
+            state.direct[channel, default: DirectChannel()].loops[loopID, default: (stream.eventLoop, [:])].members[state.next] =
+                DirectSubscriber(stream: stream, variant: variant)
+            state.direct[channel, default: DirectChannel()].variants[variant, default: (encoding, 0)].users += 1
+            state.direct[channel, default: DirectChannel()].count += 1
             return state.next
         }
         let policy: DetachedStream.Policy = self.policy == .dropOldest ? .dropOldest : .close
@@ -218,12 +218,13 @@ public final class BroadcastHub: Sendable {
 
     private func remove(_ id: Int, stream loop: ObjectIdentifier, variant: Variant, from channel: String) {
         self.channels.withLock { state in
-            guard var direct = state.direct[channel], direct.loops[loop]?.members.removeValue(forKey: id) != nil else { return }
-            if direct.loops[loop]?.members.isEmpty == true { direct.loops[loop] = nil }
-            direct.count -= 1
-            direct.variants[variant]?.users -= 1
-            if direct.variants[variant]?.users == 0 { direct.variants[variant] = nil }
-            state.direct[channel] = direct.count == 0 ? nil : direct
+            // In place, as in `subscribe`: one removal must not copy the other subscribers.
+            guard state.direct[channel]?.loops[loop]?.members.removeValue(forKey: id) != nil else { return }
+            if state.direct[channel]?.loops[loop]?.members.isEmpty == true { state.direct[channel]?.loops[loop] = nil }
+            state.direct[channel]?.count -= 1
+            state.direct[channel]?.variants[variant]?.users -= 1
+            if state.direct[channel]?.variants[variant]?.users == 0 { state.direct[channel]?.variants[variant] = nil }
+            if state.direct[channel]?.count == 0 { state.direct[channel] = nil }
         }
     }
 
