@@ -1,4 +1,5 @@
 import Carafe
+import CarafeTesting
 import Foundation
 import Logging
 import ServiceLifecycle
