@@ -10,9 +10,11 @@ import Glibc
 
 /// An HTTP/1.1 server on SwiftNIO that hands complete requests to an `HTTPResponder`.
 ///
-/// Lifecycle: `start()` binds every address of the configuration; `shutdown()` stops
-/// accepting, closes idle keep-alive connections, lets in-flight requests finish (each gets
-/// `Connection: close`) for up to `gracefulTimeout`, then stops the event loops.
+/// Lifecycle: `start()` binds every address of the configuration (once); `shutdown()` stops
+/// accepting, lets in-flight requests finish (each gets `Connection: close`) for up to
+/// `gracefulTimeout`, runs the `beforeEventLoopsStop` callbacks, then stops the event loops.
+/// Every lifecycle decision is `HTTPServerStateMachine`'s, kept behind one lock; this type
+/// carries out its actions.
 ///
 /// With `maxRequests` set, the server shuts itself down gracefully after that many requests;
 /// with `maxConnections` set, it stops accepting while that many connections are open.
