@@ -342,7 +342,11 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
         self.machine.writabilityChanged(writable: writable, now: .now())
-        if writable { self.writers.resumeAll() }
+        if writable {
+            // Outside the access to `writers`: a resumed answer may deliver the next pipelined
+            // request, whose answer may wait again.
+            for waiter in self.writers.takeAll() { waiter.succeed() }
+        }
         self.afterEvent(context: context)
         context.fireChannelWritabilityChanged()
     }
@@ -506,7 +510,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         self.task = nil
         self.bodySource?.finish(HTTPBodyError.connectionClosed)
         self.bodySource = nil
-        self.writers.failAll(HTTPBodyError.connectionClosed)
+        for waiter in self.writers.takeAll() { waiter.fail(HTTPBodyError.connectionClosed) }
         // A WebSocket session ends with its connection.
         self.finishCompletion(complete: self.machine.isUpgraded)
         context.fireChannelInactive()

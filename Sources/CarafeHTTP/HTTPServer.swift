@@ -78,7 +78,9 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// How many connections a listener accepts per wake-up of its event loop.
+    /// How many connections a listener accepts per wake-up of its event loop. With
+    /// `maxConnections` set it stays at NIO's 4: accepting pauses only after a batch, and a
+    /// batch of 256 could pass the cap by 255.
     static let acceptBatch: UInt = 256
 
     /// The event loops that serve connections (a supervisor's heartbeat visits each of them).
@@ -107,6 +109,7 @@ public final class HTTPServer: Sendable {
 
     /// Binds every configured address and starts accepting connections.
     public func start() async throws {
+        let acceptBatch: UInt = self.configuration.maxConnections == nil ? Self.acceptBatch : 4
         for (listener, address) in self.configuration.bind.enumerated() {
             let bootstrap = ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: self.configuration.backlog)
@@ -115,7 +118,7 @@ public final class HTTPServer: Sendable {
                 // burst of 1,024 new connections takes 256 loop iterations to accept, each also
                 // serving the connections already open: the last ones wait seconds for their
                 // first answer, which was the p99 at c=1024 (issue #14).
-                .serverChannelOption(.maxMessagesPerRead, value: Self.acceptBatch)
+                .serverChannelOption(.maxMessagesPerRead, value: acceptBatch)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
