@@ -56,6 +56,9 @@ let package = Package(
         // The core and CarafeSQL start spans through swift-distributed-tracing's API only (a
         // no-op unless the program bootstraps a tracer); exporting is the tracer's business.
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // `Service` and `ServiceGroup`: the app's services (pools, the backplane, the user's) run
+        // as services, and an app runs inside a user's group (`app.service()`).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The HTTP/1.1 server core: sockets, parsing, limits, timeouts, graceful shutdown, WebSocket.
@@ -86,6 +89,7 @@ let package = Package(
             dependencies: [
                 "CarafeHTTP", .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // What a plain app imports: the framework plus `app.run()`, its command line (`serve`,
@@ -96,6 +100,7 @@ let package = Package(
                 "CarafeCore",
                 "CarafeSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // `serve --metrics-bind`: the Prometheus backend of swift-metrics, the `/metrics`
@@ -110,7 +115,10 @@ let package = Package(
         ),
         // The broadcast hub and its backplane protocol, on the server core only (a draining server
         // ends its subscriptions), so a backplane needs no framework.
-        .target(name: "CarafeBroadcast", dependencies: ["CarafeHTTP"]),
+        .target(
+            name: "CarafeBroadcast",
+            dependencies: ["CarafeHTTP", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         // Long-lived connections: Server-Sent Events, WebSocket routes, long-polling.
         .target(name: "CarafeStreaming", dependencies: ["CarafeCore", "CarafeBroadcast"]),
         // Flask's session, CSRF protection and password hashing: signed cookies, tokens, scrypt/PBKDF2.
@@ -136,6 +144,7 @@ let package = Package(
             dependencies: [
                 "CarafeCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
@@ -145,6 +154,7 @@ let package = Package(
             dependencies: [
                 "CarafeSQL", "CarafeBroadcast",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
@@ -240,7 +250,13 @@ let package = Package(
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         // A throwaway PostgreSQL server (initdb + pg_ctl in a temporary directory) for the database tests.
         .target(name: "PostgresTestSupport", dependencies: ["ProcessTestSupport"], path: "Tests/PostgresTestSupport"),
-        .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeCore", "CarafeTesting", "CarafeCompression"]),
+        .testTarget(
+            name: "CarafeTests",
+            dependencies: [
+                "Carafe", "CarafeCore", "CarafeTesting", "CarafeCompression",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "CarafeStreamingTests",
             dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]

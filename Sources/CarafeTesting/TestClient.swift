@@ -148,6 +148,11 @@ public struct TestResponse: Sendable {
     public var headers: HTTPHeaders
     public var body: ByteBuffer
 
+    /// The first value of the header `name` (any case), if any: `response.header("location")`.
+    public func header(_ name: String) -> String? {
+        self.headers.first(name: name)
+    }
+
     /// The body as UTF-8 text.
     public var text: String { String(decoding: self.body.readableBytesView, as: UTF8.self) }
 

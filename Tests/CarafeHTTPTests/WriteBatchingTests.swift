@@ -42,7 +42,10 @@ import Testing
                 configuration: configuration,
                 responder: responder,
                 loop: EventLoopResources(channel.eventLoop),
-                server: HTTPServer.SharedState(logger: Logger(label: "test")),
+                server: HTTPServer.SharedState(
+                    logger: Logger(label: "test"),
+                    machine: HTTPServer.StateMachine(gracefulTimeout: .seconds(1), maxConnections: nil, maxRequests: nil)
+                ),
                 connectionGuard: nil
             )
         )
