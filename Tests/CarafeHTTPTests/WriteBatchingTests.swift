@@ -119,12 +119,10 @@ import Testing
         let counter = OutboundCounter()
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(WriteCoalescingHandler())
-        let write = channel.eventLoop.makePromise(of: Void.self)
-        channel.write(ByteBuffer(string: "unflushed"), promise: write)
-        var failed = false
-        write.futureResult.whenFailure { _ in failed = true }
+        channel.write(ByteBuffer(string: "unflushed"), promise: nil)
+        #expect(counter.writes.isEmpty)
         _ = try? channel.close().wait()
+        // What the channel then does with an unflushed write is NIO's; the coalescer holds nothing back.
         #expect(counter.writes == [9], "handed on before the close")
-        #expect(failed, "and failed by the close, as an unflushed write is")
     }
 }
