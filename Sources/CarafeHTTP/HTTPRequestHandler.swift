@@ -40,6 +40,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// The current request's head, and where its body goes while it arrives.
     var head: HTTPRequestHead?
     var bodySource: RequestBody.Producer.Source?
+    /// The current request's trailers, while its body may still bring them.
+    var trailers: RequestTrailers?
     /// Told when the current response has ended, with what was written.
     var completion: ResponseCompletion?
     var responseBytes = 0
@@ -122,7 +124,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 )
                 self.close(context: context)
             }
-        case .end:
+        case .end(let trailers):
+            self.receivedTrailers(trailers)
             switch self.machine.receivedEnd(now: .now()) {
             case .finishBody:
                 self.bodySource?.finish()
@@ -209,6 +212,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 }
             }
             body = RequestBody(producer.sequence, expectContinue: expectContinue)
+            self.trailers?.fail(HTTPBodyError.connectionClosed)  // a pipelined request's, never read
+            self.trailers = RequestTrailers.pending()
         } else {
             body = RequestBody()
         }
@@ -221,6 +226,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             completion: completion
         )
         request.isSecure = self.isSecure
+        if hasBody, let trailers = self.trailers { request.trailers = trailers }
         request.deadline = RequestDeadline { timeout, origin in
             bound.eventLoop.executeInline {
                 let (handler, context) = bound.value
@@ -275,7 +281,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     /// Ends the current response. An incomplete one (a producer that failed or wrote the wrong
     /// length) cannot be framed: the connection closes without the final chunk.
-    func endResponse(number: Int, complete: Bool, context: ChannelHandlerContext) {
+    func endResponse(number: Int, complete: Bool, trailers: HTTPHeaders? = nil, context: ChannelHandlerContext) {
         let action = self.machine.endResponse(number: number, complete: complete, now: .now())
         guard action != .drop else { return }
         self.stopKeepAlive()
@@ -289,10 +295,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             if !self.machine.isDiscarding { self.connectionGuard?.responseSent() }
             // The machine is idle before `.end` goes out: writing it may deliver the next
             // pipelined request at once.
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
         case .writeEndAndClose:
             let channel = context.channel
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers))).whenComplete { _ in channel.close(promise: nil) }
         case .close, .drop:
             context.close(promise: nil)
         }
@@ -474,6 +480,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         self.task = nil
         self.bodySource?.finish(HTTPBodyError.connectionClosed)
         self.bodySource = nil
+        self.trailers?.fail(HTTPBodyError.connectionClosed)
+        self.trailers = nil
         self.writers.failAll(HTTPBodyError.connectionClosed)
         // A WebSocket session ends with its connection.
         self.finishCompletion(complete: self.machine.isUpgraded)
