@@ -61,7 +61,9 @@ let package = Package(
         // Only CarafeOTel uses it: OTLP export of the spans (and metrics). OTLP/HTTP only (its
         // `OTLPHTTP` trait): the default traits add OTLP/gRPC, which builds grpc-swift for minutes.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
-        // swift-otel's background work runs as a swift-service-lifecycle service (CarafeOTel only).
+        // `Service` and `ServiceGroup`: the app's services (pools, the backplane, the user's) run
+        // as services, and an app runs inside a user's group (`app.service()`); swift-otel's
+        // background work is one too.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -93,6 +95,7 @@ let package = Package(
             dependencies: [
                 "CarafeHTTP", .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // What a plain app imports: the framework plus `app.run()`, its command line (`serve`,
@@ -104,6 +107,7 @@ let package = Package(
                 "CarafeSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // `serve --metrics-bind`: the Prometheus backend of swift-metrics, the `/metrics`
@@ -118,7 +122,10 @@ let package = Package(
         ),
         // The broadcast hub and its backplane protocol, on the server core only (a draining server
         // ends its subscriptions), so a backplane needs no framework.
-        .target(name: "CarafeBroadcast", dependencies: ["CarafeHTTP"]),
+        .target(
+            name: "CarafeBroadcast",
+            dependencies: ["CarafeHTTP", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         // Long-lived connections: Server-Sent Events, WebSocket routes, long-polling.
         .target(name: "CarafeStreaming", dependencies: ["CarafeCore", "CarafeBroadcast"]),
         // Flask's session, CSRF protection and password hashing: signed cookies, tokens, scrypt/PBKDF2.
@@ -144,6 +151,7 @@ let package = Package(
             dependencies: [
                 "CarafeCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
@@ -153,6 +161,7 @@ let package = Package(
             dependencies: [
                 "CarafeSQL", "CarafeBroadcast",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
@@ -260,7 +269,13 @@ let package = Package(
         .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
         // A throwaway PostgreSQL server (initdb + pg_ctl in a temporary directory) for the database tests.
         .target(name: "PostgresTestSupport", dependencies: ["ProcessTestSupport"], path: "Tests/PostgresTestSupport"),
-        .testTarget(name: "CarafeTests", dependencies: ["Carafe", "CarafeCore", "CarafeTesting", "CarafeCompression"]),
+        .testTarget(
+            name: "CarafeTests",
+            dependencies: [
+                "Carafe", "CarafeCore", "CarafeTesting", "CarafeCompression",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "CarafeStreamingTests",
             dependencies: ["CarafeStreaming", "CarafeTesting", "ProcessTestSupport", "Hello", "Chat"]

@@ -67,6 +67,7 @@ if let url = ProcessInfo.processInfo.environment["DATABASE_URL"] {
 } else {
     hub = BroadcastHub()
 }
+app.addService(hub)
 app.sse("/sse") { _, events in
     try await events.comment("hello")
     for await text in hub.subscribe("news") {

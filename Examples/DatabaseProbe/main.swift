@@ -65,6 +65,7 @@ app.get("/same-loop") { req in
 
 // Server-Sent Events: ": hello", then every message broadcast on "chat" by any process.
 let hub = BroadcastHub(backplane: db.dialect == .postgres ? try PostgresBackplane(database: db, logger: app.logger) : nil)
+app.addService(hub)
 app.sse("/events") { _, events in
     try await events.comment("hello")
     for await message in hub.subscribe("chat") {

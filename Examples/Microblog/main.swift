@@ -61,6 +61,7 @@ try app.templates(directory: Bundle.module.path(forResource: "Templates", ofType
 app.csrfProtection()
 
 let hub = BroadcastHub(backplane: db.dialect == .postgres ? try PostgresBackplane(database: db, logger: app.logger) : nil)
+app.addService(hub)  // its LISTEN connection closes after the drain
 let pages = Pages(passwords: passwords, dummyHash: dummyHash, live: LiveTimeline(hub: hub, logger: app.logger), settings: settings)
 pages.register(on: app)
 Avatars(directory: settings.avatarPath).register(on: app)

@@ -60,7 +60,14 @@ extension App {
             if let threads = options.threads { self.blockingThreads = max(1, threads) }
             if let workerClass = options.workerClass { self.workerClass = workerClass }
             if let limit = options.threadQueueLimit { self.threadQueueLimit = max(0, limit) }
-            if let worker = WorkerContext.fromEnvironment() {
+            let worker: WorkerContext?
+            do {
+                worker = try WorkerContext.fromEnvironment()
+            } catch {
+                self.logger.critical("pid \(getpid()) failed to boot: \(error)")
+                exit(WorkerExit.bootErrorStatus)  // a master stops instead of respawning
+            }
+            if let worker {
                 do {
                     var configuration = try options.workerConfiguration(worker)
                     try self.applyServerSetups(&configuration, options.protocolOptions)

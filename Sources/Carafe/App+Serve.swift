@@ -3,6 +3,7 @@ import CarafeHTTP
 import CarafeSupervisor
 import Dispatch
 import Foundation
+import ServiceLifecycle
 import Synchronization
 
 extension App {
@@ -105,6 +106,12 @@ extension App {
     /// `serve`, as a single process or as a master's worker: a worker labels its log lines,
     /// heartbeats to the master once it accepts, stops gracefully on TERM and at once on INT
     /// or QUIT, and shuts down if its master is gone. USR1 reopens the log files.
+    ///
+    /// The app's services (`addService`) run in a `ServiceGroup` of their own: started before the
+    /// server binds, told to shut down gracefully once it has drained (before the stop hooks), and
+    /// waited for; one that ends while the app serves stops the app. With a `handle` (the app as a
+    /// `Service`), something else stops the server; `installsSignals: false` leaves the signals
+    /// to the program's own `ServiceGroup`.
     func serve(
         _ configuration: HTTPServerConfiguration,
         errorLog: LogFile?,
@@ -113,7 +120,71 @@ extension App {
         metrics: (exporter: any MetricsExporter, address: BindAddress)? = nil,
         blockedLoopThreshold: Duration? = nil,
         dropPrivileges: (user: uid_t?, group: gid_t?) = (nil, nil),
+        handle: ServerHandle = ServerHandle(),
+        installsSignals: Bool = true,
+        onServing: (@Sendable ([SocketAddress]) async -> Void)? = nil,
         refreshesGauges: Bool = false
+    ) async throws {
+        let services = self.lifecycle.services
+        var stopServices: @Sendable () async -> Void = {}
+        if !services.isEmpty {
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: services.map {
+                        .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+                    },
+                    logger: self.logger
+                )
+            )
+            // Owned: every way out of this function waits for it (`stopServices`).
+            let running = Task { [logger] in
+                do {
+                    try await group.run()
+                } catch {
+                    logger.error("a service of the app failed: \(error); stopping")
+                }
+                handle.stop()  // a service that ended stops the app; nothing once it stops anyway
+            }
+            stopServices = {
+                await group.triggerGracefulShutdown()
+                await running.value
+            }
+        }
+        do {
+            try await self.serveServer(
+                configuration,
+                errorLog: errorLog,
+                umask: mask,
+                worker: worker,
+                metrics: metrics,
+                blockedLoopThreshold: blockedLoopThreshold,
+                dropPrivileges: dropPrivileges,
+                handle: handle,
+                installsSignals: installsSignals,
+                onServing: onServing,
+                afterDrain: stopServices,
+                refreshesGauges: refreshesGauges
+            )
+        } catch {
+            await stopServices()
+            throw error
+        }
+        await stopServices()
+    }
+
+    private func serveServer(
+        _ configuration: HTTPServerConfiguration,
+        errorLog: LogFile?,
+        umask mask: mode_t?,
+        worker: WorkerContext?,
+        metrics: (exporter: any MetricsExporter, address: BindAddress)?,
+        blockedLoopThreshold: Duration?,
+        dropPrivileges: (user: uid_t?, group: gid_t?),
+        handle: ServerHandle,
+        installsSignals: Bool,
+        onServing: (@Sendable ([SocketAddress]) async -> Void)?,
+        afterDrain: @escaping @Sendable () async -> Void,
+        refreshesGauges: Bool
     ) async throws {
         let server = HTTPServer(configuration: configuration, responder: self.responder, logger: self.logger)
         do {
@@ -122,14 +193,22 @@ extension App {
             await server.shutdown()
             throw error
         }
-        server.beforeEventLoopsStop { [stopHooks = self.lifecycle.stopHooks] in
+        // Once the connections are gone: the teardown hooks still running, the app's services,
+        // then the stop hooks (which may close what those used).
+        server.beforeEventLoopsStop { [stopHooks = self.lifecycle.stopHooks, tasks = self.lifecycle.tasks, logger] in
+            let left = await tasks.wait(grace: .seconds(5))
+            if left > 0 { logger.warning("\(left) teardown tasks still running after 10 s; stopping without them") }
+            await afterDrain()
             for stop in stopHooks { await stop() }
         }
+        handle.attach(server)
         let previousMask = mask.map { umask($0) }  // for the files of Unix sockets
         do {
             try await server.start()
         } catch {
             previousMask.map { _ = umask($0) }
+            await server.shutdown()
+            if handle.stopRequested, error is HTTPServerLifecycleError { return }  // stopped before it started
             throw error
         }
         previousMask.map { _ = umask($0) }
@@ -145,7 +224,9 @@ extension App {
         // a master, the master waits out the delay and tells the workers with USR2.)
         let drainDelay = worker == nil ? self.drainDelay : .zero
         let stopping = SignalLatch()
-        var signals = graceful.map { signo in
+        var signals: [any DispatchSourceSignal] = []
+        // Without signals (the app as a `Service`), the program's `ServiceGroup` has them.
+        signals += (installsSignals ? graceful : []).map { signo in
             Self.onSignal(signo) { [logger, readiness = self.readiness] in
                 guard stopping.first() else {
                     // A second Ctrl-C (or TERM): stop waiting for connections.
@@ -157,18 +238,15 @@ extension App {
                     logger.info("received signal \(signo); shutting down gracefully")
                     // Ctrl-C on a single process is a quick stop: idle connections close at once.
                     let closingIdle = signo == SIGINT && worker == nil
-                    Task { await server.shutdown(closingIdle: closingIdle) }
+                    server.beginShutdown(closingIdle: closingIdle)
                     return
                 }
                 readiness.isReady = false
                 logger.notice("received TERM: draining: not ready, serving for \(drainDelay) more, then stopping gracefully")
-                Task {
-                    try? await Task.sleep(for: drainDelay)
-                    await server.shutdown()
-                }
+                server.beginShutdown(after: drainDelay)
             }
         }
-        if worker != nil {
+        if worker != nil, installsSignals {
             signals.append(
                 Self.onSignal(SIGUSR2) { [logger, readiness = self.readiness] in
                     readiness.isReady = false
@@ -176,7 +254,7 @@ extension App {
                 }
             )
         }
-        if worker == nil, let tls = configuration.tls {
+        if worker == nil, installsSignals, let tls = configuration.tls {
             // A single process has no new workers to load renewed certificate files: HUP reads
             // them again for new connections (a master reloads its workers instead).
             signals.append(
@@ -189,7 +267,7 @@ extension App {
                 }
             )
         }
-        signals.append(
+        signals += (installsSignals ? [SIGUSR1] : []).map { _ in
             Self.onSignal(SIGUSR1) { [logger, accessLog = self.accessLog] in
                 do {
                     try accessLog?.reopen()
@@ -199,7 +277,7 @@ extension App {
                     logger.error("received USR1: \(error)")
                 }
             }
-        )
+        }
         var heartbeat: WorkerHeartbeat?
         let refreshGauges: @Sendable () -> Void = { [self] in self.refreshMetrics(from: server) }
         var metricsEndpoint: (any MetricsEndpoint)?
@@ -215,7 +293,7 @@ extension App {
             // A master's quick stop: exit now, as Gunicorn's workers do on INT and QUIT.
             signals += [SIGINT, SIGQUIT].map { Self.onSignal($0) { _exit(0) } }
             heartbeat = WorkerHeartbeat(context: worker, group: server.eventLoopGroup, logger: self.logger) {
-                Task { await server.shutdown() }
+                server.beginShutdown()
             }
             if let metrics {
                 let report = metrics.exporter.startWorker(logger: self.logger)
@@ -247,6 +325,7 @@ extension App {
             watchdog?.start()
             server.beforeEventLoopsStop { [watchdog] in watchdog?.stop() }
         }
+        await onServing?(server.localAddresses)
         await server.waitUntilStopped()
         gaugeSampler?.cancel()
         watchdog?.stop()

@@ -8,4 +8,12 @@ public protocol BroadcastBackplane: Sendable {
     /// Starts receiving: from now on, calls `deliver(message, channel)` for each message any
     /// process sends. The hub calls it once, when it gets its first subscriber.
     func start(delivering deliver: @escaping @Sendable (_ message: String, _ channel: String) -> Void)
+
+    /// Stops receiving and lets go of what `start` opened (the hub's service calls it at the
+    /// graceful shutdown). The default does nothing.
+    func stop() async
+}
+
+extension BroadcastBackplane {
+    public func stop() async {}
 }

@@ -1,4 +1,5 @@
 import CarafeHTTP
+import ServiceLifecycle
 import Synchronization
 
 /// Named channels that handlers subscribe to and publish on: the fan-out behind Server-Sent
@@ -132,5 +133,15 @@ public final class BroadcastHub: Sendable {
             state.subscribers[channel]?[id] = nil
             if state.subscribers[channel]?.isEmpty == true { state.subscribers[channel] = nil }
         }
+    }
+}
+
+/// The hub as a swift-service-lifecycle `Service`: `app.addService(hub)` (or the hub in your own
+/// `ServiceGroup`) stops its backplane at the graceful shutdown, after the server has drained,
+/// so that its connection (PostgreSQL's LISTEN) is closed, not left to the process's exit.
+extension BroadcastHub: Service {
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await self.backplane?.stop()
     }
 }

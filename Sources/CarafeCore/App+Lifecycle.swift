@@ -1,5 +1,6 @@
 import CarafeHTTP
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 extension App {
@@ -18,6 +19,22 @@ extension App {
     /// order of their registration.
     public func onStop(_ body: @escaping @Sendable () async -> Void) {
         self.lifecycle.state.withLock { $0.stop.append(body) }
+    }
+
+    /// Runs `service` (swift-service-lifecycle's `Service`) with the app: wherever the app
+    /// serves (each worker under `--workers`, or `app.service()` inside your own
+    /// `ServiceGroup`), the app's services start before the server binds, and once the server
+    /// has drained its connections they get the graceful shutdown, in the reverse order of
+    /// their adding, and serving returns when every one has returned. A service that returns or
+    /// throws while the app serves stops the app gracefully.
+    ///
+    ///     app.addService(metricsPusher)      // run() until gracefulShutdown()
+    ///     try await app.run()
+    ///
+    /// The app's own services (a database's pool, `useDatabase`) are added the same way, before
+    /// the ones added after them, so that they stop after them.
+    public func addService(_ service: some Service) {
+        self.lifecycle.state.withLock { $0.services.append(service) }
     }
 
     /// Adds a command to the app's command line, beside `serve` and `routes`: `app.run()` with
@@ -42,14 +59,19 @@ package final class AppLifecycle: Sendable {
         var start: [@Sendable (any EventLoopGroup) async throws -> Void] = []
         var stop: [@Sendable () async -> Void] = []
         package var commands: [String: Command] = [:]
+        var services: [any Service] = []
         var serverSetups: [@Sendable (inout HTTPServerConfiguration, ServeProtocolOptions, Logger) throws -> Void] = []
     }
 
     let state = Mutex(State())
+    /// Tasks the app starts outside a request's task (`AppServices.tasks`).
+    package let tasks = OwnedTasks()
 
     package var startHooks: [@Sendable (any EventLoopGroup) async throws -> Void] { self.state.withLock { $0.start } }
     package var stopHooks: [@Sendable () async -> Void] { self.state.withLock { $0.stop.reversed() } }
     package var commands: [String: Command] { self.state.withLock { $0.commands } }
+    /// The services `App.addService` added, in that order.
+    package var services: [any Service] { self.state.withLock { $0.services } }
     package var serverSetups: [@Sendable (inout HTTPServerConfiguration, ServeProtocolOptions, Logger) throws -> Void] {
         self.state.withLock { $0.serverSetups }
     }

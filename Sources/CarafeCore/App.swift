@@ -207,7 +207,13 @@ public final class App: RouteBuilder, Sendable {
         let routes = self.frozenRoutes
         return self.state.withLock { state in
             if let services = state.services { return services }
-            let made = AppServices(routes: routes, settings: state.settings, storage: self.storage, readiness: self.readiness)
+            let made = AppServices(
+                routes: routes,
+                settings: state.settings,
+                storage: self.storage,
+                readiness: self.readiness,
+                tasks: self.lifecycle.tasks
+            )
             state.services = made
             return made
         }
@@ -293,8 +299,18 @@ final class AppServices: Sendable {
     let metrics: RequestMetrics?
     /// Request spans, when a tracer is there.
     let tracing: RequestTracing?
+    /// Work that outlives a request's task (teardown hooks of a response whose producer never
+    /// started): serving waits for it before the stop hooks run.
+    let tasks: OwnedTasks
 
-    init(routes: RouteTable, settings: AppSettings, storage: Storage = Storage(), readiness: Readiness = Readiness(true)) {
+    init(
+        routes: RouteTable,
+        settings: AppSettings,
+        storage: Storage = Storage(),
+        readiness: Readiness = Readiness(true),
+        tasks: OwnedTasks = OwnedTasks()
+    ) {
+        self.tasks = tasks
         self.routes = routes
         self.debug = settings.debug
         self.logger = settings.logger

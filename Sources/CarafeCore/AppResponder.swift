@@ -202,7 +202,7 @@ struct AppResponder: HTTPResponder {
             }
         }
         self.addCORSHeaders(&response, for: request)
-        return await Self.scheduleTeardown(Teardown(blueprints, request, failure), after: response, of: request)
+        return await self.scheduleTeardown(Teardown(blueprints, request, failure), after: response, of: request)
     }
 
     /// Runs the teardown hooks once the whole response has ended, as Flask does: at once for a
@@ -210,15 +210,16 @@ struct AppResponder: HTTPResponder {
     /// a WebSocket, so that what the stream uses is released only when it is done with it. If the
     /// server never starts the producer (the client left first, or HEAD), the hooks run when the
     /// server says the response ended.
-    private static func scheduleTeardown(_ teardown: Teardown, after response: Response, of request: Request) async -> Response {
+    private func scheduleTeardown(_ teardown: Teardown, after response: Response, of request: Request) async -> Response {
+        let tasks = self.services.tasks
         var response = response
         switch response.body {
         case .stream(let length, let produce) where request.method != .HEAD:
             response.body = .stream(length: length) { writer in try await teardown.after { try await produce(writer) } }
-            request.completion.whenFinished { _ in teardown.runIfNeverStarted() }
+            request.completion.whenFinished { _ in teardown.runIfNeverStarted(in: tasks) }
         case .webSocket(let options, let run):
             response.body = .webSocket(options) { socket in try await teardown.after { try await run(socket) } }
-            request.completion.whenFinished { _ in teardown.runIfNeverStarted() }
+            request.completion.whenFinished { _ in teardown.runIfNeverStarted(in: tasks) }
         case .stream, .buffer:
             await teardown.run()
         }
@@ -357,9 +358,10 @@ private final class Teardown: Sendable {
         }
     }
 
-    /// For a response whose producer the server never started: runs the hooks in a task of their own.
-    func runIfNeverStarted() {
+    /// For a response whose producer the server never started: runs the hooks in a task of
+    /// their own, owned by the app (serving waits for it before the stop hooks run).
+    func runIfNeverStarted(in tasks: OwnedTasks) {
         guard !self.state.withLock({ $0.started || $0.ran }) else { return }
-        Task { await self.run() }
+        tasks.run { await self.run() }
     }
 }

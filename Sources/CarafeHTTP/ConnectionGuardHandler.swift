@@ -41,8 +41,8 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     private var requestLineBytes: Int?
     /// When the connection times out in its current state; nil while busy.
     private var deadline: NIODeadline?
-    /// The one pending timer and when it fires: never later than `deadline`.
-    private var timer: (task: Scheduled<Void>, at: NIODeadline)?
+    /// The one timer: it fires no later than `deadline`.
+    private var timer = ConnectionTimer()
 
     init(
         configuration: HTTPServerConfiguration,
@@ -146,20 +146,14 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
         case .readingHead: self.deadline = .now() + self.requestHeaderTimeout
         case .busy: self.deadline = nil
         }
-        if let deadline = self.deadline, deadline < self.timer?.at ?? .distantFuture {
-            self.timer?.task.cancel()
-            self.armTimer(at: deadline, context: context)
-        }
+        if let deadline = self.deadline { self.armTimer(at: deadline, context: context) }
     }
 
     private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let task = context.eventLoop.scheduleTask(deadline: deadline) {
-            let (handler, context) = bound.value
-            handler.timer = nil
-            handler.timerFired(context: context)
+        self.timer.fire(by: deadline, on: context.eventLoop) {
+            self.timer.fired()
+            self.timerFired(context: context)
         }
-        self.timer = (task, deadline)
     }
 
     private func timerFired(context: ChannelHandlerContext) {
@@ -178,8 +172,7 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func cancelTimer() {
-        self.timer?.task.cancel()
-        self.timer = nil
+        self.timer.cancel()
         self.deadline = nil
     }
 }

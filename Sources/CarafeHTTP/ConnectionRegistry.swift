@@ -32,9 +32,9 @@ final class ConnectionRegistry: Sendable {
     var all: [any Channel] { self.state.withLock { Array($0.open.values) } }
 
     /// Asks every open connection to finish its current request and close
-    /// (`ChannelShouldQuiesceEvent`), then waits until all have closed or `timeout` passed.
+    /// (`ChannelShouldQuiesceEvent`), then waits until all have closed or `deadline` passed.
     /// Returns the connections still open.
-    func drain(timeout: TimeAmount, on loop: any EventLoop) async -> [any Channel] {
+    func drain(until deadline: NIODeadline, on loop: any EventLoop) async -> [any Channel] {
         for channel in self.state.withLock({ Array($0.open.values) }) {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
@@ -45,7 +45,7 @@ final class ConnectionRegistry: Sendable {
                 return true
             }
             guard waiting else { return continuation.resume() }
-            loop.scheduleTask(in: timeout) {
+            loop.scheduleTask(deadline: deadline) {
                 self.state.withLock { state in
                     defer { state.drained = nil }
                     return state.drained

@@ -54,8 +54,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     var wroteSinceBeat = false
     /// What to do once the current request's `.end` comes through (switch to WebSocket).
     var afterRequestEnd: (() -> Void)?
-    /// The one timer for the machine's deadlines, and when it fires.
-    private var timer: (task: Scheduled<Void>, at: NIODeadline)?
+    /// The one timer for the machine's deadlines.
+    private var timer = ConnectionTimer()
     /// The client's address when it is not the socket's peer: the one a PROXY protocol header
     /// gave (set by `ProxyProtocolHandler` before the first request).
     var clientAddress: SocketAddress?
@@ -336,15 +336,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     private func syncTimer(context: ChannelHandlerContext) {
         guard let (at, _) = self.machine.nextDeadline else { return }  // an armed timer finds nothing to do
-        if let armed = self.timer?.at, armed <= at { return }  // it fires first, and re-arms
-        self.timer?.task.cancel()
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let task = context.eventLoop.scheduleTask(deadline: at) {
-            let (handler, context) = bound.value
-            handler.timer = nil
-            handler.timerFired(context: context)
+        self.timer.fire(by: at, on: context.eventLoop) {
+            self.timer.fired()
+            self.timerFired(context: context)
         }
-        self.timer = (task, at)
     }
 
     private func timerFired(context: ChannelHandlerContext) {
@@ -369,8 +364,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     }
 
     private func cancelTimer() {
-        self.timer?.task.cancel()
-        self.timer = nil
+        self.timer.cancel()
     }
 
     // MARK: Errors and the end of the connection

@@ -17,23 +17,70 @@ import Glibc
 /// With `maxRequests` set, the server shuts itself down gracefully after that many requests;
 /// with `maxConnections` set, it stops accepting while that many connections are open.
 public final class HTTPServer: Sendable {
-    /// State shared by all connections of one server.
+    typealias StateMachine = HTTPServerStateMachine<Listener, CheckedContinuation<Void, Never>>
+
+    /// What accepts connections: a bound channel, or an inherited socket shared with other processes.
+    enum Listener: Sendable {
+        case channel(any Channel, tls: Bool)
+        case shared(SharedSocketAcceptor, tls: Bool)
+
+        var localAddress: SocketAddress? {
+            switch self {
+            case .channel(let channel, _): channel.localAddress
+            case .shared(let acceptor, _): acceptor.localAddress
+            }
+        }
+
+        var isTLS: Bool {
+            switch self {
+            case .channel(_, let tls), .shared(_, let tls): tls
+            }
+        }
+
+        func setAccepting(_ accepting: Bool) {
+            switch self {
+            case .channel(let channel, _):
+                channel.setOption(.autoRead, value: accepting).whenFailure { _ in }
+                if accepting { channel.read() }
+            case .shared(let acceptor, _):
+                acceptor.setAccepting(accepting)
+            }
+        }
+
+        func close() async {
+            switch self {
+            case .channel(let channel, _): try? await channel.close()
+            case .shared(let acceptor, _): await acceptor.close()
+            }
+        }
+    }
+
+    /// State shared by all connections of one server: the lifecycle, behind its one lock.
     final class SharedState: Sendable {
         let logger: Logger
+        /// The server's lifecycle (`HTTPServerStateMachine`): the one source of its state.
+        let lifecycle: Mutex<StateMachine>
+        /// A copy of `lifecycle`'s `isDraining`, written only while holding its lock when a
+        /// transition starts the drain, so that every response reads it without taking the lock.
         private let draining = Atomic<Bool>(false)
-        private let closeIdle = Atomic<Bool>(false)
         /// Ends the subscriptions of long-lived responses when the drain begins.
         let drainSignal = DrainSignal()
 
-        init(logger: Logger) { self.logger = logger }
+        init(logger: Logger, machine: sending StateMachine) {
+            self.logger = logger
+            self.lifecycle = Mutex(machine)
+        }
 
         /// True once a graceful shutdown has begun: responses then close their connections.
         var isDraining: Bool { self.draining.load(ordering: .relaxed) }
-        func beginDraining() { self.draining.store(true, ordering: .relaxed) }
+
+        /// Publishes the machine's `isDraining`; call it inside the lock after a transition.
+        func publish(_ machine: borrowing StateMachine) {
+            if machine.isDraining { self.draining.store(true, ordering: .relaxed) }
+        }
 
         /// What idle connections do while the server drains.
-        var drainMode: HTTPConnectionStateMachine.DrainMode { self.closeIdle.load(ordering: .relaxed) ? .closeIdle : .linger }
-        func closeIdleConnections() { self.closeIdle.store(true, ordering: .relaxed) }
+        var drainMode: HTTPConnectionStateMachine.DrainMode { self.lifecycle.withLock { $0.drainMode } }
     }
 
     public let configuration: HTTPServerConfiguration
@@ -42,40 +89,29 @@ public final class HTTPServer: Sendable {
     private let loops: [ObjectIdentifier: EventLoopResources]
     private let shared: SharedState
     private let connections = ConnectionRegistry()
-    private let listeners = Mutex<[any Channel]>([])
-    /// The local addresses of the TLS listeners.
-    private let tlsAddresses = Mutex<[SocketAddress]>([])
-    /// Inherited sockets (`fd://N`), which other processes may accept on too.
-    private let acceptors = Mutex<[SharedSocketAcceptor]>([])
-    /// Open connections, and whether accepting is paused because of `maxConnections`.
-    private let admission = Mutex<(open: Int, paused: Bool)>((0, false))
-    private let requestCounter: RequestCounter
-    private let shutdownStarted = Atomic<Bool>(false)
-    private let loopsStopping = Mutex<[@Sendable () async -> Void]>([])
-    /// Whether `shutdown()` has finished, and who waits for it to.
-    private let stopped = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
-        let counter = RequestCounter(limit: configuration.maxRequests)
-        self.requestCounter = counter
-        self.responder = configuration.maxRequests == nil ? responder : CountingResponder(inner: responder, counter: counter)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
         var loops: [ObjectIdentifier: EventLoopResources] = [:]
         for loop in self.group.makeIterator() {
             loops[ObjectIdentifier(loop)] = EventLoopResources(loop)
         }
         self.loops = loops
-        self.shared = SharedState(logger: logger)
-        counter.onLimit = { [weak self] count in
-            guard let self else { return }
-            // At once, so that this very response already closes its connection and no other
-            // connection is accepted meanwhile (another worker takes it).
-            self.shared.beginDraining()
-            self.setAccepting(false)
-            self.shared.logger.notice("served \(count) requests (the max-requests limit); shutting down gracefully")
-            Task { await self.shutdown() }
-        }
+        let machine = StateMachine(
+            gracefulTimeout: configuration.gracefulTimeout,
+            maxConnections: configuration.maxConnections,
+            maxRequests: configuration.maxRequests
+        )
+        let shared = SharedState(logger: logger, machine: machine)
+        self.shared = shared
+        self.responder = responder
+    }
+
+    /// What a connection's handlers answer with: the app's responder, behind the request counter
+    /// when `maxRequests` is set (made per connection, so it holds the server no longer than that).
+    private var connectionResponder: any HTTPResponder {
+        self.configuration.maxRequests == nil ? self.responder : CountingResponder(inner: self.responder, server: self)
     }
 
     /// The event loops that serve connections (a supervisor's heartbeat visits each of them).
@@ -83,27 +119,33 @@ public final class HTTPServer: Sendable {
 
     /// Runs `body` during `shutdown()`, after the connections have closed and just before the
     /// event loops stop: the last moment to stop work scheduled on them. Each runs in turn, in
-    /// the order they were added, and the loops stop after the last one returns.
+    /// the order they were added, and the loops stop after the last one returns. Added once the
+    /// loops are stopping, it runs at once (there is nothing left to wait for).
     public func beforeEventLoopsStop(_ body: @escaping @Sendable () async -> Void) {
-        self.loopsStopping.withLock { $0.append(body) }
+        guard !self.shared.lifecycle.withLock({ $0.addBeforeLoopsStop(body) }) else { return }
+        self.shared.logger.debug("a before-loops-stop hook was added after the loops began stopping; it is not run")
     }
 
     /// Connections open now (read by the metrics' open-connections gauge at each scrape).
     public var openConnections: Int { self.connections.count }
 
     /// Requests handed to the responder so far (counted only when `maxRequests` is set).
-    public var requestsServed: Int { self.requestCounter.count }
+    public var requestsServed: Int { self.shared.lifecycle.withLock { $0.requestsServed } }
 
     /// The addresses the server listens on, with real port numbers where the configuration said 0.
-    public var localAddresses: [SocketAddress] {
-        self.listeners.withLock { $0.compactMap(\.localAddress) } + self.acceptors.withLock { $0.compactMap(\.localAddress) }
-    }
+    public var localAddresses: [SocketAddress] { self.shared.lifecycle.withLock { $0.listeners }.compactMap(\.localAddress) }
 
     /// The local addresses of the listeners that speak TLS (a subset of `localAddresses`).
-    public var localTLSAddresses: [SocketAddress] { self.tlsAddresses.withLock { $0 } }
+    public var localTLSAddresses: [SocketAddress] {
+        self.shared.lifecycle.withLock { $0.listeners }.filter(\.isTLS).compactMap(\.localAddress)
+    }
 
-    /// Binds every configured address and starts accepting connections.
+    /// Binds every configured address and starts accepting connections. A server starts once:
+    /// a second call, or one after `shutdown()`, throws.
     public func start() async throws {
+        if case .refuse(let why) = self.shared.lifecycle.withLock({ $0.start() }) {
+            throw HTTPServerLifecycleError(description: why)
+        }
         for (listener, address) in self.configuration.bind.enumerated() {
             let bootstrap = ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: self.configuration.backlog)
@@ -114,54 +156,51 @@ public final class HTTPServer: Sendable {
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture { try self.configure(channel, listener: listener) }
                 }
+            let bound: Listener
             do {
-                try await self.bind(address, listener: listener, bootstrap: bootstrap)
+                bound = try await self.bind(address, listener: listener, bootstrap: bootstrap)
             } catch {
                 throw HTTPServerError(address: address, underlying: error)
             }
-        }
-    }
-
-    private func bind(_ address: BindAddress, listener: Int, bootstrap: ServerBootstrap) async throws {
-        do {
-            let channel: any Channel
-            switch address {
-            case .hostPort(let host, let port):
-                channel = try await bootstrap.bind(host: host, port: port).get()
-            case .unixDomainSocket(let path):
-                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-            case .fileDescriptor(let fd):
-                // Make sure it listens (a no-op if it already does), then accept on a thread of
-                // its own: the socket may be shared with other processes (see SharedSocketAcceptor).
-                guard listen(fd, self.configuration.backlog) == 0 else {
-                    throw IOError(errnoCode: errno, reason: "listen() on inherited descriptor \(fd)")
-                }
-                let connections = ClientBootstrap(group: self.group)
-                    .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                    .channelOption(.allowRemoteHalfClosure, value: true)
-                    .channelOption(.maxMessagesPerRead, value: 16)
-                    .channelInitializer { [self] channel in
-                        channel.eventLoop.makeCompletedFuture { try self.configure(channel, listener: listener) }
-                    }
-                let logger = self.shared.logger
-                let configured = ConfiguredBootstrap(bootstrap: connections)
-                let acceptor = try SharedSocketAcceptor(descriptor: fd, loop: self.group.next(), logger: logger) { socket in
-                    configured.bootstrap.withConnectedSocket(socket).whenFailure { error in
-                        logger.debug("could not set up an accepted connection: \(error)")
-                    }
-                }
-                self.acceptors.withLock { $0.append(acceptor) }
-                if self.isTLS(listener), let local = acceptor.localAddress { self.tlsAddresses.withLock { $0.append(local) } }
-                self.shared.logger.info(
-                    "listening on \(address)\(self.isTLS(listener) ? " (TLS)" : "") (\(acceptor.localAddress?.description ?? "?"))"
-                )
+            if case .close(let late) = self.shared.lifecycle.withLock({ $0.bound(bound) }) {
+                await late.close()  // the server was shut down while binding
                 return
             }
-            self.listeners.withLock { $0.append(channel) }
-            if self.isTLS(listener), let local = channel.localAddress { self.tlsAddresses.withLock { $0.append(local) } }
             self.shared.logger.info(
-                "listening on \(address)\(self.isTLS(listener) ? " (TLS)" : "") (\(channel.localAddress?.description ?? "?"))"
+                "listening on \(address)\(bound.isTLS ? " (TLS)" : "") (\(bound.localAddress?.description ?? "?"))"
             )
+        }
+        self.shared.lifecycle.withLock { $0.started() }
+    }
+
+    private func bind(_ address: BindAddress, listener: Int, bootstrap: ServerBootstrap) async throws -> Listener {
+        switch address {
+        case .hostPort(let host, let port):
+            return .channel(try await bootstrap.bind(host: host, port: port).get(), tls: self.isTLS(listener))
+        case .unixDomainSocket(let path):
+            let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            return .channel(channel, tls: self.isTLS(listener))
+        case .fileDescriptor(let fd):
+            // Make sure it listens (a no-op if it already does), then accept on a thread of
+            // its own: the socket may be shared with other processes (see SharedSocketAcceptor).
+            guard listen(fd, self.configuration.backlog) == 0 else {
+                throw IOError(errnoCode: errno, reason: "listen() on inherited descriptor \(fd)")
+            }
+            let connections = ClientBootstrap(group: self.group)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelOption(.maxMessagesPerRead, value: 16)
+                .channelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture { try self.configure(channel, listener: listener) }
+                }
+            let logger = self.shared.logger
+            let configured = ConfiguredBootstrap(bootstrap: connections)
+            let acceptor = try SharedSocketAcceptor(descriptor: fd, loop: self.group.next(), logger: logger) { socket in
+                configured.bootstrap.withConnectedSocket(socket).whenFailure { error in
+                    logger.debug("could not set up an accepted connection: \(error)")
+                }
+            }
+            return .shared(acceptor, tls: self.isTLS(listener))
         }
     }
 
@@ -175,14 +214,15 @@ public final class HTTPServer: Sendable {
             preconditionFailure("a connection on an event loop that is not the server's")
         }
         self.connections.add(channel)
-        if let limit = self.configuration.maxConnections {
-            self.admit(channel, limit: limit)
+        if self.configuration.maxConnections != nil {
+            self.admit(channel)
         }
+        let responder = self.connectionResponder
         let sync = channel.pipeline.syncOperations
         let connectionGuard = ConnectionGuardHandler(configuration: self.configuration, loop: loop) { [shared] in shared.drainMode }
         let requestHandler = HTTPRequestHandler(
             configuration: self.configuration,
-            responder: self.responder,
+            responder: responder,
             loop: loop,
             server: self.shared,
             connectionGuard: connectionGuard
@@ -209,7 +249,7 @@ public final class HTTPServer: Sendable {
         let streams = HTTPStreamPipeline { [self] stream in
             let handler = HTTPRequestHandler(
                 configuration: self.configuration,
-                responder: self.responder,
+                responder: responder,
                 loop: loop,
                 server: self.shared,
                 connectionGuard: nil,
@@ -255,39 +295,52 @@ public final class HTTPServer: Sendable {
         try sync.addHandler(requestHandler)
     }
 
-    /// Counts `channel` against `limit`: pauses accepting when it is reached, resumes when a
-    /// connection closes below it.
-    private func admit(_ channel: any Channel, limit: Int) {
-        let pause = self.admission.withLock { state -> Bool in
-            state.open += 1
-            guard state.open >= limit, !state.paused else { return false }
-            state.paused = true
-            return true
+    /// Counts `channel` against `maxConnections`: pauses accepting when it is reached, resumes
+    /// when a connection closes below it.
+    private func admit(_ channel: any Channel) {
+        self.carryOut(self.shared.lifecycle.withLock { $0.connectionOpened() })
+        channel.closeFuture.whenComplete { _ in
+            self.carryOut(self.shared.lifecycle.withLock { $0.connectionClosed() })
         }
-        if pause {
+    }
+
+    private func carryOut(_ action: StateMachine.AdmissionAction) {
+        switch action {
+        case .none:
+            break
+        case .pauseAccepting(let limit):
             self.shared.logger.info("\(limit) connections open (the worker-connections limit); pausing accepting")
             self.setAccepting(false)
-        }
-        channel.closeFuture.whenComplete { _ in
-            let resume = self.admission.withLock { state -> Bool in
-                state.open -= 1
-                guard state.paused, state.open < limit else { return false }
-                state.paused = false
-                return true
-            }
-            if resume, !self.shared.isDraining {
-                self.shared.logger.debug("below the worker-connections limit; accepting again")
-                self.setAccepting(true)
-            }
+        case .resumeAccepting:
+            self.shared.logger.debug("below the worker-connections limit; accepting again")
+            self.setAccepting(true)
         }
     }
 
     private func setAccepting(_ accepting: Bool) {
-        self.acceptors.withLock { $0 }.forEach { $0.setAccepting(accepting) }
-        for listener in self.listeners.withLock({ $0 }) {
-            listener.setOption(.autoRead, value: accepting).whenFailure { _ in }
-            if accepting { listener.read() }
+        self.shared.lifecycle.withLock { $0.listeners }.forEach { $0.setAccepting(accepting) }
+    }
+
+    /// Counts a request toward `maxRequests`; at the limit the drain begins at once, so that this
+    /// very response already closes its connection and no other connection is accepted meanwhile
+    /// (another worker takes it).
+    fileprivate func countRequest() {
+        let action = self.shared.lifecycle.withLock { machine -> StateMachine.RequestAction in
+            let action = machine.requestReceived(now: .now())
+            if case .limitReached(_, let drain) = action { self.own(drain, in: &machine) }
+            return action
         }
+        guard case .limitReached(let count, let drain) = action else { return }
+        if case .drain(let listeners, _) = drain { listeners.forEach { $0.setAccepting(false) } }
+        self.shared.logger.notice("served \(count) requests (the max-requests limit); shutting down gracefully")
+    }
+
+    /// Carries out a `.drain` in a task the machine keeps (`stopTask`), inside the lock that
+    /// decided it, and publishes the drain to the connections.
+    private func own(_ action: StateMachine.ShutdownAction, in machine: inout StateMachine) {
+        self.shared.publish(machine)
+        guard case .drain(let listeners, let deadline) = action else { return }
+        machine.owns(Task { await self.drain(closing: listeners, until: deadline) })
     }
 
     /// Shuts down gracefully: see the type's description. Returns once every connection has
@@ -299,18 +352,31 @@ public final class HTTPServer: Sendable {
     /// keep-alive timeout (the default: a request a client is already sending is answered,
     /// with `Connection: close`, not lost; what `HUP`, `TERM` and `--max-requests` need).
     public func shutdown(closingIdle: Bool = false) async {
-        if closingIdle { self.shared.closeIdleConnections() }
-        guard !self.shutdownStarted.exchange(true, ordering: .acquiringAndReleasing) else {
-            return await self.waitUntilStopped()
+        self.beginShutdown(closingIdle: closingIdle)
+        await self.waitUntilStopped()
+    }
+
+    /// Starts `shutdown()` and returns at once (from a signal handler): the server owns the
+    /// drain's task, and `waitUntilStopped()` returns once it has finished.
+    public func beginShutdown(closingIdle: Bool = false) {
+        self.shared.lifecycle.withLock { machine in
+            self.own(machine.shutdown(closingIdle: closingIdle, now: .now()), in: &machine)
         }
-        self.shared.beginDraining()
+    }
+
+    /// `beginShutdown()` once `delay` has passed (a drain delay: serving on while a load balancer
+    /// notices the health path failing). The timer is on the server's own loop, so it goes with
+    /// the loops if they stop first.
+    public func beginShutdown(after delay: Duration) {
+        self.group.next().scheduleTask(in: TimeAmount(delay)) { self.beginShutdown() }
+    }
+
+    /// The drain: what `.drain` asks for, then the stop hooks and the event loops.
+    private func drain(closing listeners: [Listener], until deadline: NIODeadline) async {
         // Event streams and long polls end now: their handlers return and their bodies end.
         let streams = self.shared.drainSignal.drain()
-        for listener in self.listeners.withLock({ $0 }) {
-            try? await listener.close()
-        }
-        for acceptor in self.acceptors.withLock({ $0 }) {
-            await acceptor.close()
+        for listener in listeners {
+            await listener.close()
         }
         let open = self.connections.count
         if open > 0 {
@@ -319,44 +385,44 @@ public final class HTTPServer: Sendable {
                 "waiting up to \(seconds) for \(open) connection\(open == 1 ? "" : "s") to finish (\(streams) stream\(streams == 1 ? "" : "s") told to end)"
             )
         }
-        let stragglers = await self.connections.drain(timeout: self.configuration.gracefulTimeout, on: self.group.next())
+        let stragglers = await self.connections.drain(until: deadline, on: self.group.next())
         if !stragglers.isEmpty {
             self.shared.logger.warning("graceful timeout passed with \(stragglers.count) connections still busy; closing them")
             for channel in stragglers {
                 try? await channel.close()
             }
         }
-        for body in self.loopsStopping.withLock({ $0 }) {
-            await body()
+        if case .stopLoops(let hooks) = self.shared.lifecycle.withLock({ $0.drained() }) {
+            for body in hooks {
+                await body()
+            }
         }
         try? await self.group.shutdownGracefully()
-        let waiters = self.stopped.withLock { stopped in
-            stopped.done = true
-            defer { stopped.waiters = [] }
-            return stopped.waiters
-        }
-        waiters.forEach { $0.resume() }
+        self.shared.lifecycle.withLock { $0.loopsStopped() }.forEach { $0.resume() }
     }
 
     /// Stops at once: closes every open connection, so that a `shutdown()` in progress stops
     /// waiting for them (a second Ctrl-C).
     public func closeAllConnections() {
-        self.shared.closeIdleConnections()
+        self.shared.lifecycle.withLock { $0.closeAllConnections() }
         for channel in self.connections.all {
             channel.close(promise: nil)
         }
     }
 
-    /// Waits until `shutdown()` has finished.
+    /// Waits until `shutdown()` has finished: the connections are gone, the stop hooks have run,
+    /// the event loops have stopped, and the task that did it has returned.
     public func waitUntilStopped() async {
         await withCheckedContinuation { continuation in
-            let done = self.stopped.withLock { stopped in
-                if !stopped.done { stopped.waiters.append(continuation) }
-                return stopped.done
-            }
-            if done { continuation.resume() }
+            if self.shared.lifecycle.withLock({ $0.waitUntilStopped(continuation) }) == .resume { continuation.resume() }
         }
+        await self.shared.lifecycle.withLock { $0.stopTask }?.value
     }
+}
+
+/// `start()` called twice, or after `shutdown()`.
+public struct HTTPServerLifecycleError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// A listening address that could not be set up, and why.
@@ -383,35 +449,13 @@ public struct HTTPServerError: Error, CustomStringConvertible {
     }
 }
 
-/// Counts requests toward `HTTPServerConfiguration.maxRequests` and calls `onLimit` once when
-/// the count reaches the limit.
-final class RequestCounter: Sendable {
-    let limit: Int?
-    private let served = Atomic<Int>(0)
-    private let callback = Mutex<(@Sendable (Int) -> Void)?>(nil)
-
-    init(limit: Int?) { self.limit = limit }
-
-    var count: Int { self.served.load(ordering: .relaxed) }
-
-    var onLimit: (@Sendable (Int) -> Void)? {
-        get { self.callback.withLock { $0 } }
-        set { self.callback.withLock { $0 = newValue } }
-    }
-
-    func increment() {
-        let count = self.served.add(1, ordering: .relaxed).newValue
-        if let limit, count == limit { self.onLimit?(count) }
-    }
-}
-
-/// Counts each request, then lets `inner` answer it.
+/// Counts each request toward `maxRequests` (the server's lifecycle decides), then lets `inner` answer it.
 struct CountingResponder: HTTPResponder {
     let inner: any HTTPResponder
-    let counter: RequestCounter
+    let server: HTTPServer
 
     func respond(to request: HTTPServerRequest) async -> HTTPServerResponse {
-        self.counter.increment()
+        self.server.countRequest()
         return await self.inner.respond(to: request)
     }
 }

@@ -1,8 +1,10 @@
 import CarafeCore
+import ServiceLifecycle
 
 extension App {
-    /// Makes `database` the app's: handlers reach it as `req.db`; its connections close when
-    /// the server stops; and the command line gains `migrate [DIRECTORY]`, which applies the
+    /// Makes `database` the app's: handlers reach it as `req.db`; it runs as one of the app's
+    /// services (`addService`), so its connections close once the server has drained and the
+    /// services added after it have stopped; and the command line gains `migrate [DIRECTORY]`, which applies the
     /// migration files in DIRECTORY (default `migrations`) and exits.
     ///
     ///     let db = try Database.open(url: ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "sqlite:app.sqlite")
@@ -10,7 +12,7 @@ extension App {
     ///     try await app.run()          // `app migrate`, then `app serve`
     public func useDatabase(_ database: Database, migrations directory: String = "migrations") {
         self.storage[Database.Key.self] = database
-        self.onStop { await database.shutdown() }
+        self.addService(database)
         self.command("migrate", abstract: "Apply the database migrations not applied yet (default directory: \(directory)).") {
             [logger] arguments in
             guard arguments.count <= 1, arguments.first?.hasPrefix("-") != true else {
@@ -22,6 +24,16 @@ extension App {
             print(applied.isEmpty ? "No migrations to apply." : "Applied \(applied.count) migrations: \(applied.joined(separator: ", ")).")
             await database.shutdown()
         }
+    }
+}
+
+/// A database as a swift-service-lifecycle `Service` (`useDatabase` adds it to the app; put it
+/// in your own `ServiceGroup` to share it): `run()` waits for the graceful shutdown, or a
+/// cancellation, then closes every connection.
+extension Database: Service {
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await self.shutdown()
     }
 }
 

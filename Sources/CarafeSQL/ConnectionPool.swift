@@ -114,39 +114,13 @@ struct PoolMetrics: Sendable {
     let timeouts = Counter(label: "db_client_connection_timeouts_total")
 }
 
-/// The connections of one event loop.
+/// The connections of one event loop: `ConnectionPoolStateMachine` decides, this runs its
+/// actions (opens and closes connections, resumes waiters, arms the timers).
 final class LoopPool<Connection: SQLConnection>: Sendable {
-    private struct Idle {
-        let connection: Connection
-        let since: ContinuousClock.Instant
-    }
-
-    private struct Waiter {
-        let id: Int
-        /// Resumed with a connection, or nil when a slot came free (the waiter opens one).
-        let continuation: CheckedContinuation<Connection?, any Error>
-    }
-
-    private enum LeaseStep {
-        case use(Connection)
-        case open
-        case wait
-        case fail(DatabaseUnavailable)
-    }
-
-    private enum ReleaseStep {
-        case waiter(Waiter)
-        case idle
-        case close
-    }
+    private typealias Machine = ConnectionPoolStateMachine<Connection, CheckedContinuation<ConnectionPoolGrant<Connection>, any Error>>
 
     private struct State {
-        var idle: [Idle] = []
-        /// Connections open or being opened, idle or lent.
-        var open = 0
-        var waiters: [Waiter] = []
-        var nextWaiter = 0
-        var closed = false
+        var machine: Machine
         var reaper: RepeatedTask?
     }
 
@@ -154,7 +128,9 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
     private let configuration: ConnectionPoolConfiguration
     private let connect: ConnectionPool<Connection>.Connect
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+    /// The closes of connections returned to a closed pool or reaped for idleness: `shutdown` waits for them.
+    private let closing = OwnedTasks()
 
     init(
         loop: any EventLoop,
@@ -166,80 +142,85 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.connect = connect
+        self.state = Mutex(State(machine: Machine(configuration: configuration)))
     }
 
-    var openCount: Int { self.state.withLock { $0.open } }
+    var openCount: Int { self.state.withLock { $0.machine.openCount } }
 
     func lease() async throws -> Connection {
-        let deadline = ContinuousClock.now + self.configuration.waitTimeout
-        while true {
-            let step: LeaseStep = self.state.withLock { state in
-                if state.closed { return .fail(DatabaseUnavailable("the connection pool was shut down")) }
-                while let idle = state.idle.popLast() {
-                    if !idle.connection.isClosed { return .use(idle.connection) }
-                    state.open -= 1  // the server closed it (a restart): drop it
+        let waitID = Mutex<Int?>(nil)
+        let grant: ConnectionPoolGrant<Connection> = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ConnectionPoolGrant<Connection>, any Error>) in
+                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+                // Decided and queued under one lock: a connection that comes back meanwhile
+                // finds the waiter.
+                let action = self.state.withLock { $0.machine.lease(continuation, now: .now, isClosed: { $0.isClosed }) }
+                switch action {
+                case .use(let connection):
+                    continuation.resume(returning: .connection(connection))
+                case .open:
+                    continuation.resume(returning: .slot)
+                case .fail(let error):
+                    continuation.resume(throwing: error)
+                case .wait(let id, let deadline):
+                    waitID.withLock { $0 = id }
+                    if Task.isCancelled, let waiter = self.state.withLock({ $0.machine.cancel(id) }) {
+                        return waiter.resume(throwing: CancellationError())  // cancelled before `onCancel` could see the id
+                    }
+                    self.loop.scheduleTask(in: TimeAmount(deadline - .now)) { self.timeOut() }
                 }
-                if state.open < self.configuration.maxConnections {
-                    state.open += 1
-                    return .open
-                }
-                if state.waiters.count >= self.configuration.maxWaiters {
-                    return .fail(DatabaseUnavailable("too many queries are waiting for a connection"))
-                }
-                return .wait
             }
-            switch step {
-            case .use(let connection):
+        } onCancel: {
+            guard let id = waitID.withLock({ $0 }) else { return }
+            self.state.withLock { $0.machine.cancel(id) }?.resume(throwing: CancellationError())
+        }
+        switch grant {
+        case .connection(let connection):
+            return connection
+        case .slot:
+            do {
+                let connection = try await self.open()
+                self.startReaper()
                 return connection
-            case .fail(let error):
-                throw error
-            case .open:
-                do {
-                    let connection = try await self.open()
-                    self.startReaper()
-                    return connection
-                } catch {
-                    self.slotFreed()
-                    if error is CancellationError { throw error }
-                    self.logger.warning("could not connect to the database: \(String(reflecting: error))")
-                    throw error as? DatabaseUnavailable ?? DatabaseUnavailable("could not connect to it")
-                }
-            case .wait:
-                if let connection = try await self.wait(until: deadline) { return connection }
+            } catch {
+                self.run(self.state.withLock { $0.machine.openFailed() })
+                if error is CancellationError { throw error }
+                self.logger.warning("could not connect to the database: \(String(reflecting: error))")
+                throw error as? DatabaseUnavailable ?? DatabaseUnavailable("could not connect to it")
             }
         }
     }
 
-    /// Takes back a lent connection: to the next waiter, else to the idle list; a closed one
-    /// frees its slot.
+    /// Takes back a lent connection: to the oldest waiter, else to the idle list; a closed one
+    /// frees its slot for the oldest waiter.
     func release(_ connection: Connection) {
-        if connection.isClosed { return self.slotFreed() }
-        let next: ReleaseStep = self.state.withLock { state in
-            if state.closed {
-                state.open -= 1
-                return .close
-            }
-            if !state.waiters.isEmpty { return .waiter(state.waiters.removeFirst()) }
-            state.idle.append(Idle(connection: connection, since: .now))
-            return .idle
-        }
-        switch next {
-        case .waiter(let waiter): waiter.continuation.resume(returning: connection)
-        case .idle: break
-        case .close: Task { await connection.close() }
+        let isClosed = connection.isClosed
+        self.run(self.state.withLock { $0.machine.release(connection, isClosed: isClosed, now: .now) })
+    }
+
+    private func run(_ action: Machine.ReleaseAction) {
+        switch action {
+        case .resume(let waiter, let grant): waiter.resume(returning: grant)
+        case .keep, .none: break
+        case .close(let connection): self.closing.run { await connection.close() }
         }
     }
 
     func shutdown() async {
-        let (idle, waiters, reaper) = self.state.withLock { state in
-            state.closed = true
-            state.open -= state.idle.count
-            defer { (state.idle, state.waiters, state.reaper) = ([], [], nil) }
-            return (state.idle, state.waiters, state.reaper)
+        let ((idle, waiters), reaper) = self.state.withLock { state in
+            defer { state.reaper = nil }
+            return (state.machine.shutDown(), state.reaper)
         }
         reaper?.cancel()
-        waiters.forEach { $0.continuation.resume(throwing: DatabaseUnavailable("the connection pool was shut down")) }
-        for entry in idle { await entry.connection.close() }
+        waiters.forEach { $0.resume(throwing: DatabaseUnavailable("the connection pool was shut down")) }
+        for connection in idle { await connection.close() }
+        await self.closing.wait(grace: .seconds(5))
+    }
+
+    /// Fails the waiters whose wait is over.
+    private func timeOut() {
+        let (expired, error) = self.state.withLock { $0.machine.timeOut(now: .now) }
+        expired.forEach { $0.resume(throwing: error) }
     }
 
     /// Opens a connection, giving up after the connect timeout.
@@ -260,73 +241,18 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
         }
     }
 
-    /// Waits for a connection to come back, or a slot to come free (nil), until `deadline`.
-    private func wait(until deadline: ContinuousClock.Instant) async throws -> Connection? {
-        let remaining = deadline - .now
-        guard remaining > .zero else {
-            throw DatabaseUnavailable("every connection stayed busy for \(self.configuration.waitTimeout)")
-        }
-        let id = self.state.withLock { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connection?, any Error>) in
-                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
-                let added = self.state.withLock { state in
-                    guard !state.closed else { return false }
-                    state.waiters.append(Waiter(id: id, continuation: continuation))
-                    return true
-                }
-                guard added else {
-                    return continuation.resume(throwing: DatabaseUnavailable("the connection pool was shut down"))
-                }
-                self.loop.scheduleTask(in: TimeAmount(remaining)) {
-                    self.endWait(id, DatabaseUnavailable("every connection stayed busy for \(self.configuration.waitTimeout)"))
-                }
-            }
-        } onCancel: {
-            self.endWait(id, CancellationError())
-        }
-    }
-
-    /// Fails waiter `id` with `error`, if it is still waiting.
-    private func endWait(_ id: Int, _ error: any Error) {
-        let waiter = self.state.withLock { state in
-            state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
-        }
-        waiter?.continuation.resume(throwing: error)
-    }
-
-    /// A connection closed, or failed to open: the first waiter may open one in its place.
-    private func slotFreed() {
-        let waiter = self.state.withLock { state in
-            state.open -= 1
-            return state.waiters.isEmpty ? nil : state.waiters.removeFirst()
-        }
-        waiter?.continuation.resume(returning: nil)
-    }
-
     /// Closes connections idle for longer than the idle timeout, checking every half of it.
     private func startReaper() {
         let idleTimeout = self.configuration.idleTimeout
         let period = max(idleTimeout / 2, .milliseconds(100))
         self.state.withLock { state in
-            guard state.reaper == nil, !state.closed else { return }
+            guard state.reaper == nil, !state.machine.isShutDown else { return }
             state.reaper = self.loop.scheduleRepeatedTask(initialDelay: TimeAmount(period), delay: TimeAmount(period)) { [weak self] _ in
                 guard let self else { return }
-                let now = ContinuousClock.now
-                let expired = self.state.withLock { state in
-                    let (old, fresh) = (
-                        state.idle.filter { now - $0.since >= idleTimeout }, state.idle.filter { now - $0.since < idleTimeout }
-                    )
-                    state.idle = fresh
-                    state.open -= old.count
-                    return old
-                }
+                let expired = self.state.withLock { $0.machine.reap(now: .now) }
                 if !expired.isEmpty {
                     self.logger.debug("closing \(expired.count) idle database connections")
-                    Task { for entry in expired { await entry.connection.close() } }
+                    self.closing.run { for connection in expired { await connection.close() } }
                 }
             }
         }

@@ -51,7 +51,8 @@ public final class Database: SQLExecutor, Sendable {
         try await self.driver.withConnection { try await body(Transaction(connection: $0, dialect: self.dialect)) }
     }
 
-    /// Closes every connection. The app's `onStop` does this when it was set up with `useDatabase`.
+    /// Closes every connection. The app does this after the drain when it was set up with
+    /// `useDatabase` (the database is one of its services).
     public func shutdown() async {
         await self.driver.shutdown()
     }

@@ -45,22 +45,51 @@ public struct Migrator: Sendable {
         } catch {
             throw MigrationError("cannot read the migrations directory \(self.directory.path): \(error.localizedDescription)")
         }
+        return try Self.plan(files: names, in: self.directory, for: self.database.dialect)
+    }
+
+    /// The migrations that the files named `files` (a directory's entries) make for `dialect`,
+    /// in the order they apply: by number, then name. Reads no file, so the rules are tested
+    /// without a directory.
+    ///
+    /// - Only names ending in `.sql` count (`README.md`, `001_users.sql~` are ignored).
+    /// - `NNN_description.postgres.sql` and `NNN_description.sqlite.sql` count only on their
+    ///   database, as `NNN_description`.
+    /// - Throws, naming the file, for a `.sql` file not named `NNN_description.sql` (no number,
+    ///   no description, a sign, another database's suffix such as `.mysql.sql`), and naming
+    ///   both files for two with one number (`001_users.sql` and `1_accounts.sql`, or
+    ///   `001_users.sql` beside `001_users.postgres.sql` on PostgreSQL).
+    public static func plan(files: [String], in directory: URL, for dialect: SQLDialect) throws -> [Migration] {
         var migrations: [Migration] = []
         let dialects: [SQLDialect: String] = [.postgres: ".postgres", .sqlite: ".sqlite"]
-        for file in names where file.hasSuffix(".sql") {
+        let example =
+            "migration files are named NNN_description.sql (or NNN_description.postgres.sql, "
+            + "NNN_description.sqlite.sql for one database), e.g. 001_create_users.sql"
+        for file in files where file.hasSuffix(".sql") {
             var name = String(file.dropLast(4))
-            if let (dialect, suffix) = dialects.first(where: { name.hasSuffix($0.value) }) {
-                guard dialect == self.database.dialect else { continue }
+            if let (fileDialect, suffix) = dialects.first(where: { name.hasSuffix($0.value) }) {
+                guard fileDialect == dialect else { continue }
                 name = String(name.dropLast(suffix.count))
             }
-            guard let underscore = name.firstIndex(of: "_"), let number = Int(name[..<underscore]), number >= 0 else {
-                throw MigrationError("\(file): migration files are named NNN_description.sql, e.g. 001_create_users.sql")
+            guard let underscore = name.firstIndex(of: "_"),
+                !name[..<underscore].isEmpty, name[..<underscore].allSatisfy({ $0.isASCII && $0.isNumber }),
+                let number = Int(name[..<underscore]),
+                name.index(after: underscore) < name.endIndex
+            else {
+                throw MigrationError("\(file): \(example)")
             }
-            migrations.append(Migration(name: name, number: number, url: self.directory.appendingPathComponent(file)))
+            if let dot = name.lastIndex(of: ".") {
+                throw MigrationError(
+                    "\(file): unknown database suffix \(name[dot...]).sql (known: .postgres.sql, .sqlite.sql); \(example)"
+                )
+            }
+            migrations.append(Migration(name: name, number: number, url: directory.appendingPathComponent(file)))
         }
-        migrations.sort { ($0.number, $0.name) < ($1.number, $1.name) }
+        migrations.sort { ($0.number, $0.url.lastPathComponent) < ($1.number, $1.url.lastPathComponent) }
         for (a, b) in zip(migrations, migrations.dropFirst()) where a.number == b.number {
-            throw MigrationError("\(a.url.lastPathComponent) and \(b.url.lastPathComponent) have the same number")
+            throw MigrationError(
+                "\(a.url.lastPathComponent) and \(b.url.lastPathComponent) have the same number (\(a.number)): give each migration a number of its own"
+            )
         }
         return migrations
     }

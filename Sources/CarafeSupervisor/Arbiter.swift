@@ -29,24 +29,15 @@ import Glibc
 ///
 /// With `reloadOnChange`, a change of the executable's modification time reloads as HUP does.
 public final class Arbiter {
-    private enum State {
-        case running
-        case stopping(deadline: ContinuousClock.Instant)
-    }
-
     private let configuration: ArbiterConfiguration
     private let logger: Logger
     private let reopenLogFiles: () throws -> Void
+    /// Every decision: the phase, the workers and what the master knows of them, the target,
+    /// reloads, boot failures, recycling. The rest of this type is I/O.
+    private var machine: ArbiterStateMachine
     private var listeners: [ListeningSocket] = []
-    private var workers: [WorkerProcess] = []
-    private var target: Int
-    private var state = State.running
-    private var nextNumber = 1
-    private var generation = 0
-    private var reloadStartedAt: ContinuousClock.Instant?
-    private var bootFailures = 0
-    private var nextSpawn = ContinuousClock.now
-    private var failure: SupervisorError?
+    /// The running workers' processes (pid and heartbeat pipe), by pid.
+    private var processes: [pid_t: WorkerProcess] = [:]
     /// Where this master's pid is written: `--pid`, or `--pid` + `.oldbin` after a USR2.
     private var pidFile: String?
     /// The master started by USR2, while it runs.
@@ -58,12 +49,10 @@ public final class Arbiter {
     /// stable (`reloadOnChange`): a build being written is not started half-way.
     private var executableVersion: timespec?
     private var changedVersion: (version: timespec, since: ContinuousClock.Instant)?
-    /// After a TERM with a drain delay: when the graceful stop begins.
-    private var drainingUntil: ContinuousClock.Instant?
     /// With `reusePort`: the sockets of worker slots 1, 2, … (slot 0's are `listeners`).
     private var slotListeners: [Int: [ListeningSocket]] = [:]
-    /// When the workers' memory and age were last checked (`maxWorkerMemory`, `maxWorkerAge`).
-    private var lastRecycleCheck = ContinuousClock.now
+    /// Set once the machine said `.exit`.
+    private var exitStatus: Int32?
     /// Given the access-log lines of the requests a worker had in flight when the master killed
     /// it for `timeout` (each with status 504); the app writes them to its access log.
     public var killedRequestsLog: (([String]) -> Void)?
@@ -81,7 +70,7 @@ public final class Arbiter {
         self.configuration = configuration
         self.logger = logger
         self.reopenLogFiles = reopenLogFiles
-        self.target = max(1, configuration.workers)
+        self.machine = ArbiterStateMachine(configuration: configuration, now: .now)
     }
 
     /// Binds, starts the workers and supervises them until stopped. Returns the exit status:
@@ -110,7 +99,7 @@ public final class Arbiter {
                 }
             }
             if self.configuration.reusePort {
-                for slot in 1..<max(1, self.target) { _ = try self.sockets(forSlot: slot) }
+                for slot in self.machine.openSlots.sorted() { _ = try self.sockets(forSlot: slot) }
             }
             self.pidFile = self.configuration.pidFile
             if let pidFile = self.pidFile { try Self.write("\(getpid())\n", to: pidFile) }
@@ -123,124 +112,84 @@ public final class Arbiter {
         self.executableVersion = Self.modificationTime(of: self.configuration.executable)
         ProcessTitle.set("carafe: master" + (self.configuration.processName.map { " [\($0)]" } ?? ""))
         for listener in self.listeners {
-            self.logger.notice("Carafe serving on \(listener.url) (master pid \(getpid()), \(self.target) workers)")
+            self.logger.notice("Carafe serving on \(listener.url) (master pid \(getpid()), \(self.machine.target) workers)")
         }
-        while true {
+        while self.exitStatus == nil {
             var descriptors = [pollfd(fd: signals.descriptor, events: Int16(POLLIN), revents: 0)]
-            descriptors += self.workers.filter { $0.heartbeat >= 0 }.map { pollfd(fd: $0.heartbeat, events: Int16(POLLIN), revents: 0) }
+            descriptors += self.processes.values.filter { $0.heartbeat >= 0 }.map { pollfd(fd: $0.heartbeat, events: Int16(POLLIN), revents: 0) }
             _ = poll(&descriptors, nfds_t(descriptors.count), 200)
-            for worker in self.workers {
-                let events = worker.readHeartbeat()
-                if events.beats > 0 { self.heard(from: worker) }
-                for frame in events.frames { self.received(frame, from: worker) }
-            }
-            for signo in signals.take() {
-                self.handle(signo)
+            self.readHeartbeats()
+            for signo in signals.take() where signo != SIGCHLD {  // SIGCHLD: reaped below, on every turn
+                self.carryOut(self.machine.signal(signo, now: .now))
             }
             self.reap()
-            self.observer?.workersRunning(self.workers.filter { !$0.killed }.map(\.info))
-            switch self.state {
-            case .running:
-                if let until = self.drainingUntil, ContinuousClock.now >= until {
-                    self.drainingUntil = nil
-                    self.logger.notice("drain delay over: stopping gracefully")
-                    self.stop(graceful: true)
-                    continue
+            self.observer?.workersRunning(self.machine.running)
+            if self.configuration.reloadOnChange, self.machine.phase == .running, self.executableChanged() {
+                self.carryOut(self.machine.executableChanged(now: .now))
+            }
+            // A report that came since (a stuck loop's watchdog reports at once) is there before a timeout kill.
+            self.readHeartbeats()
+            self.carryOut(self.machine.tick(now: .now, residentMemory: ProcessMemory.resident(of:)))
+        }
+        self.cleanUp()
+        SignalQueue.restoreDefaults(Self.handledSignals)
+        return self.exitStatus ?? 0
+    }
+
+    // MARK: - Carrying out the machine's actions
+
+    private func carryOut(_ actions: [ArbiterStateMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .log(let level, let message):
+                self.logger.log(level: level, "\(message)")
+            case .spawn(let number, _, let slot):
+                self.spawnWorker(number: number, slot: slot)
+            case .signal(let pid, let signo):
+                if pid > 0 { kill(pid, signo) }
+            case .closeListeners:
+                self.closeListeners()
+            case .closeSlot(let slot):
+                let shared = Set(self.listeners.map(\.descriptor))
+                for socket in self.slotListeners[slot] ?? [] where !shared.contains(socket.descriptor) { socket.close() }
+                self.slotListeners[slot] = nil
+            case .reopenLogFiles:
+                do {
+                    try self.reopenLogFiles()
+                    self.logger.notice("received USR1: reopened log files; telling the workers to")
+                } catch {
+                    self.logger.error("received USR1: \(error)")
                 }
-                if self.configuration.reloadOnChange { self.checkExecutable() }
-                self.checkTimeouts()
-                self.checkRecycling()
-                if let failure = self.failure {
-                    self.logger.critical("\(failure); stopping")
-                    self.stop(graceful: false)
-                } else {
-                    self.manageWorkers()
-                }
-            case .stopping(let deadline):
-                if self.workers.isEmpty {
-                    self.cleanUp()
-                    SignalQueue.restoreDefaults(Self.handledSignals)
-                    self.logger.notice(self.failure == nil ? "master stopped" : "master stopped after an error")
-                    return self.failure == nil ? 0 : 1
-                }
-                if ContinuousClock.now > deadline {
-                    for worker in self.workers where !worker.killed {
-                        self.logger.warning("\(worker.name) still running after the graceful timeout; killing it")
-                        worker.signal(SIGKILL, because: "the stop deadline")
-                    }
-                }
+            case .upgrade:
+                self.upgrade()
+            case .logKilledRequests(let lines):
+                self.killedRequestsLog?(lines)
+            case .workerExited(let info, let cause):
+                self.observer?.workerExited(info, cause: cause)
+            case .workerFailedToBoot(let info):
+                self.observer?.workerFailedToBoot(info)
+            case .reloadFinished(let duration):
+                self.observer?.reloadFinished(after: duration)
+            case .exit(let status):
+                self.exitStatus = status
             }
         }
     }
 
-    // MARK: - Events
-
-    private func heard(from worker: WorkerProcess) {
-        worker.lastBeat = .now
-        guard !worker.booted else { return }
-        worker.booted = true
-        self.bootFailures = 0
-        self.logger.info("\(worker.name) is serving")
-        if worker.reopenLogsOnceBooted { kill(worker.pid, SIGUSR1) }
+    /// Reads every worker's pipe: beats (the first says it serves) and frames (reports).
+    private func readHeartbeats() {
+        for process in self.processes.values {
+            let events = process.readHeartbeat()
+            if events.beats > 0 { self.carryOut(self.machine.heartbeat(from: process.pid, now: .now)) }
+            for frame in events.frames { self.received(frame, from: process.pid) }
+        }
     }
 
-    private func received(_ frame: HeartbeatFrame, from worker: WorkerProcess) {
+    private func received(_ frame: HeartbeatFrame, from pid: pid_t) {
         if frame.kind == .inFlight {
-            worker.inFlight = String(decoding: frame.payload, as: UTF8.self)
+            self.machine.inFlight(String(decoding: frame.payload, as: UTF8.self), from: pid)
         }
-        self.observer?.worker(worker.info, sent: frame)
-    }
-
-    /// Why `worker` ended, for the observer.
-    private static func cause(of worker: WorkerProcess, _ exit: WorkerExit) -> WorkerExitCause {
-        if worker.timedOut { return .timeout }
-        if let recycling = worker.recycling { return recycling.cause }
-        switch worker.retiring {
-        case "a reload"?, "a failed reload"?: return .reload
-        case _?: return .stopped
-        case nil: return exit.isClean ? .maxRequests : .crash
-        }
-    }
-
-    private func handle(_ signo: Int32) {
-        switch signo {
-        case SIGCHLD:
-            break  // reaped below, on every turn of the loop
-        case SIGTERM:
-            if case .running = self.state, self.drainingUntil == nil, self.configuration.drainDelay > .zero {
-                // The workers answer their health path 503 from now on, and serve on, so that
-                // the load balancer takes this host out before the sockets close.
-                self.logger.notice(
-                    "received TERM: draining for \(self.configuration.drainDelay) (health checks fail, requests are served), then stopping gracefully"
-                )
-                self.drainingUntil = .now + self.configuration.drainDelay
-                for worker in self.workers where !worker.killed && worker.booted { kill(worker.pid, SIGUSR2) }
-                return
-            }
-            self.logger.notice("received TERM: stopping gracefully (workers get up to the graceful timeout)")
-            self.stop(graceful: true)
-        case SIGINT, SIGQUIT:
-            self.logger.notice("received \(signo == SIGINT ? "INT" : "QUIT"): quick stop")
-            self.stop(graceful: false)
-        case SIGHUP:
-            guard case .running = self.state, self.drainingUntil == nil else { return }
-            self.generation += 1
-            self.reloadStartedAt = .now
-            self.logger.notice("received HUP: reloading: starting \(self.target) new workers from \(self.configuration.executable)")
-        case SIGUSR2:
-            self.upgrade()
-        case SIGUSR1:
-            self.reopenLogs()
-        case SIGTTIN:
-            self.target += 1
-            self.logger.notice("received TTIN: now \(self.target) workers")
-        case SIGTTOU:
-            guard self.target > 1 else { return self.logger.notice("received TTOU: keeping the last worker") }
-            self.target -= 1
-            self.logger.notice("received TTOU: now \(self.target) workers")
-        default:
-            break
-        }
+        if let worker = self.machine.worker(pid: pid) { self.observer?.worker(worker.info, sent: frame) }
     }
 
     /// Collects every exited worker and logs how it ended.
@@ -260,189 +209,30 @@ public final class Arbiter {
                 }
                 continue
             }
-            guard let index = self.workers.firstIndex(where: { $0.pid == pid }) else { continue }
-            let worker = self.workers.remove(at: index)
-            for frame in worker.readHeartbeat().frames { self.received(frame, from: worker) }  // its last report
-            worker.closeHeartbeat()
-            let exit = WorkerExit(waitStatus: status)
-            let how = exit.description
-            self.observer?.workerExited(worker.info, cause: Self.cause(of: worker, exit))
-            if !worker.booted, worker.retiring == nil { self.observer?.workerFailedToBoot(worker.info) }
-            if let reason = worker.retiring, !worker.timedOut {
-                self.logger.info("\(worker.name) \(how) (stopped for \(reason))")
-                continue
-            }
-            if case .stopping = self.state { continue }
-            if worker.timedOut {
-                self.logger.error("\(worker.name) \(how) after its timeout; replacing it")
-            } else if exit.isClean {
-                self.logger.notice("\(worker.name) \(how) (max requests, or its app stopped); replacing it")
-            } else {
-                self.logger.error("\(worker.name) \(how); replacing it")
-            }
-            if !worker.booted { self.bootFailed(worker.name + " " + how, fatal: exit.isBootError) }
+            guard let process = self.processes.removeValue(forKey: pid) else { continue }
+            for frame in process.readHeartbeat().frames { self.received(frame, from: pid) }  // its last report
+            process.closeHeartbeat()
+            self.carryOut(self.machine.exited(pid, WorkerExit(waitStatus: status), now: .now))
         }
     }
 
-    private func bootFailed(_ what: String, fatal: Bool) {
-        self.bootFailures += 1
-        if fatal || self.bootFailures >= self.configuration.maxBootFailures {
-            let reason = fatal ? "\(what) (a boot error: see its log above)" : "\(self.bootFailures) in a row; the last: \(what)"
-            if self.workers.contains(where: { $0.generation < self.generation && $0.retiring == nil }) {
-                // A reload whose new workers do not start: keep serving with the old ones.
-                self.logger.error("reload failed, new workers keep failing to boot (\(reason)); keeping the old workers")
-                for worker in self.workers where worker.generation == self.generation {
-                    worker.signal(SIGKILL, because: "a failed reload")
-                }
-                self.generation -= 1
-                self.reloadStartedAt = nil
-                self.bootFailures = 0
-            } else {
-                self.failure = .workersFailToBoot(reason)
-            }
-            return
-        }
-        let delay = Duration.milliseconds(100 << min(self.bootFailures - 1, 6))
-        self.nextSpawn = .now + delay
-        self.logger.warning("a worker failed to boot (\(self.bootFailures) in a row); next attempt in \(delay)")
-    }
-
-    // MARK: - Keeping the workers
-
-    private func checkTimeouts() {
-        let now = ContinuousClock.now
-        for worker in self.workers where !worker.killed {
-            if worker.timedOut || worker.retiring != nil {
-                let grace: Duration = worker.timedOut ? .seconds(1) : self.configuration.gracefulTimeout + .seconds(2)
-                if let at = worker.signalledAt, now - at > grace {
-                    self.logger.error(
-                        "\(worker.name) did not exit \(worker.timedOut ? "on SIGABRT" : "within the graceful timeout"); sending SIGKILL"
-                    )
-                    worker.signal(SIGKILL, because: worker.retiring ?? "a timeout")
-                }
-            } else if let timeout = self.configuration.timeout, now - worker.lastBeat > timeout {
-                let silence = now - worker.lastBeat
-                self.logger.error(
-                    "\(worker.name) timed out: no heartbeat for \(silence.formatted) (timeout \(timeout.formatted))\(worker.booted ? "" : " while booting"); sending SIGABRT"
-                )
-                // What it was doing: the requests it last reported (its watchdog reports a stuck loop's at once).
-                let _ = worker.readHeartbeat().frames.map { self.received($0, from: worker) }
-                var accessLines: [String] = []
-                for line in worker.inFlight.split(separator: "\n") where !line.isEmpty {
-                    // "description", then U+001F and its access-log line when the worker has an access log.
-                    let parts = line.split(separator: "\u{1F}", maxSplits: 1)
-                    self.logger.error("\(worker.name) had in flight: \(parts[0])")
-                    if parts.count == 2 { accessLines.append(String(parts[1])) }
-                }
-                if !accessLines.isEmpty { self.killedRequestsLog?(accessLines) }
-                worker.timedOut = true
-                worker.signal(SIGABRT, because: "a timeout")
-            }
-        }
-    }
-
-    private func manageWorkers() {
-        let current = self.workers.filter { $0.generation == self.generation && $0.retiring == nil && $0.recycling == nil }
-        if current.count < self.target, ContinuousClock.now >= self.nextSpawn {
-            for _ in current.count..<self.target { self.spawnWorker() }
-        } else if current.count > self.target {
-            for worker in current.sorted(by: { $0.number < $1.number }).prefix(current.count - self.target) {
-                self.logger.info("stopping \(worker.name): fewer workers wanted")
-                worker.signal(SIGTERM, because: "fewer workers")
-            }
-        }
-        // Fewer workers (TTOU) with --reuse-port: a slot no worker serves any more closes its
-        // sockets, or the kernel would go on queuing connections there for nobody.
-        for slot in self.slotListeners.keys where slot >= self.target && !self.workers.contains(where: { $0.slot == slot }) {
-            let shared = Set(self.listeners.map(\.descriptor))
-            for socket in self.slotListeners[slot] ?? [] where !shared.contains(socket.descriptor) { socket.close() }
-            self.slotListeners[slot] = nil
-            self.logger.info("--reuse-port: closed the sockets of worker slot \(slot): no worker serves it now")
-        }
-        // A reload finishes once the new generation is serving in full: then the old one stops.
-        let old = self.workers.filter { $0.generation < self.generation && $0.retiring == nil && $0.recycling == nil }
-        let serving = current.filter(\.booted).count
-        if !old.isEmpty, serving >= self.target {
-            let took = self.reloadStartedAt.map { ContinuousClock.now - $0 }
-            if let took { self.observer?.reloadFinished(after: took) }
-            self.logger.notice(
-                "reload: \(serving) new workers serving\(took.map { " \($0.formatted) after HUP" } ?? ""); stopping \(old.count) old workers gracefully"
-            )
-            for worker in old { worker.signal(SIGTERM, because: "a reload") }
-            self.reloadStartedAt = nil
-        }
-    }
-
-    private func spawnWorker() {
-        let number = self.nextNumber
-        self.nextNumber += 1
+    private func spawnWorker(number: Int, slot: Int) {
         do {
-            let slot = self.freeSlot()
-            let worker = try WorkerProcess.spawn(
+            let process = try WorkerProcess.spawn(
                 number: number,
-                generation: self.generation,
                 executable: self.configuration.executable,
                 arguments: self.configuration.arguments,
                 listeners: try self.sockets(forSlot: slot).map(\.descriptor),
-                heartbeatInterval: self.configuration.heartbeatInterval,
-                slot: slot
+                heartbeatInterval: self.configuration.heartbeatInterval
             )
-            self.workers.append(worker)
-            self.logger.info("booting \(worker.name)")
+            self.processes[process.pid] = process
+            self.carryOut(self.machine.spawned(number: number, pid: process.pid))
         } catch {
-            self.logger.error("cannot start worker \(number): \(error)")
-            self.bootFailed("worker \(number): \(error)", fatal: false)
-        }
-    }
-
-    // MARK: - Recycling (--max-worker-memory, --max-worker-age)
-
-    /// Once a second: a worker past `maxWorkerMemory` or `maxWorkerAge` is marked, so that
-    /// `manageWorkers` starts its replacement; once the replacement serves, the marked worker is
-    /// stopped gracefully. One worker at a time, and never during a reload, so capacity never
-    /// dips below the target.
-    private func checkRecycling() {
-        guard self.configuration.maxWorkerMemory != nil || self.configuration.maxWorkerAge != nil else { return }
-        let current = self.workers.filter { $0.generation == self.generation && $0.retiring == nil && $0.recycling == nil }
-        if let old = self.workers.first(where: { $0.recycling != nil && $0.retiring == nil }) {
-            guard current.count >= self.target, current.allSatisfy(\.booted), let recycling = old.recycling else { return }
-            self.logger.notice("\(old.name): its replacement is serving; stopping it gracefully (\(recycling.reason))")
-            old.signal(SIGTERM, because: recycling.reason)
-            return
-        }
-        let now = ContinuousClock.now
-        guard now - self.lastRecycleCheck >= .seconds(1) else { return }
-        self.lastRecycleCheck = now
-        // Not while a reload, a boot or a stop is under way: those change the workers already.
-        guard current.count == self.target, current.allSatisfy(\.booted),
-            !self.workers.contains(where: { $0.retiring != nil && !$0.killed }),
-            !self.workers.contains(where: { $0.generation < self.generation })
-        else { return }
-        for worker in current.sorted(by: { $0.number < $1.number }) {
-            var recycling: (cause: WorkerExitCause, reason: String)?
-            if let age = self.configuration.maxWorkerAge, now - worker.spawnedAt >= age {
-                recycling = (.age, "--max-worker-age \(age.formatted): up for \((now - worker.spawnedAt).formatted)")
-            } else if let limit = self.configuration.maxWorkerMemory, let resident = ProcessMemory.resident(of: worker.pid),
-                resident > limit
-            {
-                recycling = (.memory, "--max-worker-memory \(ProcessMemory.describe(limit)): resident \(ProcessMemory.describe(resident))")
-            }
-            guard let recycling else { continue }
-            worker.recycling = recycling
-            self.logger.notice("\(worker.name) passed \(recycling.reason); starting its replacement first")
-            return
+            self.carryOut(self.machine.spawnFailed(number: number, error: "\(error)", now: .now))
         }
     }
 
     // MARK: - Worker slots (--reuse-port)
-
-    /// The slot for a new worker: with `reusePort`, the lowest one no running worker of this
-    /// generation serves (a recycled worker's replacement takes its slot); else 0.
-    private func freeSlot() -> Int {
-        guard self.configuration.reusePort else { return 0 }
-        let taken = Set(self.workers.filter { $0.generation == self.generation && $0.retiring == nil && $0.recycling == nil }.map(\.slot))
-        return (0...).first { !taken.contains($0) }!
-    }
 
     /// The sockets of worker slot `slot`: the shared ones for slot 0 (and for Unix and inherited
     /// sockets, which `SO_REUSEPORT` does not split); for another slot, TCP sockets of its own on
@@ -477,28 +267,9 @@ public final class Arbiter {
         self.slotListeners = [:]
     }
 
-    /// USR1: reopens the master's log files and has every worker reopen its own. A worker that
-    /// is still booting (its USR1 handler may not be installed yet) is told once it serves.
-    private func reopenLogs() {
-        do {
-            try self.reopenLogFiles()
-            self.logger.notice("received USR1: reopened log files; telling the workers to")
-        } catch {
-            self.logger.error("received USR1: \(error)")
-        }
-        for worker in self.workers where !worker.killed {
-            if worker.booted {
-                kill(worker.pid, SIGUSR1)
-            } else {
-                worker.reopenLogsOnceBooted = true
-            }
-        }
-    }
-
     /// USR2: starts a new master from the executable on disk, handing it the sockets (at 3, 4, …
     /// with `CARAFE_UPGRADE_FDS`). Both serve until this one is stopped, as in Gunicorn.
     private func upgrade() {
-        guard case .running = self.state else { return }
         if let running = self.upgradedMaster {
             return self.logger.warning("received USR2, but the new master (pid \(running)) is still running; ignored")
         }
@@ -527,13 +298,10 @@ public final class Arbiter {
         }
     }
 
-    /// Stops listening and tells every worker to stop: TERM (finish in-flight requests) or,
-    /// for a quick stop, QUIT (exit now). A second, quick stop during a graceful one hurries it.
-    private func stop(graceful: Bool) {
-        if case .stopping = self.state, graceful { return }
-        // The whole server stops: new connections are refused from now on, not queued and reset
-        // when the last worker lets go of the socket. Not after USR2 (the new master serves on
-        // it), nor while the old master this one took it over from lives (a rollback).
+    /// The whole server stops: new connections are refused from now on, not queued and reset
+    /// when the last worker lets go of the socket. Not after USR2 (the new master serves on it),
+    /// nor while the old master this one took it over from lives (a rollback).
+    private func closeListeners() {
         let shared = self.upgradedMaster != nil || self.previousMaster.map { kill($0, 0) == 0 } == true
         if !shared {
             self.listeners.forEach { $0.stopListening() }
@@ -542,11 +310,6 @@ public final class Arbiter {
         self.closeSlotSockets()
         self.listeners.forEach { $0.close(keepingFile: self.upgradedMaster != nil) }
         self.listeners = []
-        for worker in self.workers where !worker.killed {
-            worker.signal(graceful ? SIGTERM : SIGQUIT, because: graceful ? "a graceful stop" : "a quick stop")
-        }
-        let grace: Duration = graceful ? self.configuration.gracefulTimeout + .seconds(2) : .seconds(2)
-        self.state = .stopping(deadline: .now + grace)
     }
 
     private func cleanUp() {
@@ -556,22 +319,21 @@ public final class Arbiter {
         if let pidFile = self.pidFile { unlink(pidFile) }
     }
 
-    /// Reloads once the executable has a new modification time that has not changed for a second.
-    private func checkExecutable() {
-        guard let now = Self.modificationTime(of: self.configuration.executable) else { return }
+    /// Whether the executable has a new modification time that has not changed for a second.
+    private func executableChanged() -> Bool {
+        guard let now = Self.modificationTime(of: self.configuration.executable) else { return false }
         guard let known = self.executableVersion, !Self.same(now, known) else {
             self.changedVersion = nil
-            return
+            return false
         }
         guard let changed = self.changedVersion, Self.same(changed.version, now) else {
             self.changedVersion = (now, .now)
-            return
+            return false
         }
-        guard ContinuousClock.now - changed.since >= .seconds(1) else { return }
+        guard ContinuousClock.now - changed.since >= .seconds(1) else { return false }
         self.executableVersion = now
         self.changedVersion = nil
-        self.logger.notice("\(self.configuration.executable) changed; reloading")
-        self.handle(SIGHUP)
+        return true
     }
 
     // MARK: - Helpers
@@ -591,13 +353,5 @@ public final class Arbiter {
         defer { close(fd) }
         var text = text
         _ = text.withUTF8 { Glibc.write(fd, $0.baseAddress, $0.count) }
-    }
-}
-
-extension Duration {
-    /// `2.5 s`: seconds with at most three decimals.
-    var formatted: String {
-        let milliseconds = TimeAmount(self).nanoseconds / 1_000_000
-        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(Double(milliseconds) / 1000) s"
     }
 }

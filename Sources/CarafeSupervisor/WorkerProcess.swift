@@ -5,63 +5,30 @@ import NIOCore
 import Glibc
 #endif
 
-/// One worker as the master sees it: its process, its heartbeat pipe, and what the master has
-/// done to it.
+/// One worker's process as the master's I/O sees it: its pid and the read end of its heartbeat
+/// pipe. What the master knows and decides about it is in `ArbiterStateMachine.Worker`.
 final class WorkerProcess {
-    /// 1, 2, 3, … in order of spawning; a replacement gets a new number.
     let number: Int
     let pid: pid_t
-    /// Workers started by one reload share a generation; a HUP starts the next one.
-    let generation: Int
     /// The master's (non-blocking) read end of the heartbeat pipe; -1 once closed.
     private(set) var heartbeat: Int32
-    let spawnedAt: ContinuousClock.Instant
-    var lastBeat: ContinuousClock.Instant
-    /// Set by the first heartbeat: the worker is accepting.
-    var booted = false
-    /// Why the master is stopping it (it sent TERM, QUIT, ABRT or KILL), if it is.
-    var retiring: String?
-    /// The master killed it for missing heartbeats (not an orderly stop).
-    var timedOut = false
-    var signalledAt: ContinuousClock.Instant?
-    /// A USR1 (reopen the log files) came while it was booting: it gets one once it serves.
-    var reopenLogsOnceBooted = false
-    var killed = false
     /// Splits the heartbeat pipe's bytes into beats and frames.
     private var reader = HeartbeatReader()
-    /// The requests it last said it had in flight (a `.inFlight` frame), one per line.
-    var inFlight: String = ""
-    /// Set once it passed `--max-worker-memory` or `--max-worker-age`: its replacement is
-    /// starting, and it serves on until that one serves.
-    var recycling: (cause: WorkerExitCause, reason: String)?
-    /// With `--reuse-port`: the slot whose sockets it serves on (0, 1, …).
-    let slot: Int
 
-    private init(number: Int, pid: pid_t, generation: Int, heartbeat: Int32, slot: Int) {
-        self.slot = slot
+    private init(number: Int, pid: pid_t, heartbeat: Int32) {
         self.number = number
         self.pid = pid
-        self.generation = generation
         self.heartbeat = heartbeat
-        self.spawnedAt = .now
-        self.lastBeat = .now
     }
-
-    var name: String { "worker \(self.number) (pid \(self.pid))" }
-
-    /// What an `ArbiterObserver` is told about it.
-    var info: ArbiterWorkerInfo { ArbiterWorkerInfo(number: self.number, pid: self.pid, lastBeat: self.lastBeat, booted: self.booted) }
 
     /// Starts `executable` with `arguments` (argv[0] included) as worker `number`, the
     /// listening sockets at descriptors 3, 4, … and the heartbeat pipe after them (`ChildProcess`).
     static func spawn(
         number: Int,
-        generation: Int,
         executable: String,
         arguments: [String],
         listeners: [Int32],
-        heartbeatInterval: Duration,
-        slot: Int = 0
+        heartbeatInterval: Duration
     ) throws -> WorkerProcess {
         let ends = try PipeEnds.open(nonBlocking: false)
         // The write end must not sit on a number the file actions write to.
@@ -95,7 +62,7 @@ final class WorkerProcess {
             close(ends.read)
             throw error
         }
-        return WorkerProcess(number: number, pid: pid, generation: generation, heartbeat: ends.read, slot: slot)
+        return WorkerProcess(number: number, pid: pid, heartbeat: ends.read)
     }
 
     /// Reads every pending byte of the heartbeat pipe: the beats and frames it brought.
@@ -121,13 +88,5 @@ final class WorkerProcess {
     func closeHeartbeat() {
         if self.heartbeat >= 0 { close(self.heartbeat) }
         self.heartbeat = -1
-    }
-
-    /// Sends `signo`, remembering why and when.
-    func signal(_ signo: Int32, because reason: String) {
-        if self.retiring == nil { self.retiring = reason }
-        self.signalledAt = .now
-        if signo == SIGKILL { self.killed = true }
-        kill(self.pid, signo)
     }
 }

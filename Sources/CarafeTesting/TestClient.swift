@@ -154,6 +154,11 @@ public struct TestResponse: Sendable {
     /// The trailers a streamed body ended with (`ResponseBodyWriter.writeTrailers`).
     public var trailers: HTTPHeaders = [:]
 
+    /// The first value of the header `name` (any case), if any: `response.header("location")`.
+    public func header(_ name: String) -> String? {
+        self.headers.first(name: name)
+    }
+
     /// The body as UTF-8 text.
     public var text: String { String(decoding: self.body.readableBytesView, as: UTF8.self) }
 

@@ -5,50 +5,6 @@ import Testing
 /// The `accounts` example over real sockets, with curl as the browser (a cookie jar file,
 /// forms posted as a browser posts them): sign-up, sessions, CSRF, log-in, escaping.
 @Suite struct AccountsTests {
-    /// curl with its own cookie jar, as one browser.
-    final class Browser {
-        let port: Int
-        let jar = FileManager.default.temporaryDirectory.appendingPathComponent("carafe-jar-\(UUID().uuidString)").path
-
-        init(port: Int) { self.port = port }
-        deinit { try? FileManager.default.removeItem(atPath: self.jar) }
-
-        struct Page {
-            let status: Int
-            let headers: [String]
-            let body: String
-            func header(_ name: String) -> [String] {
-                self.headers.filter { $0.lowercased().hasPrefix(name.lowercased() + ":") }
-                    .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
-            }
-            /// The CSRF token of the page's forms.
-            var csrfToken: String? {
-                self.body.firstMatch(of: #/name="csrf_token" value="([A-Za-z0-9_-]+)"/#).map { String($0.output.1) }
-            }
-        }
-
-        func get(_ path: String) throws -> Page {
-            try self.request(["http://127.0.0.1:\(self.port)\(path)"])
-        }
-
-        /// Posts `fields` as a form (`--data-urlencode` each).
-        func post(_ path: String, _ fields: [(String, String)], headers: [String] = []) throws -> Page {
-            try self.request(
-                fields.flatMap { ["--data-urlencode", "\($0.0)=\($0.1)"] } + headers.flatMap { ["-H", $0] } + [
-                    "http://127.0.0.1:\(self.port)\(path)"
-                ]
-            )
-        }
-
-        private func request(_ arguments: [String]) throws -> Page {
-            let raw = try curl(["-i", "-b", self.jar, "-c", self.jar] + arguments)
-            guard let split = raw.range(of: "\r\n\r\n") else { return Page(status: 0, headers: [], body: raw) }
-            let head = raw[..<split.lowerBound].components(separatedBy: "\r\n")
-            let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-            return Page(status: status, headers: Array(head.dropFirst()), body: String(raw[split.upperBound...]))
-        }
-    }
-
     static func start(_ arguments: [String] = []) throws -> ServerProcess {
         try ServerProcess(
             builtExecutable("accounts"),

@@ -3,6 +3,7 @@ import CarafeHTTP
 import Foundation
 import NIOPosix
 import PostgresTestSupport
+import ProcessTestSupport
 import Testing
 
 /// The PostgreSQL pool itself: its bounds, its event loops, and a server that goes away and
@@ -38,17 +39,8 @@ import Testing
     @Test func aServerThatNeverAnswersTheStartupFailsAfterTheConnectTimeout() async throws {
         // A socket that listens but never accepts: TCP connects (the kernel's backlog), and
         // then nothing answers PostgreSQL's startup message.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = try #require(listeningSocketThatNeverAccepts())
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        #expect(listening && listen(fd, 8) == 0)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let db = try Database.open(
             url: "postgres://u:p@127.0.0.1:\(port)/db",
             pool: ConnectionPoolConfiguration(maxConnections: 1, connectTimeout: .milliseconds(500))

@@ -8,7 +8,7 @@ import Testing
 @Suite struct CSRFTests {
     /// An app with a form page that hands out the token, a protected POST, an exempt blueprint
     /// and an exempt route; `recorder` notes the handlers that ran.
-    static func app(_ recorder: Recorder) throws -> App {
+    static func app(_ recorder: TestRecorder) throws -> App {
         let app = App()
         try app.sessions(secretKey: secretKey)
         let csrf = app.csrfProtection()
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func aFormWithTheSessionsTokenPasses() async throws {
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let app = try Self.app(recorder)
         let (cookie, token) = try await Self.formSession(app)
         #expect(token.count == 43)  // 32 random bytes, base64url
@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func aMultipartFormCarriesTheTokenToo() async throws {
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let app = try Self.app(recorder)
         let (cookie, token) = try await Self.formSession(app)
         let file = MultipartTestPart.file("avatar", filename: "me.png", contentType: "image/png", [UInt8](repeating: 1, count: 600_000))
@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test func theHeaderPassesToo() async throws {
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let app = try Self.app(recorder)
         let (cookie, token) = try await Self.formSession(app)
         let headers: HTTPHeaders = ["cookie": "session=\(cookie)", "x-csrf-token": token]
@@ -93,7 +93,7 @@ import Testing
     }
 
     @Test func noTokenIs400AndTheHandlerDoesNotRun() async throws {
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let app = try Self.app(recorder)
         let (cookie, _) = try await Self.formSession(app)
         let response = await app.test.post("/posts", form: ["title": "Hi"], headers: sessionCookie(cookie))
@@ -107,7 +107,7 @@ import Testing
     }
 
     @Test func aWrongTokenOrAnotherSessionsTokenIs400() async throws {
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let app = try Self.app(recorder)
         let (cookie, token) = try await Self.formSession(app)
         let (otherCookie, otherToken) = try await Self.formSession(app)
@@ -127,7 +127,7 @@ import Testing
     }
 
     @Test func exemptBlueprintsAndRoutesPassWithoutAToken() async throws {
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let app = try Self.app(recorder)
         #expect(await app.test.post("/api/v1/posts", "{}", contentType: "application/json").text == "api posted")
         #expect(await app.test.post("/hook", "x").text == "hooked")
@@ -136,7 +136,7 @@ import Testing
     }
 
     @Test func safeMethodsAndUnknownRoutesAreNotChecked() async throws {
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let app = try Self.app(recorder)
         #expect(await app.test.get("/form").status == .ok)
         #expect(await app.test.head("/form").status == .ok)
@@ -145,7 +145,7 @@ import Testing
     }
 
     @Test func aClientKeepingCookiesPostsWithTheTokenItWasGiven() async throws {
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let client = try Self.app(recorder).test.keepingCookies()
         let token = await client.get("/form").text
         #expect(await client.post("/posts", form: ["csrf_token": token]).status == .ok)

@@ -8,8 +8,6 @@ import Synchronization
 let secretKey = "0123456789abcdef0123456789abcdef-test-key"
 
 extension TestResponse {
-    func header(_ name: String) -> String? { self.headers.first(name: name) }
-
     /// The `Set-Cookie` header for `name`, whole (value and attributes).
     func setCookie(_ name: String) -> String? {
         self.headers["set-cookie"].first { $0.hasPrefix("\(name)=") }
@@ -25,13 +23,6 @@ extension TestResponse {
 func sessionCookie(_ value: String?) -> HTTPHeaders {
     guard let value else { return [:] }
     return ["cookie": "session=\(value)"]
-}
-
-/// Notes what hooks and handlers did; safe to share between a test and its app.
-final class Recorder: Sendable {
-    private let entries = Mutex<[String]>([])
-    func record(_ entry: String) { self.entries.withLock { $0.append(entry) } }
-    var all: [String] { self.entries.withLock { $0 } }
 }
 
 /// A clock a test moves by hand.

@@ -59,13 +59,9 @@ import Testing
 
 /// Serves `app` on a free port of 127.0.0.1 while `body` runs, and passes it `http://127.0.0.1:PORT`.
 func withServedApp(_ app: App, _ body: (String) async throws -> Void) async throws {
-    struct Adapter: HTTPResponder {
-        let app: App
-        func respond(to request: HTTPServerRequest) async -> HTTPServerResponse { await self.app.respond(to: request) }
-    }
     let server = HTTPServer(
         configuration: HTTPServerConfiguration(bind: [.hostPort(host: "127.0.0.1", port: 0)], eventLoops: 1),
-        responder: Adapter(app: app),
+        responder: app,  // `App` is the responder
         logger: Logger(label: "carafe.test")
     )
     try await server.start()

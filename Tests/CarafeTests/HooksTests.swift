@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct HooksTests {
     /// Registers before, after and teardown hooks on `builder` that note `label` in `log`.
-    private func hook(_ builder: some RouteBuilder, _ label: String, _ log: Recorder) {
+    private func hook(_ builder: some RouteBuilder, _ label: String, _ log: TestRecorder) {
         builder.before { _ in
             log.record("before \(label)")
             return nil
@@ -21,7 +21,7 @@ import Testing
 
     @Test func aBeforeHookThatAnswersSkipsTheHandlerAndLaterBeforeHooksButNotAfterHooks() async {
         let app = App()
-        let log = Recorder()
+        let log = TestRecorder()
         app.before { req in
             log.record("check")
             return req.headers.contains(name: "x-token") ? nil : Response(status: .unauthorized, text: "Log in first.")
@@ -96,7 +96,7 @@ import Testing
 
     @Test func anAfterHookThatThrowsIsAnsweredAndLaterHooksStillRun() async {
         let app = App()
-        let log = Recorder()
+        let log = TestRecorder()
         app.teardown { _, error in log.record("teardown \(error.map { "\($0)" } ?? "nil")") }
         app.after { _, response in
             log.record("outer after saw \(response.status.code)")
@@ -115,7 +115,7 @@ import Testing
 
     @Test func teardownRunsEvenWhenTheHandlerThrowsAndReceivesTheError() async {
         let app = App()
-        let log = Recorder()
+        let log = TestRecorder()
         app.teardown { req, error in
             let what = if let boom = error as? Boom { "Boom(\(boom.secret))" } else if let error { "other \(error)" } else { "no error" }
             log.record("\(req.path): \(what)")
@@ -130,7 +130,7 @@ import Testing
 
     @Test func teardownReceivesTheErrorEvenWhenAnErrorHandlerAnsweredIt() async {
         let app = App()
-        let log = Recorder()
+        let log = TestRecorder()
         app.errorHandler(Boom.self) { _, _ in "handled" }
         app.teardown { _, error in log.record(error is Boom ? "Boom" : "\(String(describing: error))") }
         app.get("/boom") { _ -> String in throw Boom() }
@@ -143,7 +143,7 @@ import Testing
 
     @Test func hooksRunAppFirstOnTheWayInAndInnerFirstOnTheWayOut() async {
         let app = App()
-        let log = Recorder()
+        let log = TestRecorder()
         let outer = Blueprint("outer", prefix: "/outer")
         let inner = Blueprint("inner", prefix: "/inner")
         hook(app, "app 1", log)
@@ -171,7 +171,7 @@ import Testing
 
     @Test func aBlueprintsHooksApplyOnlyToItsOwnRoutes() async {
         let app = App()
-        let log = Recorder()
+        let log = TestRecorder()
         let admin = Blueprint("admin", prefix: "/admin")
         admin.before { _ in Response(status: .forbidden) }
         hook(admin, "admin", log)

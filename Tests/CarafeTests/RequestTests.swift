@@ -192,7 +192,7 @@ import Testing
     @Test func aBodyOverMaxBodySizeIs413AndNeverReachesTheHandler() async {
         let app = App()
         app.maxBodySize = 8
-        let calls = Recorder()
+        let calls = TestRecorder()
         app.post("/upload") { req in
             calls.record(req.bodyText)
             return "got \(req.body.readableBytes)"

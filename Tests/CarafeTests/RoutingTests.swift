@@ -150,7 +150,7 @@ import Testing
 
     @Test func headIsAnsweredByTheGetRouteWithoutABody() async {
         let app = App()
-        let calls = Recorder()
+        let calls = TestRecorder()
         app.get("/page") { req in
             calls.record(req.method.rawValue)
             return HTML("<p>hello</p>")

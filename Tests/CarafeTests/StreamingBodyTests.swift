@@ -62,7 +62,7 @@ import Testing
     @Test func aCollectedBodyOverTheLimitIs413AndClosesTheConnection() async {
         let app = App()
         app.maxBodySize = 8
-        let calls = Recorder()
+        let calls = TestRecorder()
         app.post("/small") { _ in
             calls.record("handler")
             return "ok"

@@ -131,16 +131,30 @@ public struct NginxError: Error, CustomStringConvertible {
 public func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
+    return bindToFreeLoopbackPort(fd) ?? 0
+}
+
+/// A socket on a free port of 127.0.0.1 that listens but never accepts: TCP connects (into the
+/// kernel's backlog) and then nothing answers, as a wedged server. Close `fd` when done.
+public func listeningSocketThatNeverAccepts(backlog: Int32 = 8) -> (fd: Int32, port: Int)? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard let port = bindToFreeLoopbackPort(fd), listen(fd, backlog) == 0 else {
+        close(fd)
+        return nil
+    }
+    return (fd, port)
+}
+
+/// Binds `fd` to port 0 of 127.0.0.1; the port the kernel chose, or nil.
+private func bindToFreeLoopbackPort(_ fd: Int32) -> Int? {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(fd, pointer, length) == 0 ? getsockname(fd, pointer, &length) : -1
-        }
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
+    return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
