@@ -1,4 +1,5 @@
 import Carafe
+import CarafeTesting
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -10,7 +11,7 @@ import Testing
     /// A user's service: notes when its `run()` starts and when it returns (at the graceful shutdown).
     struct RecordingService: Service {
         let name: String
-        let recorder: Recorder
+        let recorder: TestRecorder
 
         func run() async throws {
             self.recorder.record("\(self.name) started")
@@ -55,7 +56,7 @@ import Testing
     @Test func anAppInsideAUsersServiceGroupServesThenStopsOnItsGracefulShutdown() async throws {
         let app = App()
         app.get("/") { _ in "hello from a service group" }
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         let (serving, ready) = AsyncStream.makeStream(of: [SocketAddress].self)
         let group = ServiceGroup(
             services: [RecordingService(name: "user", recorder: recorder), app.service(Self.loopback) { ready.yield($0) }],
@@ -75,7 +76,7 @@ import Testing
 
     @Test func aServiceAddedToTheAppStartsBeforeItsRequestsAndStopsAfterTheDrainBeforeTheStopHooks() async throws {
         let app = App()
-        let recorder = Recorder()
+        let recorder = TestRecorder()
         app.get("/") { _ in
             recorder.record("request")
             return "served"
