@@ -59,11 +59,21 @@ public struct OTLPExporter: TelemetryExporter {
                 "the program bootstrapped InstrumentationSystem itself; drop that bootstrap or app.telemetryExporter (both would export the spans)"
             )
         }
+        // swift-otel stops the process (a fatal error) when asked for gRPC without its trait.
+        for key in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] {
+            if let value = environment[key], value.lowercased() == "grpc" {
+                throw TelemetryError(
+                    "\(key)=grpc: this build exports over OTLP/HTTP only (swift-otel's OTLPHTTP trait); use http/protobuf (the default) or http/json, and the collector's OTLP/HTTP port (4318)"
+                )
+            }
+        }
         if let endpoint = settings.endpoint { environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint }
         var configuration = self.configuration
         configuration.serviceName = settings.serviceName
         configuration.resourceAttributes.merge(settings.resourceAttributes) { mine, _ in mine }
         configuration.diagnosticLogger = .custom(logger)
+        // Its warnings and errors (a collector that does not answer); OTEL_LOG_LEVEL for more.
+        configuration.diagnosticLogLevel = .warning
         configuration.logs.enabled = false
         // One metrics backend per process: not when Prometheus (--metrics-bind) or the program has it.
         let metrics =

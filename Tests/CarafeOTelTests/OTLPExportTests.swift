@@ -244,6 +244,14 @@ import Testing
             #expect(status != 0)
             #expect(output.contains("--otlp-endpoint \(bad): not an http:// or https:// URL"), "\(output)")
         }
+        // gRPC is not built in: a clear error, not swift-otel's fatal error.
+        let (grpcStatus, grpcOutput) = try runProcess(
+            Self.executable.path,
+            ["serve", "--bind", "127.0.0.1:0", "--otlp-endpoint", "http://127.0.0.1:4317"],
+            environment: Self.environment(["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"])
+        )
+        #expect(grpcStatus == 1)
+        #expect(grpcOutput.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: this build exports over OTLP/HTTP only"), "\(grpcOutput)")
         for arguments in [["serve"], ["serve", "--workers", "2"]] {
             let (status, output) = try runProcess(
                 builtExecutable("hello").path,
