@@ -40,6 +40,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// The current request's head, and where its body goes while it arrives.
     var head: HTTPRequestHead?
     var bodySource: RequestBody.Producer.Source?
+    /// The current request's trailers, while its body may still bring them.
+    var trailers: RequestTrailers?
     /// Told when the current response has ended, with what was written.
     var completion: ResponseCompletion?
     var responseBytes = 0
@@ -132,7 +134,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 )
                 self.close(context: context)
             }
-        case .end:
+        case .end(let trailers):
+            self.receivedTrailers(trailers)
             switch self.machine.receivedEnd(now: .now()) {
             case .finishBody:
                 self.bodySource?.finish()
@@ -231,6 +234,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 }
             }
             body = RequestBody(producer.sequence, expectContinue: expectContinue)
+            self.trailers?.fail(HTTPBodyError.connectionClosed)  // a pipelined request's, never read
+            self.trailers = RequestTrailers.pending()
         } else {
             body = RequestBody()
         }
@@ -243,6 +248,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             completion: completion
         )
         request.isSecure = self.isSecure
+        if hasBody, let trailers = self.trailers { request.trailers = trailers }
         request.deadline = RequestDeadline { timeout, origin in
             bound.eventLoop.executeInline {
                 let (handler, context) = bound.value
@@ -299,7 +305,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     /// Ends the current response. An incomplete one (a producer that failed or wrote the wrong
     /// length) cannot be framed: the connection closes without the final chunk.
-    func endResponse(number: Int, complete: Bool, context: ChannelHandlerContext) {
+    func endResponse(number: Int, complete: Bool, trailers: HTTPHeaders? = nil, context: ChannelHandlerContext) {
         let action = self.machine.endResponse(number: number, complete: complete, now: .now())
         guard action != .drop else { return }
         self.stopKeepAlive()
@@ -314,17 +320,17 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             // The machine is idle before `.end` goes out: writing it may deliver the next
             // pipelined request at once.
             guard self.speaksHTTP1 else {
-                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
                 break
             }
             self.endingResponses += 1
-            context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+            context.write(self.wrapOutboundOut(.end(trailers)), promise: nil)
             self.flushPending = true
             self.endingResponses -= 1
             if self.endingResponses == 0 && !self.inReadBatch { self.flushIfPending(context: context) }
         case .writeEndAndClose:
             let channel = context.channel
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers))).whenComplete { _ in channel.close(promise: nil) }
         case .close, .drop:
             context.close(promise: nil)
         }
@@ -504,6 +510,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         self.task = nil
         self.bodySource?.finish(HTTPBodyError.connectionClosed)
         self.bodySource = nil
+        self.trailers?.fail(HTTPBodyError.connectionClosed)
+        self.trailers = nil
         for waiter in self.writers.takeAll() { waiter.fail(HTTPBodyError.connectionClosed) }
         // A WebSocket session ends with its connection.
         self.finishCompletion(complete: self.machine.isUpgraded)

@@ -61,7 +61,12 @@ extension HTTPRequestHandler {
                 let completed = complete
                 loop.executeInline {
                     let (handler, context) = bound.value
-                    handler.endResponse(number: number, complete: completed && (length == nil || length == written), context: context)
+                    handler.endResponse(
+                        number: number,
+                        complete: completed && (length == nil || length == written),
+                        trailers: writer.trailers.fields.withLock { $0 },
+                        context: context
+                    )
                 }
             }
         case .webSocket(let options, let run):
@@ -126,6 +131,13 @@ struct ChannelBodyWriter: ResponseBodyWriter {
     let bound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>
     let number: Int
     let bytesWritten = ByteCounter()
+    /// `writeTrailers`' fields, sent with the body's end.
+    let trailers = TrailerSlot()
+
+    func writeTrailers(_ trailers: HTTPHeaders) async throws {
+        try ResponseTrailersError.check(trailers)
+        self.trailers.fields.withLock { $0 = trailers }
+    }
 
     func write(_ chunk: ByteBuffer) async throws {
         guard chunk.readableBytes > 0 else { return }
@@ -144,6 +156,11 @@ struct ChannelBodyWriter: ResponseBodyWriter {
             handler.keepAlive(every: TimeAmount(interval), with: chunk, number: number, context: context)
         }
     }
+}
+
+/// The trailers a streamed response's producer set, for the body's end.
+final class TrailerSlot: Sendable {
+    let fields = Mutex<HTTPHeaders?>(nil)
 }
 
 /// Counts the bytes a streamed response has written.
