@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "CarafeHTTP2", targets: ["CarafeHTTP2"]),
         .library(name: "CarafeMetrics", targets: ["CarafeMetrics"]),
         .library(name: "CarafeTOML", targets: ["CarafeTOML"]),
+        .library(name: "CarafeOTel", targets: ["CarafeOTel"]),
         .executable(name: "hello", targets: ["Hello"]),
         .executable(name: "chat", targets: ["Chat"]),
         .executable(name: "accounts", targets: ["Accounts"]),
@@ -29,6 +30,7 @@ let package = Package(
         .executable(name: "microblog", targets: ["Microblog"]),
         .executable(name: "techempower", targets: ["TechEmpower"]),
         .executable(name: "concurrency-bench", targets: ["ConcurrencyBench"]),
+        .executable(name: "traced", targets: ["Traced"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -56,8 +58,12 @@ let package = Package(
         // The core and CarafeSQL start spans through swift-distributed-tracing's API only (a
         // no-op unless the program bootstraps a tracer); exporting is the tracer's business.
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // Only CarafeOTel uses it: OTLP export of the spans (and metrics). OTLP/HTTP only (its
+        // `OTLPHTTP` trait): the default traits add OTLP/gRPC, which builds grpc-swift for minutes.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         // `Service` and `ServiceGroup`: the app's services (pools, the backplane, the user's) run
-        // as services, and an app runs inside a user's group (`app.service()`).
+        // as services, and an app runs inside a user's group (`app.service()`); swift-otel's
+        // background work is one too.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -100,6 +106,7 @@ let package = Package(
                 "CarafeCore",
                 "CarafeSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -185,6 +192,15 @@ let package = Package(
             name: "CarafeHTTP2",
             dependencies: ["CarafeCore", "CarafeHTTP", .product(name: "NIOHTTP2", package: "swift-nio-http2")]
         ),
+        // `serve --otlp-endpoint URL`: swift-otel's tracer (and metrics) exported over OTLP/HTTP to
+        // a collector, in each process that serves. The core only speaks swift-distributed-tracing.
+        .target(
+            name: "CarafeOTel",
+            dependencies: [
+                "Carafe", .product(name: "OTel", package: "swift-otel"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // `--config app.toml`: TOML configuration files for `app.config` and `serve`'s flags.
         .target(name: "CarafeTOML", dependencies: ["CarafeCore", .product(name: "TOMLKit", package: "TOMLKit")]),
         // Flask's test_client: requests through the app without a socket.
@@ -226,6 +242,9 @@ let package = Package(
             path: "Examples/TechEmpower",
             resources: [.copy("Templates")]
         ),
+        // A traced app (CarafeOTel, SQLite): request spans with their database children, exported
+        // over OTLP (`traced serve --otlp-endpoint http://127.0.0.1:4318`).
+        .executableTarget(name: "Traced", dependencies: ["Carafe", "CarafeOTel", "CarafeDatabase"], path: "Examples/Traced"),
         // Routes that misbehave on purpose (block the loop, trap), for the supervisor's tests.
         .executableTarget(name: "SupervisorProbe", dependencies: ["Carafe"], path: "Examples/SupervisorProbe"),
         // The "realistic" workload of docs/concurrency.md, async and blocking (`scripts/bench-concurrency`).
@@ -298,6 +317,9 @@ let package = Package(
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]
         ),
+        // `traced serve --otlp-endpoint` against a real OTLP/HTTP receiver (Python, decoding the
+        // protobuf with opentelemetry-proto): the request span, its parent, its database child.
+        .testTarget(name: "CarafeOTelTests", dependencies: ["CarafeOTel", "Traced", "Hello", "ProcessTestSupport"]),
         // Runs the built `hello` executable as a user would: its command line, signals, access log.
         .testTarget(name: "HelloTests", dependencies: ["Hello", "ProcessTestSupport"]),
         // Runs `hello` and `supervisor-probe` under `serve --workers N`: crashes, timeouts, signals, reload.

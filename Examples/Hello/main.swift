@@ -65,6 +65,52 @@ app.post("/upload", body: .stream) { req in
     return String(length)
 }
 
+// Trailers (docs/streaming.md): reads the body as it arrives, then the trailers the client sent
+// after it (chunked HTTP/1.1, HTTP/2), and answers with the body's length and sha256 and those
+// trailers as JSON, and `checksum-ok` when the client's `x-checksum` trailer matched.
+struct TrailerEcho: Content {
+    let size: Int
+    let sha256: String
+    let trailers: [String: String]
+    let checksum_ok: Bool?
+}
+app.post("/trailers", body: .stream) { req in
+    var hash = SHA256()
+    var size = 0
+    for try await chunk in req.bodyStream {
+        chunk.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
+        size += chunk.readableBytes
+    }
+    let hex = hash.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    let trailers = try await req.trailers
+    let sent = trailers.first(name: "x-checksum")
+    return TrailerEcho(
+        size: size,
+        sha256: hex,
+        trailers: Dictionary(trailers.map { ($0.name.lowercased(), $0.value) }) { first, _ in first },
+        checksum_ok: sent.map { $0 == hex }
+    )
+}
+
+// A streamed body of `chunks` chunks of 1 KiB that ends with trailers: `x-checksum` (the body's
+// sha256, known only at the end) and `grpc-status: 0`, announced by a `Trailer` header.
+app.get("/trailers") { req in
+    let chunks = try req.query.get("chunks", as: Int.self) ?? 4
+    guard (0...4096).contains(chunks) else { try abort(.badRequest, "chunks must be between 0 and 4096.") }
+    var response = Response.stream(contentType: "application/octet-stream") { writer in
+        var hash = SHA256()
+        for index in 0..<chunks {
+            let chunk = ByteBuffer(repeating: UInt8(ascii: "a") + UInt8(index % 26), count: 1024)
+            chunk.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
+            try await writer.write(chunk)
+        }
+        let hex = hash.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        try await writer.writeTrailers(["x-checksum": hex, "grpc-status": "0"])
+    }
+    response.headers.add(name: "trailer", value: "x-checksum, grpc-status")
+    return response
+}
+
 // Each part of a multipart/form-data body, hashed as it arrives (never held whole): a JSON array
 // of {name, filename, content_type, size, sha256}. No total size limit; the default part limits.
 struct PartDigest: Content {

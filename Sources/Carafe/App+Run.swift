@@ -85,6 +85,7 @@ extension App {
                     _ = try options.allowedHostsValue()
                     _ = try options.webSocketOriginsValue(keeping: .default)
                     _ = try options.proxyProtocolValue()
+                    _ = try self.telemetryIsWanted(options)  // each worker exports its own spans
                     let errorLog = try self.logErrors(to: options.errorLogfile)
                     var configuration = try options.arbiterConfiguration()
                     // Loads the certificate files once, so that a bad one stops the master before

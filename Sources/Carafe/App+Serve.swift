@@ -48,18 +48,27 @@ extension App {
             metrics.exporter.bootstrap()  // before the services make their metrics
             self.recordsMetrics = true
         }
+        // `--otlp-endpoint`: the tracer is the app's before it first serves; sent off at the end.
+        let telemetry = try self.startTelemetry(options, worker: worker, metricsBound: metrics != nil)
         let threshold = options.blockedLoopThreshold > 0 ? Duration.milliseconds(options.blockedLoopThreshold) : nil
         // A worker's master dropped them already; a single process drops them once it listens.
         let privileges = worker == nil ? try options.privilegesValue() : (nil, nil)
-        try await self.serve(
-            configuration,
-            errorLog: errorLog,
-            umask: mask,
-            worker: worker,
-            metrics: metrics,
-            blockedLoopThreshold: threshold,
-            dropPrivileges: privileges
-        )
+        do {
+            try await self.serve(
+                configuration,
+                errorLog: errorLog,
+                umask: mask,
+                worker: worker,
+                metrics: metrics,
+                blockedLoopThreshold: threshold,
+                dropPrivileges: privileges,
+                refreshesGauges: telemetry?.exportsMetrics ?? false
+            )
+        } catch {
+            await telemetry?.shutdown()
+            throw error
+        }
+        await telemetry?.shutdown()
     }
 
     /// `--metrics-bind` and the app's exporter; nil without the option. An error if the app
@@ -113,7 +122,8 @@ extension App {
         dropPrivileges: (user: uid_t?, group: gid_t?) = (nil, nil),
         handle: ServerHandle = ServerHandle(),
         installsSignals: Bool = true,
-        onServing: (@Sendable ([SocketAddress]) async -> Void)? = nil
+        onServing: (@Sendable ([SocketAddress]) async -> Void)? = nil,
+        refreshesGauges: Bool = false
     ) async throws {
         let services = self.lifecycle.services
         var stopServices: @Sendable () async -> Void = {}
@@ -152,7 +162,8 @@ extension App {
                 handle: handle,
                 installsSignals: installsSignals,
                 onServing: onServing,
-                afterDrain: stopServices
+                afterDrain: stopServices,
+                refreshesGauges: refreshesGauges
             )
         } catch {
             await stopServices()
@@ -172,7 +183,8 @@ extension App {
         handle: ServerHandle,
         installsSignals: Bool,
         onServing: (@Sendable ([SocketAddress]) async -> Void)?,
-        afterDrain: @escaping @Sendable () async -> Void
+        afterDrain: @escaping @Sendable () async -> Void,
+        refreshesGauges: Bool
     ) async throws {
         let server = HTTPServer(configuration: configuration, responder: self.responder, logger: self.logger)
         do {
@@ -272,6 +284,11 @@ extension App {
         if let metrics, worker == nil {
             metricsEndpoint = try await metrics.exporter.serve(at: metrics.address, logger: self.logger, refresh: refreshGauges)
         }
+        // A pushing backend (OTLP) reads the sampled gauges when it exports: sample them each second.
+        let gaugeSampler =
+            refreshesGauges
+            ? server.eventLoopGroup.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in refreshGauges() }
+            : nil
         if let worker {
             // A master's quick stop: exit now, as Gunicorn's workers do on INT and QUIT.
             signals += [SIGINT, SIGQUIT].map { Self.onSignal($0) { _exit(0) } }
@@ -310,6 +327,7 @@ extension App {
         }
         await onServing?(server.localAddresses)
         await server.waitUntilStopped()
+        gaugeSampler?.cancel()
         watchdog?.stop()
         await metricsEndpoint?.stop()
         heartbeat?.stop()

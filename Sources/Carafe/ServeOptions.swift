@@ -288,6 +288,14 @@ struct ServeOptions: ParsableArguments {
     )
     var metricsBind: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Export the request spans (and metrics, without --metrics-bind) over OTLP/HTTP to this collector: a base URL such as http://127.0.0.1:4318, as OTEL_EXPORTER_OTLP_ENDPOINT (which also starts it). Needs CarafeOTel.",
+            valueName: "url"
+        )
+    )
+    var otlpEndpoint: String?
+
     /// `--forwarded-allow-ips`, else `$FORWARDED_ALLOW_IPS`, parsed; nil if neither is given.
     func forwardedAllowIPsValue() throws -> TrustedAddresses? {
         guard let text = self.forwardedAllowIPs ?? ProcessInfo.processInfo.environment["FORWARDED_ALLOW_IPS"] else { return nil }

@@ -71,4 +71,9 @@ final class CompressingBodyWriter: ResponseBodyWriter, @unchecked Sendable {
     func keepAlive(every interval: Duration, with chunk: ByteBuffer) {
         self.next.keepAlive(every: interval, with: Self.emptyBlock)
     }
+
+    /// They follow the compressed body, uncompressed (trailers are fields, not content).
+    func writeTrailers(_ trailers: HTTPHeaders) async throws {
+        try await self.next.writeTrailers(trailers)
+    }
 }

@@ -38,7 +38,14 @@ public struct ResponseCompression: Sendable {
 
     /// Whether `contentType` (a `Content-Type` value) is one to compress.
     func compresses(_ contentType: String?) -> Bool {
-        guard let type = contentType?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() else { return false }
+        // Byte-wise: this runs for every response, and Foundation's trimming costs per call.
+        guard let full = contentType?.utf8 else { return false }
+        let end = full.firstIndex(of: UInt8(ascii: ";")) ?? full.endIndex
+        var essence = full[full.startIndex..<end]
+        while let first = essence.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { essence = essence.dropFirst() }
+        while let last = essence.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { essence = essence.dropLast() }
+        guard !essence.isEmpty else { return false }
+        let type = String(decoding: essence, as: UTF8.self).lowercased()
         return self.contentTypes.contains { entry in
             entry == type || (entry.hasSuffix("/*") && type.hasPrefix(entry.dropLast()))
                 || (entry == "application/json" && type.hasSuffix("+json"))
@@ -48,6 +55,9 @@ public struct ResponseCompression: Sendable {
     /// `response`, compressed for `request` if both allow it.
     public func apply(_ response: Response, for request: Request) -> Response {
         var response = response
+        // A small body in memory is never compressed, whatever its type: decided first, as it
+        // is the common case (and costs nothing to tell).
+        if case .buffer(let buffer) = response.body, buffer.readableBytes < self.minimumSize { return response }
         guard request.method != .HEAD, ![.noContent, .notModified, .partialContent].contains(response.status),
             response.status.code >= 200, !response.headers.contains(name: "content-encoding"),
             !response.headers[canonicalForm: "cache-control"].contains(where: { $0.lowercased() == "no-transform" }),

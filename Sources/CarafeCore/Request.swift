@@ -131,6 +131,8 @@ public final class Request: Sendable {
     let services: AppServices
     /// Sets the matched route's handler deadline on the connection that serves the request.
     let deadline: RequestDeadline
+    /// The trailer fields after the body (`trailers`).
+    let requestTrailers: RequestTrailers
 
     init(_ request: HTTPServerRequest, services: AppServices) {
         self.method = request.head.method
@@ -140,6 +142,7 @@ public final class Request: Sendable {
         self.state = Mutex(State(bodyStream: request.body))
         self.completion = request.completion
         self.deadline = request.deadline
+        self.requestTrailers = request.trailers
         self.peerAddress = request.remoteAddress
         let forwarded = ForwardedHeaders(
             headers: request.head.headers,

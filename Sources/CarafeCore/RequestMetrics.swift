@@ -32,8 +32,6 @@ public final class RequestMetrics: Sendable {
     /// Jobs running on the blocking pool.
     let blockingRunning = Meter(label: "carafe_blocking_pool_running")
 
-    private static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
-
     init() {}
 
     /// Sets the gauges that are read rather than counted.
@@ -45,7 +43,19 @@ public final class RequestMetrics: Sendable {
 
     /// The method as OpenTelemetry names it: a standard one, else `_OTHER` (bounded cardinality).
     static func methodLabel(_ method: HTTPMethod) -> String {
-        Self.methods.contains(method.rawValue) ? method.rawValue : "_OTHER"
+        switch method {
+        case .GET: "GET"
+        case .HEAD: "HEAD"
+        case .POST: "POST"
+        case .PUT: "PUT"
+        case .DELETE: "DELETE"
+        case .CONNECT: "CONNECT"
+        case .OPTIONS: "OPTIONS"
+        case .TRACE: "TRACE"
+        case .PATCH: "PATCH"
+        case .RAW(let value): ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"].contains(value) ? value : "_OTHER"
+        default: "_OTHER"
+        }
     }
 
     /// The histogram of each method, route and status seen, made once: asking swift-metrics'

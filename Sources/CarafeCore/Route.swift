@@ -57,6 +57,9 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     public let segments: [Segment]
+    /// The pattern as written (`/users/:id`): made once, as the metrics' `http_route`, the span
+    /// name and the access log read it for every request.
+    public let description: String
 
     public init(_ path: String) {
         var segments: [Segment] = []
@@ -73,11 +76,18 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
             }
         }
         self.segments = segments
+        self.description = Self.text(of: segments)
     }
 
     init(segments: [Segment]) {
         self.segments = segments
+        self.description = Self.text(of: segments)
     }
+
+    /// Equal when the segments are (the text follows from them).
+    public static func == (lhs: RoutePattern, rhs: RoutePattern) -> Bool { lhs.segments == rhs.segments }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(self.segments) }
 
     /// This pattern under `prefix`: `/api` + `/users` = `/api/users`.
     func prefixed(by prefix: RoutePattern) -> RoutePattern {
@@ -94,9 +104,9 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    private static func text(of segments: [Segment]) -> String {
         "/"
-            + self.segments.map {
+            + segments.map {
                 switch $0 {
                 case .literal(let text): text
                 case .parameter(let name): ":" + name

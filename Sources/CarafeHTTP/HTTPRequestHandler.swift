@@ -40,6 +40,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// The current request's head, and where its body goes while it arrives.
     var head: HTTPRequestHead?
     var bodySource: RequestBody.Producer.Source?
+    /// The current request's trailers, while its body may still bring them.
+    var trailers: RequestTrailers?
     /// Told when the current response has ended, with what was written.
     var completion: ResponseCompletion?
     var responseBytes = 0
@@ -60,6 +62,15 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     var clientAddress: SocketAddress?
     /// The connection speaks TLS (set by the server for its TLS listeners): `isSecure` of requests.
     var isSecure = false
+    /// One flush per read (HTTP/1): a response that ends while the requests of a read are being
+    /// handled (pipelined requests answered at once) is written but flushed when the read is
+    /// complete, so a batch of answers leaves in one `writev` (and over TLS in one flush of
+    /// records). A response that ends later, from its task, is flushed at once.
+    private var inReadBatch = false
+    /// Nesting of `endResponse` (writing `.end` can deliver the next pipelined request, whose
+    /// answer may end inside it); the outermost one flushes.
+    private var endingResponses = 0
+    private var flushPending = false
 
     init(
         configuration: HTTPServerConfiguration,
@@ -90,6 +101,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     // MARK: Reading requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if self.speaksHTTP1 { self.inReadBatch = true }
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.connectionGuard?.requestHeadReceived()
@@ -123,7 +135,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 )
                 self.close(context: context)
             }
-        case .end:
+        case .end(let trailers):
+            self.receivedTrailers(trailers)
             switch self.machine.receivedEnd(now: .now()) {
             case .finishBody:
                 self.bodySource?.finish()
@@ -138,6 +151,18 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             }
         }
         self.afterEvent(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.inReadBatch = false
+        if self.endingResponses == 0 { self.flushIfPending(context: context) }
+        context.fireChannelReadComplete()
+    }
+
+    private func flushIfPending(context: ChannelHandlerContext) {
+        guard self.flushPending else { return }
+        self.flushPending = false
+        context.flush()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -210,6 +235,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 }
             }
             body = RequestBody(producer.sequence, expectContinue: expectContinue)
+            self.trailers?.fail(HTTPBodyError.connectionClosed)  // a pipelined request's, never read
+            self.trailers = RequestTrailers.pending()
         } else {
             body = RequestBody()
         }
@@ -222,6 +249,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             completion: completion
         )
         request.isSecure = self.isSecure
+        if hasBody, let trailers = self.trailers { request.trailers = trailers }
         request.deadline = RequestDeadline { timeout, origin in
             bound.eventLoop.executeInline {
                 let (handler, context) = bound.value
@@ -256,7 +284,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     func startResponse(_ response: HTTPServerResponse, number: Int, context: ChannelHandlerContext) -> HTTPRequestHead? {
         guard let request = self.head else { return nil }
         var headers = response.headers
-        let wantsClose = self.server.isDraining || headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        let wantsClose =
+            self.server.isDraining
+            || (headers.contains(name: "connection") && headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" })
         guard case .write(let close) = self.machine.startResponse(number: number, wantsClose: wantsClose) else { return nil }
         self.completeHeaders(&headers, status: response.status, bodyLength: response.body.knownLength)
         if self.speaksHTTP1 {
@@ -276,7 +306,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     /// Ends the current response. An incomplete one (a producer that failed or wrote the wrong
     /// length) cannot be framed: the connection closes without the final chunk.
-    func endResponse(number: Int, complete: Bool, context: ChannelHandlerContext) {
+    func endResponse(number: Int, complete: Bool, trailers: HTTPHeaders? = nil, context: ChannelHandlerContext) {
         let action = self.machine.endResponse(number: number, complete: complete, now: .now())
         guard action != .drop else { return }
         self.stopKeepAlive()
@@ -290,10 +320,18 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             if !self.machine.isDiscarding { self.connectionGuard?.responseSent() }
             // The machine is idle before `.end` goes out: writing it may deliver the next
             // pipelined request at once.
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            guard self.speaksHTTP1 else {
+                context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+                break
+            }
+            self.endingResponses += 1
+            context.write(self.wrapOutboundOut(.end(trailers)), promise: nil)
+            self.flushPending = true
+            self.endingResponses -= 1
+            if self.endingResponses == 0 && !self.inReadBatch { self.flushIfPending(context: context) }
         case .writeEndAndClose:
             let channel = context.channel
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers))).whenComplete { _ in channel.close(promise: nil) }
         case .close, .drop:
             context.close(promise: nil)
         }
@@ -311,7 +349,11 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
         self.machine.writabilityChanged(writable: writable, now: .now())
-        if writable { self.writers.resumeAll() }
+        if writable {
+            // Outside the access to `writers`: a resumed answer may deliver the next pipelined
+            // request, whose answer may wait again.
+            for waiter in self.writers.takeAll() { waiter.succeed() }
+        }
         self.afterEvent(context: context)
         context.fireChannelWritabilityChanged()
     }
@@ -469,7 +511,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         self.task = nil
         self.bodySource?.finish(HTTPBodyError.connectionClosed)
         self.bodySource = nil
-        self.writers.failAll(HTTPBodyError.connectionClosed)
+        self.trailers?.fail(HTTPBodyError.connectionClosed)
+        self.trailers = nil
+        for waiter in self.writers.takeAll() { waiter.fail(HTTPBodyError.connectionClosed) }
         // A WebSocket session ends with its connection.
         self.finishCompletion(complete: self.machine.isUpgraded)
         context.fireChannelInactive()

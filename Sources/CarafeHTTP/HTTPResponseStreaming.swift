@@ -61,7 +61,12 @@ extension HTTPRequestHandler {
                 let completed = complete
                 loop.executeInline {
                     let (handler, context) = bound.value
-                    handler.endResponse(number: number, complete: completed && (length == nil || length == written), context: context)
+                    handler.endResponse(
+                        number: number,
+                        complete: completed && (length == nil || length == written),
+                        trailers: writer.trailers.fields.withLock { $0 },
+                        context: context
+                    )
                 }
             }
         case .webSocket(let options, let run):
@@ -128,6 +133,13 @@ struct ChannelBodyWriter: ResponseBodyWriter {
     let number: Int
     let length: Int?
     let bytesWritten = ByteCounter()
+    /// `writeTrailers`' fields, sent with the body's end.
+    let trailers = TrailerSlot()
+
+    func writeTrailers(_ trailers: HTTPHeaders) async throws {
+        try ResponseTrailersError.check(trailers)
+        self.trailers.fields.withLock { $0 = trailers }
+    }
 
     func write(_ chunk: ByteBuffer) async throws {
         guard chunk.readableBytes > 0 else { return }
@@ -156,6 +168,11 @@ struct ChannelBodyWriter: ResponseBodyWriter {
         let loop = self.bound.eventLoop
         return try? await (loop.inEventLoop ? detach() : loop.flatSubmit(detach)).get()
     }
+}
+
+/// The trailers a streamed response's producer set, for the body's end.
+final class TrailerSlot: Sendable {
+    let fields = Mutex<HTTPHeaders?>(nil)
 }
 
 /// Counts the bytes a streamed response has written.

@@ -16,6 +16,8 @@ public struct HTTPServerRequest: Sendable {
     public let completion: ResponseCompletion
     /// Sets this request's own handler deadline (a route's `timeout:`), in place of the app-wide one.
     public var deadline = RequestDeadline()
+    /// The trailer fields sent after the body (chunked HTTP/1.1, HTTP/2), known once it ended.
+    public var trailers = RequestTrailers()
 
     public init(
         head: HTTPRequestHead,

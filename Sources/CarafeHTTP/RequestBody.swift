@@ -26,6 +26,7 @@ public struct RequestBody: AsyncSequence, Sendable {
     final class IterationFlag: Sendable {
         private let taken = Atomic<Bool>(false)
         func take() -> Bool { !self.taken.exchange(true, ordering: .relaxed) }
+        var isTaken: Bool { self.taken.load(ordering: .relaxed) }
     }
 
     private let storage: Storage
@@ -54,6 +55,13 @@ public struct RequestBody: AsyncSequence, Sendable {
         var iterator: I
         init(_ iterator: I) { self.iterator = iterator }
         func next() async throws -> ByteBuffer? { try await self.iterator.next() }
+    }
+
+    /// Whether this is a body streamed from a connection that nobody has started to read: its
+    /// end (and trailers) will not come until someone does.
+    package var isUnreadStream: Bool {
+        if case .stream(_, _, let iterated) = self.storage { return !iterated.isTaken }
+        return false
     }
 
     /// The whole body, if it is at most `limit` bytes; else `HTTPBodyError.tooLarge`.

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// A response body: bytes in memory, or a stream that a producer writes with backpressure.
 ///
@@ -52,10 +53,65 @@ public protocol ResponseBodyWriter: Sendable {
     /// this writer cannot (HTTP/2, a body of known length, a request body still arriving, a
     /// wrapping writer such as compression, the test client): the producer keeps writing here.
     func detach() async -> DetachedStream?
+
+    /// Sets the trailer fields that end the body, sent after its last chunk: a checksum
+    /// computed while streaming, gRPC's `grpc-status`. Call it after the last `write`; a second
+    /// call replaces the first. Over HTTP/2 they are a HEADERS frame with END_STREAM after the
+    /// DATA; over HTTP/1.1 the last chunk of a chunked body. They cannot be carried, and are
+    /// dropped, on a body of known `length` over HTTP/1.1 and for an HTTP/1.0 client. Announce
+    /// them with a `Trailer` response header (`trailer: x-checksum`) for clients that look.
+    ///
+    /// Throws `ResponseTrailersError` for a field that must not be a trailer (RFC 9110 6.5.1:
+    /// framing, routing, authentication, content and connection fields) or is not a valid
+    /// field, so the response cannot be broken by it.
+    func writeTrailers(_ trailers: HTTPHeaders) async throws
 }
 
 extension ResponseBodyWriter {
     public func keepAlive(every interval: Duration, with chunk: ByteBuffer) {}
 
     public func detach() async -> DetachedStream? { nil }
+
+    /// Drops them: a writer that cannot carry trailers.
+    public func writeTrailers(_ trailers: HTTPHeaders) async throws {
+        try ResponseTrailersError.check(trailers)
+    }
+}
+
+/// A trailer field a response may not send.
+public struct ResponseTrailersError: Error, CustomStringConvertible {
+    public let description: String
+
+    /// Fields that cannot be trailers: what frames, routes, authenticates or describes the
+    /// content, and the connection-specific ones HTTP/2 forbids anywhere.
+    static let forbidden: Set<String> = [
+        "content-length", "transfer-encoding", "content-type", "content-encoding", "content-range", "trailer", "host",
+        "connection", "keep-alive", "proxy-connection", "upgrade", "te", "cache-control", "expect", "max-forwards", "pragma",
+        "range", "authorization", "www-authenticate", "proxy-authenticate", "proxy-authorization", "set-cookie", "cookie",
+        "age", "expires", "date", "location", "retry-after", "vary", "warning",
+    ]
+
+    /// Throws for the first field of `trailers` that may not be sent as one.
+    public static func check(_ trailers: HTTPHeaders) throws {
+        for (name, value) in trailers {
+            let lower = name.lowercased()
+            guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte), !name.hasPrefix(":") else {
+                throw ResponseTrailersError(description: "'\(name)' is not a valid trailer field name.")
+            }
+            guard !Self.forbidden.contains(lower) else {
+                throw ResponseTrailersError(description: "'\(name)' may not be sent as a trailer (RFC 9110 6.5.1).")
+            }
+            guard !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) else {
+                throw ResponseTrailersError(description: "The value of trailer '\(name)' has a line break or NUL.")
+            }
+        }
+    }
+
+    /// RFC 9110's `tchar`.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
 }

@@ -27,14 +27,25 @@ public struct ResponseSummary: Sendable, Equatable {
 ///     request.completion.whenFinished { summary in log.info("sent \(summary.bytes) bytes") }
 ///     let summary = await request.completion.finished
 public final class ResponseCompletion: Sendable {
-    private let state = Mutex<(summary: ResponseSummary?, callbacks: [@Sendable (ResponseSummary) -> Void])>((nil, []))
+    /// The summary once known, and the callbacks waiting for it: the first one apart, as most
+    /// responses have one (the access log and the metrics share it), so no array is allocated
+    /// per request for it.
+    private struct State {
+        var summary: ResponseSummary?
+        var first: (@Sendable (ResponseSummary) -> Void)?
+        var more: [@Sendable (ResponseSummary) -> Void] = []
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Runs `body` with the summary once the response has ended.
     public func whenFinished(_ body: @escaping @Sendable (ResponseSummary) -> Void) {
         let done = self.state.withLock { state -> ResponseSummary? in
-            if state.summary == nil { state.callbacks.append(body) }
+            if state.summary == nil {
+                if state.first == nil { state.first = body } else { state.more.append(body) }
+            }
             return state.summary
         }
         if let done { body(done) }
@@ -56,12 +67,16 @@ public final class ResponseCompletion: Sendable {
 
     /// Records the end (the first call counts) and runs the callbacks.
     public func finish(_ summary: ResponseSummary) {
-        let callbacks = self.state.withLock { state -> [@Sendable (ResponseSummary) -> Void] in
-            guard state.summary == nil else { return [] }
+        let (first, more) = self.state.withLock { state -> ((@Sendable (ResponseSummary) -> Void)?, [@Sendable (ResponseSummary) -> Void]) in
+            guard state.summary == nil else { return (nil, []) }
             state.summary = summary
-            defer { state.callbacks = [] }
-            return state.callbacks
+            defer {
+                state.first = nil
+                state.more = []
+            }
+            return (state.first, state.more)
         }
-        callbacks.forEach { $0(summary) }
+        first?(summary)
+        more.forEach { $0(summary) }
     }
 }

@@ -16,6 +16,14 @@ struct WritabilityWaiters {
         }
     }
 
+    /// Removes and returns the waiting writers, for a caller whose resuming may make a writer
+    /// wait again at once (an answer that delivers the next pipelined request): resuming them
+    /// inside `resumeAll()` would modify the list while it is being accessed.
+    mutating func takeAll() -> [EventLoopPromise<Void>] {
+        defer { self.waiters = [] }
+        return self.waiters
+    }
+
     /// The channel is writable again: every waiting writer goes on.
     mutating func resumeAll() {
         let waiters = self.waiters

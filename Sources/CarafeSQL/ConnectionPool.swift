@@ -162,12 +162,12 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
                     continuation.resume(returning: .slot)
                 case .fail(let error):
                     continuation.resume(throwing: error)
-                case .wait(let id, let deadline):
+                case .wait(let id, let deadline, let armTimer):
                     waitID.withLock { $0 = id }
                     if Task.isCancelled, let waiter = self.state.withLock({ $0.machine.cancel(id) }) {
                         return waiter.resume(throwing: CancellationError())  // cancelled before `onCancel` could see the id
                     }
-                    self.loop.scheduleTask(in: TimeAmount(deadline - .now)) { self.timeOut() }
+                    if armTimer { self.armTimer(for: deadline) }
                 }
             }
         } onCancel: {
@@ -219,8 +219,14 @@ final class LoopPool<Connection: SQLConnection>: Sendable {
 
     /// Fails the waiters whose wait is over.
     private func timeOut() {
-        let (expired, error) = self.state.withLock { $0.machine.timeOut(now: .now) }
+        let (expired, error, rearm) = self.state.withLock { $0.machine.timeOut(now: .now) }
         expired.forEach { $0.resume(throwing: error) }
+        if let rearm { self.armTimer(for: rearm) }
+    }
+
+    /// The pool's one wait timer (the machine says when to arm it).
+    private func armTimer(for deadline: ContinuousClock.Instant) {
+        self.loop.scheduleTask(in: TimeAmount(max(deadline - .now, .zero))) { self.timeOut() }
     }
 
     /// Opens a connection, giving up after the connect timeout.

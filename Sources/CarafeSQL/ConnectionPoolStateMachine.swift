@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The decisions of one event loop's connection pool, apart from its I/O: which connection a
 /// query gets, who waits and in what order, who gets a connection that comes back, what to
 /// close, and when a wait is over. Events in, actions out; the time is passed in (never read),
@@ -6,6 +8,11 @@
 /// `Waiter` is whatever resumes a waiting query (the pool's continuation; a name in tests).
 /// A connection that opens, fails to open, or closes moves a slot: slots are handed on to the
 /// oldest waiter directly, so a new query can never take the slot a waiter was promised.
+///
+/// Every wait lasts the same `waitTimeout`, so the queue is in deadline order: one timer per
+/// pool, armed for the oldest waiter's deadline, is enough (a timer per waiter, never cancelled,
+/// once cost a loaded pool a sixth of its CPU: thousands of scheduled tasks, each scanning the
+/// queue when it fired).
 struct ConnectionPoolStateMachine<Connection, Waiter> {
     typealias Instant = ContinuousClock.Instant
 
@@ -16,8 +23,8 @@ struct ConnectionPoolStateMachine<Connection, Waiter> {
         /// A slot is reserved for it: open a connection, then `release` it or report `openFailed`.
         case open
         /// The waiter was queued: it is resumed by a later action, or fails at `deadline`
-        /// (`timeOut(now:)`).
-        case wait(id: Int, deadline: Instant)
+        /// (`timeOut(now:)`). `armTimer`: the pool has no timer armed; arm one for `deadline`.
+        case wait(id: Int, deadline: Instant, armTimer: Bool)
         /// No connection: the pool is shut down, or too many queries wait already.
         case fail(DatabaseUnavailable)
     }
@@ -51,8 +58,11 @@ struct ConnectionPoolStateMachine<Connection, Waiter> {
     private var idle: [Idle] = []
     /// Connections open or being opened, idle or lent: the slots in use.
     private(set) var openCount = 0
-    private var waiters: [Queued] = []
+    /// Oldest first, so also in deadline order.
+    private var waiters = CircularBuffer<Queued>()
     private var nextWaiter = 0
+    /// A `timeOut(now:)` is due (the pool's one timer is armed).
+    private var timerArmed = false
     private(set) var isShutDown = false
 
     init(configuration: ConnectionPoolConfiguration) {
@@ -93,7 +103,9 @@ struct ConnectionPoolStateMachine<Connection, Waiter> {
         self.nextWaiter += 1
         let deadline = now + self.configuration.waitTimeout
         self.waiters.append(Queued(id: self.nextWaiter, waiter: waiter, deadline: deadline))
-        return .wait(id: self.nextWaiter, deadline: deadline)
+        let armTimer = !self.timerArmed
+        self.timerArmed = true
+        return .wait(id: self.nextWaiter, deadline: deadline, armTimer: armTimer)
     }
 
     /// A lent connection comes back at `now` (`isClosed`: it broke, or the server closed it).
@@ -120,11 +132,17 @@ struct ConnectionPoolStateMachine<Connection, Waiter> {
         return .none
     }
 
-    /// The waiters whose deadline has come by `now`, removed from the queue: each fails with the returned error.
-    mutating func timeOut(now: Instant) -> (waiters: [Waiter], error: DatabaseUnavailable) {
-        let expired = self.waiters.filter { $0.deadline <= now }
-        self.waiters.removeAll { $0.deadline <= now }
-        return (expired.map(\.waiter), DatabaseUnavailable(self.busyMessage))
+    /// The pool's timer fired at `now`: the waiters whose deadline has come, removed from the
+    /// queue (each fails with `error`), and when to fire next (`rearm`: the oldest remaining
+    /// waiter's deadline; nil when nobody waits, and the timer is disarmed).
+    mutating func timeOut(now: Instant) -> (waiters: [Waiter], error: DatabaseUnavailable, rearm: Instant?) {
+        var expired: [Waiter] = []
+        while let oldest = self.waiters.first, oldest.deadline <= now {
+            expired.append(self.waiters.removeFirst().waiter)
+        }
+        let rearm = self.waiters.first?.deadline
+        self.timerArmed = rearm != nil
+        return (expired, DatabaseUnavailable(self.busyMessage), rearm)
     }
 
     /// Waiter `id` gave up (its task was cancelled): removed, and returned if it still waited.
@@ -151,7 +169,7 @@ struct ConnectionPoolStateMachine<Connection, Waiter> {
         let waiters = self.waiters.map(\.waiter)
         self.openCount -= idle.count
         self.idle = []
-        self.waiters = []
+        self.waiters.removeAll()
         return (idle, waiters)
     }
 }

@@ -57,6 +57,7 @@ public struct TestClient: Sendable {
         )
         self.cookies?.store(response.headers["set-cookie"])
         var received = ByteBuffer()
+        var trailers: HTTPHeaders = [:]
         switch response.body {
         case .buffer(let buffer):
             received = buffer
@@ -64,12 +65,15 @@ public struct TestClient: Sendable {
             let writer = CollectingBodyWriter()
             try? await produce(writer)
             received = writer.collected
+            trailers = writer.trailers
         case .stream, .webSocket:
             break  // a WebSocket needs a real connection: test it over a socket
         }
         // As the server does once the last byte is out: teardown hooks waiting for the end run.
         completion.finish(ResponseSummary(bytes: received.readableBytes, duration: ContinuousClock.now - started, complete: true))
-        return TestResponse(status: response.status, headers: response.headers, body: method == .HEAD ? ByteBuffer() : received)
+        var answer = TestResponse(status: response.status, headers: response.headers, body: method == .HEAD ? ByteBuffer() : received)
+        answer.trailers = trailers
+        return answer
     }
 
     public func get(_ uri: String, headers: HTTPHeaders = [:]) async -> TestResponse {
@@ -147,6 +151,8 @@ public struct TestResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: ByteBuffer
+    /// The trailers a streamed body ended with (`ResponseBodyWriter.writeTrailers`).
+    public var trailers: HTTPHeaders = [:]
 
     /// The first value of the header `name` (any case), if any: `response.header("location")`.
     public func header(_ name: String) -> String? {
@@ -165,8 +171,15 @@ public struct TestResponse: Sendable {
 /// Collects a streamed response body in memory.
 private final class CollectingBodyWriter: ResponseBodyWriter {
     private let buffer = Mutex(ByteBuffer())
+    private let ended = Mutex(HTTPHeaders())
 
     var collected: ByteBuffer { self.buffer.withLock { $0 } }
+    var trailers: HTTPHeaders { self.ended.withLock { $0 } }
+
+    func writeTrailers(_ trailers: HTTPHeaders) async throws {
+        try ResponseTrailersError.check(trailers)
+        self.ended.withLock { $0 = trailers }
+    }
 
     func write(_ chunk: ByteBuffer) async throws {
         self.buffer.withLock { buffer in

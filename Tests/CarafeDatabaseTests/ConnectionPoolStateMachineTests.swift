@@ -36,12 +36,13 @@ import Testing
         #expect(Self.opened(&pool, "a"))
         #expect(Self.opened(&pool, "b"))
         #expect(pool.openCount == 2)
-        guard case .wait(let id, let deadline) = pool.lease("c", now: Self.t(1), isClosed: Self.open) else {
+        guard case .wait(let id, let deadline, let armTimer) = pool.lease("c", now: Self.t(1), isClosed: Self.open) else {
             Issue.record("the third query should wait")
             return
         }
         #expect(id > 0)
         #expect(deadline == Self.t(6), "the wait timeout counts from when the query asked")
+        #expect(armTimer, "the first waiter arms the pool's timer")
         #expect(pool.waitingCount == 1)
         #expect(pool.openCount == 2)
     }
@@ -93,8 +94,9 @@ import Testing
         _ = pool.lease("early", now: Self.t(1), isClosed: Self.open)  // deadline 6 s
         _ = pool.lease("late", now: Self.t(3), isClosed: Self.open)  // deadline 8 s
         #expect(pool.timeOut(now: Self.t(5.999)).waiters.isEmpty)
-        let (expired, error) = pool.timeOut(now: Self.t(6))
+        let (expired, error, rearm) = pool.timeOut(now: Self.t(6))
         #expect(expired == ["early"])
+        #expect(rearm == Self.t(8), "the timer is armed again for the next waiter's deadline")
         #expect(error.reason.contains("stayed busy for 5"), "\(error.reason)")
         #expect(error.httpError.status == .serviceUnavailable)
         #expect(pool.waitingCount == 1)
@@ -106,10 +108,40 @@ import Testing
         #expect(pool.timeOut(now: Self.t(100)).waiters.isEmpty, "a waiter that was served never times out")
     }
 
+    @Test func onePoolTimerServesEveryWaiterInDeadlineOrder() {
+        var pool = Self.machine(max: 1)
+        #expect(Self.opened(&pool, "a"))
+        var arms: [Bool] = []
+        for (index, name) in ["b", "c", "d"].enumerated() {
+            guard case .wait(_, _, let armTimer) = pool.lease(name, now: Self.t(Double(index)), isClosed: Self.open) else {
+                Issue.record("\(name) waits")
+                return
+            }
+            arms.append(armTimer)
+        }
+        #expect(arms == [true, false, false], "one timer for the pool, armed by the first waiter only")
+        // b is served; the timer fires at b's deadline: nobody's wait is over yet, c's is next.
+        guard case .resume("b", _) = pool.release(1, isClosed: false, now: Self.t(3)) else {
+            Issue.record("b gets the connection")
+            return
+        }
+        let first = pool.timeOut(now: Self.t(5))
+        #expect(first.waiters.isEmpty)
+        #expect(first.rearm == Self.t(6))
+        let second = pool.timeOut(now: Self.t(7))
+        #expect(second.waiters == ["c", "d"], "every wait that is over, oldest first")
+        #expect(second.rearm == nil, "nobody waits: the timer is disarmed")
+        guard case .wait(_, _, let armsAgain) = pool.lease("e", now: Self.t(8), isClosed: Self.open) else {
+            Issue.record("e waits")
+            return
+        }
+        #expect(armsAgain, "the next waiter arms the timer again")
+    }
+
     @Test func aCancelledWaiterIsRemovedOnce() {
         var pool = Self.machine(max: 1)
         #expect(Self.opened(&pool, "a"))
-        guard case .wait(let id, _) = pool.lease("b", now: Self.t(1), isClosed: Self.open) else {
+        guard case .wait(let id, _, _) = pool.lease("b", now: Self.t(1), isClosed: Self.open) else {
             Issue.record("b waits")
             return
         }

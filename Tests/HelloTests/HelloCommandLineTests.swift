@@ -30,7 +30,7 @@ import Testing
             Array(lines.dropFirst()) == [
                 "METHOD PATH NAME RUNS ON", "GET /plaintext event loop", "GET /json event loop", "GET /io event loop",
                 "GET /stream event loop",
-                "POST /upload event loop", "POST /multipart event loop", "GET /text event loop", "GET /sse event loop",
+                "POST /upload event loop", "POST /trailers event loop", "GET /trailers event loop", "POST /multipart event loop", "GET /text event loop", "GET /sse event loop",
                 "POST /publish event loop", "GET /ws event loop",
                 "GET /block blocks-the-loop-on-purpose event loop",
             ]

@@ -142,8 +142,15 @@ extension AppResponder {
 extension HTTPHeaders {
     /// Adds `value` (comma-separated names) to `Vary`, once each.
     public mutating func addVary(_ value: String) {
-        let existing = self[canonicalForm: "vary"].map { $0.lowercased() }
-        let new = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !existing.contains($0.lowercased()) }
+        // Runs for most responses (CORS, compression): plain byte trimming, no Foundation.
+        func trimmed(_ part: Substring) -> Substring {
+            var part = part
+            while let first = part.utf8.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { part = part.dropFirst() }
+            while let last = part.utf8.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { part = part.dropLast() }
+            return part
+        }
+        let existing = self.contains(name: "vary") ? self[canonicalForm: "vary"].map { $0.lowercased() } : []
+        let new = value.split(separator: ",").map(trimmed).filter { !$0.isEmpty && !existing.contains($0.lowercased()) }
         guard !new.isEmpty else { return }
         if existing.contains("*") { return }
         self.add(name: "vary", value: new.joined(separator: ", "))
