@@ -47,7 +47,7 @@ struct AppResponder: HTTPResponder {
                     )
                 }
             }
-            if let metrics { Self.countLongLived(&response, metrics: metrics, method: request.method) }
+            if let metrics { Self.countLongLived(&response, metrics: metrics, request: request) }
         }
         if let uploads = request.temporaryUploads {
             response.body = uploads.removing(after: response.body, method: request.method)
@@ -62,14 +62,16 @@ struct AppResponder: HTTPResponder {
         return RequestMetrics.unmatchedRoute
     }
 
-    /// Counts an event stream or a WebSocket in its gauge while its producer or session runs.
-    private static func countLongLived(_ response: inout Response, metrics: RequestMetrics, method: HTTPMethod) {
+    /// Counts an event stream from when its producer starts until the response has ended (not
+    /// until the producer returns: a relayed stream, `EventStream.relay`, outlives it), and a
+    /// WebSocket while its session runs.
+    private static func countLongLived(_ response: inout Response, metrics: RequestMetrics, request: Request) {
         switch response.body {
-        case .stream(let length, let produce) where method != .HEAD:
+        case .stream(let length, let produce) where request.method != .HEAD:
             guard response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true else { return }
-            response.body = .stream(length: length) { writer in
+            response.body = .stream(length: length) { [completion = request.completion] writer in
                 metrics.eventStreams.increment()
-                defer { metrics.eventStreams.decrement() }
+                completion.whenFinished { _ in metrics.eventStreams.decrement() }
                 try await produce(writer)
             }
         case .webSocket(let options, let run):

@@ -151,7 +151,12 @@ import Testing
         #expect(server.waitForOutput(#"(?s)is serving.*is serving"#, timeout: 20))
         try Self.get(server.port, "/plaintext", count: 30)
         try Self.get(server.port, "/json", count: 10)
-        var scrape = try Self.scrape(metrics) { $0.totalRequests >= 40 }
+        // The 40th request may recycle the worker that served it (one worker can take every
+        // connection from the shared socket): wait until its replacement reports too.
+        var scrape = try Self.scrape(metrics) { scrape in
+            scrape.totalRequests >= 40 && scrape.value("carafe_workers") == 2
+                && scrape.samples.filter { $0.name == "carafe_worker_resident_memory_bytes" && $0.value > 1_000_000 }.count == 2
+        }
         #expect(scrape.requests("GET", "/plaintext", 200) == 30)
         #expect(scrape.requests("GET", "/json", 200) == 10)
         #expect(scrape.value("carafe_workers") == 2)
