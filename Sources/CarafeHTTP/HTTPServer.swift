@@ -398,6 +398,7 @@ public final class HTTPServer: Sendable {
         for listener in listeners {
             await listener.close()
         }
+        await self.settleAcceptedConnections()
         let open = self.connections.count
         if open > 0 {
             let seconds = HTTPConnectionStateMachine.describe(self.configuration.gracefulTimeout)
@@ -419,6 +420,20 @@ public final class HTTPServer: Sendable {
         }
         try? await self.group.shutdownGracefully()
         self.shared.lifecycle.withLock { $0.loopsStopped() }.forEach { $0.resume() }
+    }
+
+    /// A connection accepted just before its listener closed is still on its way: NIO sets up
+    /// and registers an accepted socket in tasks on the connection's own loop, after the accept.
+    /// The drain would not see it (nor tell it to finish), and once the loops stop it would be
+    /// neither served nor closed: its client would wait on an open socket forever. Every task
+    /// queued before the listeners closed has run once each loop has run two more turns (the
+    /// set-up, then the registration it chains), so after this the registry holds them all.
+    private func settleAcceptedConnections() async {
+        for _ in 0..<2 {
+            for loop in self.group.makeIterator() {
+                try? await loop.submit {}.get()
+            }
+        }
     }
 
     /// Stops at once: closes every open connection, so that a `shutdown()` in progress stops

@@ -113,15 +113,27 @@ import Glibc
             $0.keepAliveTimeout = .milliseconds(300)
         }) { server in
             let silent = try await server.connect()
+            // Accepted and set up, so that the drain, not the listener's close, ends it.
+            #expect(await eventually { server.server.openConnections == 1 })
             let begin = ContinuousClock.now
             await server.shutdown(closingIdle: false)
-            // Intermittent (about 1 run in 5 on the loaded 2-core machine, since the lifecycle
-            // state machine landed): the silent connection is sometimes not seen closing. The
-            // cause is not found yet (issue #11's note); recorded as a known issue, not hidden.
-            let closed = try await silent.waitForClose(timeout: 5)
-            withKnownIssue("a silent connection is sometimes not closed by the drain (issue #11)", isIntermittent: true) {
-                #expect(closed)
-            }
+            #expect(try await silent.waitForClose(timeout: 5))
+            #expect(ContinuousClock.now - begin < .seconds(10), "the graceful timeout was waited for")
+        }
+    }
+
+    /// A connection accepted just before the listener closes is on its way to its event loop
+    /// when the drain begins. It used to be lost when the loops stopped: never served, never
+    /// closed (about 1 run in 2 with the machine loaded; issue #11).
+    @Test func aConnectionAcceptedAsTheListenerClosesIsClosedToo() async throws {
+        try await withTestServer(configure: {
+            $0.gracefulTimeout = .seconds(20)
+            $0.keepAliveTimeout = .milliseconds(300)
+        }) { server in
+            let silent = try await server.connect()
+            let begin = ContinuousClock.now
+            await server.shutdown(closingIdle: false)
+            #expect(try await silent.waitForClose(timeout: 5))
             #expect(ContinuousClock.now - begin < .seconds(10), "the graceful timeout was waited for")
         }
     }
