@@ -422,12 +422,13 @@ public final class HTTPServer: Sendable {
         self.shared.lifecycle.withLock { $0.loopsStopped() }.forEach { $0.resume() }
     }
 
-    /// A connection accepted just before its listener closed is still on its way: NIO sets up
-    /// and registers an accepted socket in tasks on the connection's own loop, after the accept.
-    /// The drain would not see it (nor tell it to finish), and once the loops stop it would be
-    /// neither served nor closed: its client would wait on an open socket forever. Every task
-    /// queued before the listeners closed has run once each loop has run two more turns (the
-    /// set-up, then the registration it chains), so after this the registry holds them all.
+    /// A connection accepted just before its listener closed is still on its way. NIO's
+    /// `ServerBootstrap` sets an accepted socket up in a task on the connection's loop (our
+    /// initializer, which adds it to the registry), then hops back to the listener's loop,
+    /// which registers it or, the listener being closed, closes it. The drain would not see it
+    /// (nor tell it to finish), and once the loops stop it would be neither served nor closed:
+    /// its client would wait on an open socket forever. Two turns of every loop run both steps,
+    /// so after this each such connection is in the registry or closed.
     private func settleAcceptedConnections() async {
         for _ in 0..<2 {
             for loop in self.group.makeIterator() {
