@@ -319,17 +319,20 @@ struct AppResponder: HTTPResponder {
 }
 
 /// A request's teardown hooks, run once: when its response has ended (see `scheduleTeardown`).
+///
+/// It holds the request only until the hooks have run: the response's end may come much later
+/// (a detached event stream is written by the hub for hours), and what waits for it should not
+/// keep the request, and through it the connection's HTTP handlers, alive meanwhile.
 private final class Teardown: Sendable {
     private let hooks: [Blueprint.Hooks]
-    private let request: Request
     private let failure: (any Error)?
-    /// Whether the hooks have run (or are running), and whether the response's producer started.
-    private let state = Mutex((ran: false, started: false))
+    /// The request until the hooks run (or are running), and whether the response's producer started.
+    private let state: Mutex<(request: Request?, started: Bool)>
 
     init(_ hooks: [Blueprint.Hooks], _ request: Request, _ failure: (any Error)?) {
         self.hooks = hooks
-        self.request = request
         self.failure = failure
+        self.state = Mutex((request: request, started: false))
     }
 
     /// Runs `body` (a streamed body's producer, a WebSocket session), then the hooks, which get
@@ -348,14 +351,14 @@ private final class Teardown: Sendable {
     /// Runs the hooks, innermost blueprint first, unless they ran; they get the handler's error,
     /// else the stream's.
     func run(failure streamFailure: (any Error)? = nil) async {
-        let first = self.state.withLock { state in
-            defer { state.ran = true }
-            return !state.ran
+        let request = self.state.withLock { state in
+            defer { state.request = nil }
+            return state.request
         }
-        guard first else { return }
+        guard let request else { return }
         for blueprint in self.hooks.reversed() {
             for hook in blueprint.teardown.reversed() {
-                await hook(self.request, self.failure ?? streamFailure)
+                await hook(request, self.failure ?? streamFailure)
             }
         }
     }
@@ -363,7 +366,7 @@ private final class Teardown: Sendable {
     /// For a response whose producer the server never started: runs the hooks in a task of
     /// their own, owned by the app (serving waits for it before the stop hooks run).
     func runIfNeverStarted(in tasks: OwnedTasks) {
-        guard !self.state.withLock({ $0.started || $0.ran }) else { return }
+        guard self.state.withLock({ !$0.started && $0.request != nil }) else { return }
         tasks.run { await self.run() }
     }
 }

@@ -17,7 +17,8 @@ import NIOCore
 public final class DetachedStream: @unchecked Sendable {
     public typealias Policy = SlowConsumerPolicy
 
-    public let eventLoop: any EventLoop
+    /// The connection's loop (read from the channel: one existential fewer in every idle stream).
+    public var eventLoop: any EventLoop { self.channel.eventLoop }
     /// The body goes out with chunked transfer coding (HTTP/1.1): every write must be whole
     /// chunks (`DetachedStream.chunk(_:)`). False for HTTP/1.0, whose body ends with the connection.
     public let isChunked: Bool
@@ -28,6 +29,9 @@ public final class DetachedStream: @unchecked Sendable {
     private let writeTimeout: TimeAmount?
     private var queue: SlowConsumerQueue<ByteBuffer>
     private var unwritableSince: NIODeadline?
+    /// What runs when the stream ends: the first apart (the hub's, usually the only one), so an
+    /// idle stream holds no array for it.
+    private var firstEndCallback: (() -> Void)?
     private var endCallbacks: [() -> Void] = []
     private let completion: ResponseCompletion?
     private let started: NIODeadline
@@ -45,11 +49,10 @@ public final class DetachedStream: @unchecked Sendable {
         bytesWritten: Int
     ) {
         self.channel = channel
-        self.eventLoop = channel.eventLoop
         self.isChunked = isChunked
         self.heartbeats = heartbeats
         self.id = heartbeats.nextID()
-        self.heartbeat = heartbeat.map { isChunked ? Self.chunk($0.chunk) : $0.chunk }
+        self.heartbeat = heartbeat.map { isChunked ? heartbeats.chunk(ofBeat: $0.chunk) : $0.chunk }
         self.writeTimeout = writeTimeout
         self.queue = SlowConsumerQueue(limit: 256, policy: .dropOldest)
         self.completion = completion
@@ -69,7 +72,7 @@ public final class DetachedStream: @unchecked Sendable {
     /// Runs `body` when the stream ends (at once if it has).
     public func onEnd(_ body: @escaping () -> Void) {
         if self.isEnded { return body() }
-        self.endCallbacks.append(body)
+        if self.firstEndCallback == nil { self.firstEndCallback = body } else { self.endCallbacks.append(body) }
     }
 
     /// Sends `bytes` (whole chunks if `isChunked`), flushed at once, or queued while the client
@@ -168,8 +171,11 @@ public final class DetachedStream: @unchecked Sendable {
                 ResponseSummary(bytes: self.bytesWritten, duration: .nanoseconds(elapsed.nanoseconds), complete: complete)
             )
         }
+        let first = self.firstEndCallback
         let callbacks = self.endCallbacks
+        self.firstEndCallback = nil
         self.endCallbacks = []
+        first?()
         callbacks.forEach { $0() }
     }
 }

@@ -11,6 +11,9 @@ final class LoopHeartbeats {
     private var streams: [Int: DetachedStream] = [:]
     private var timer: RepeatedTask?
     private var lastID = 0
+    /// The last heartbeat framed as a chunk, and what it was framed from: streams that beat
+    /// with the same bytes (every `EventStream`'s `: ping`) share one buffer.
+    private var framedBeat: (beat: ByteBuffer, chunk: ByteBuffer)?
 
     init(loop: any EventLoop) {
         self.loop = loop
@@ -37,6 +40,15 @@ final class LoopHeartbeats {
                 loop.value.advance()
             }
         }
+    }
+
+    /// `beat` framed as one chunk of chunked transfer coding, shared with the other streams of
+    /// this loop that beat with the same bytes (about 100 bytes fewer per idle stream).
+    func chunk(ofBeat beat: ByteBuffer) -> ByteBuffer {
+        if let framed = self.framedBeat, framed.beat == beat { return framed.chunk }
+        let chunk = DetachedStream.chunk(beat)
+        self.framedBeat = (beat, chunk)
+        return chunk
     }
 
     func touched(_ stream: DetachedStream) {

@@ -33,7 +33,9 @@ struct SlowConsumerQueue<Message> {
 
     let limit: Int
     let policy: Policy
-    private(set) var waiting = CircularBuffer<Message>()
+    /// The messages waiting for the socket to drain; no storage until one has to wait, so an
+    /// idle stream whose client keeps up holds none.
+    private(set) var waiting: CircularBuffer<Message>?
     /// Messages dropped so far under `.dropOldest`.
     private(set) var dropped = 0
 
@@ -41,20 +43,21 @@ struct SlowConsumerQueue<Message> {
         precondition(limit > 0, "a stream's queue must hold at least one message")
         self.limit = limit
         self.policy = policy
-        self.waiting = CircularBuffer(initialCapacity: 1)
     }
 
     /// A message to send; `writable`: whether the socket takes more now.
     mutating func offer(_ message: Message, writable: Bool) -> Action {
-        if writable && self.waiting.isEmpty { return .write(message) }
-        if self.waiting.count < self.limit {
-            self.waiting.append(message)
+        let count = self.waiting?.count ?? 0
+        if writable && count == 0 { return .write(message) }
+        if count < self.limit {
+            if self.waiting == nil { self.waiting = CircularBuffer(initialCapacity: 4) }
+            self.waiting!.append(message)
             return .queued
         }
         switch self.policy {
         case .dropOldest:
-            self.waiting.removeFirst()
-            self.waiting.append(message)
+            self.waiting!.removeFirst()
+            self.waiting!.append(message)
             self.dropped += 1
             return .droppedOldest
         case .close:
@@ -64,7 +67,7 @@ struct SlowConsumerQueue<Message> {
 
     /// The socket drained: the waiting messages to write now, oldest first.
     mutating func drain() -> CircularBuffer<Message> {
-        defer { self.waiting = CircularBuffer(initialCapacity: 1) }
-        return self.waiting
+        defer { self.waiting = nil }
+        return self.waiting ?? []
     }
 }

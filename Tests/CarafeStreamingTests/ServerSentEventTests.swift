@@ -2,6 +2,7 @@ import Carafe
 import CarafeTesting
 import Foundation
 import ProcessTestSupport
+import Synchronization
 import Testing
 
 @testable import CarafeStreaming
@@ -92,6 +93,36 @@ import Testing
         }
     }
 
+    /// An idle relayed stream holds no request: once the handler has returned (and the teardown
+    /// hooks have run), the `Request`, and through it the connection's HTTP handlers, are freed
+    /// while the hub goes on writing to the connection. Each would cost an idle stream kilobytes.
+    @Test func aRelayedStreamDoesNotKeepItsRequestAlive() async throws {
+        let hub = BroadcastHub()
+        let app = App()
+        let request = WeakRequestBox()
+        let teardowns = Atomic<Int>(0)
+        app.teardown { _, _ in teardowns.add(1, ordering: .relaxed) }
+        app.sse("/relay", heartbeat: nil) { req, events in
+            request.set(req)
+            try await events.relay(hub, channel: "room")
+        }
+        try await withServedApp(app) { base in
+            let output = PipeCollector()
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "-N", "--max-time", "15", base + "/relay"]
+            curl.standardOutput = output.pipe
+            try curl.run()
+            defer { if curl.isRunning { curl.terminate() } }
+            #expect(eventually(timeout: 5) { hub.subscriberCount("room") == 1 })
+            #expect(eventually(timeout: 5) { teardowns.load(ordering: .relaxed) == 1 })
+            #expect(eventually(timeout: 5) { !request.isAlive }, "the idle stream still holds its Request")
+            // The stream itself lives on.
+            #expect(hub.publish("still here", on: "room") == 1)
+            #expect(eventually(timeout: 5) { output.text.contains("data: still here") }, "\(output.text)")
+        }
+    }
+
     /// A server that drains ends a relayed stream properly (the last chunk), so curl exits 0.
     @Test func aDrainEndsARelayedStreamWithItsLastChunk() async throws {
         let hub = BroadcastHub()
@@ -123,6 +154,14 @@ import Testing
         #expect(Date().timeIntervalSince(began) < 5)
         #expect(hub.subscriberCount("room") == 0)
     }
+}
+
+/// A weak reference to the request a handler saw.
+final class WeakRequestBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private weak var request: Request?
+    func set(_ request: Request) { self.lock.withLock { self.request = request } }
+    var isAlive: Bool { self.lock.withLock { self.request != nil } }
 }
 
 /// What a relayed stream's test saw, across tasks and the loop.
