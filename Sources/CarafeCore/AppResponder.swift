@@ -204,6 +204,9 @@ struct AppResponder: HTTPResponder {
             }
         }
         self.addCORSHeaders(&response, for: request)
+        // Without teardown hooks (most apps) nothing waits for the response's end: no wrapping
+        // of its body and no bookkeeping per request.
+        guard blueprints.contains(where: { !$0.teardown.isEmpty }) else { return response }
         return await self.scheduleTeardown(Teardown(blueprints, request, failure), after: response, of: request)
     }
 
