@@ -1,5 +1,8 @@
 /// A handler bound to a method and a path pattern.
-public struct Route: Sendable {
+///
+/// A class: every request that matches a route holds it (`Request.route`) and reads several of
+/// its fields, and a reference costs one retain where a copy of all these fields cost one each.
+public final class Route: Sendable {
     /// What every handler becomes once registered.
     typealias Handler = @Sendable (Request) async throws -> Response
 
@@ -27,6 +30,32 @@ public struct Route: Sendable {
     public let blueprints: [Blueprint]
     /// Their hooks and error handlers, as frozen with the app, in the same order.
     let hooks: [Blueprint.Hooks]
+
+    init(
+        method: HTTPMethod,
+        pattern: RoutePattern,
+        name: String?,
+        body: RequestBodyStrategy,
+        blocking: Bool?,
+        timeout: Duration?,
+        handlerDeadline: (timeout: Duration, origin: String)?,
+        authorize: (@Sendable (Request) async throws -> Response?)?,
+        handler: @escaping Handler,
+        blueprints: [Blueprint],
+        hooks: [Blueprint.Hooks]
+    ) {
+        self.method = method
+        self.pattern = pattern
+        self.name = name
+        self.body = body
+        self.blocking = blocking
+        self.timeout = timeout
+        self.handlerDeadline = handlerDeadline
+        self.authorize = authorize
+        self.handler = handler
+        self.blueprints = blueprints
+        self.hooks = hooks
+    }
 }
 
 /// What a route does with the request body.

@@ -61,10 +61,13 @@ public struct CORS: Sendable {
     }
 
     /// The headers for a response to a request from `origin` (nil: none sent).
+    /// Whether the answer depends on the request's `Origin` (`Vary: Origin`): with `*` and no
+    /// credentials it is the same for every origin.
+    var variesByOrigin: Bool { !(self.allowsAnyOrigin && !self.allowCredentials) }
+
     func headers(origin: String?, preflight: (method: String, headers: String?)? = nil) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        // With `*` and no credentials, the answer is the same for every origin.
-        let varies = !(self.allowsAnyOrigin && !self.allowCredentials)
+        let varies = self.variesByOrigin
         if varies { headers.add(name: "vary", value: "Origin") }
         guard let origin, self.allows(origin: origin) else { return headers }
         headers.add(name: "access-control-allow-origin", value: varies ? origin : "*")
@@ -133,7 +136,12 @@ extension AppResponder {
         let chain = request.route?.hooks ?? self.services.routes.hooksChain(for: request.pathSegments)
         guard let policy = chain.reversed().lazy.compactMap(\.cors).first else { return }
         guard !response.headers.contains(name: "access-control-allow-origin") else { return }
-        for (name, value) in policy.headers(origin: request.headers.first(name: "origin")) {
+        guard let origin = request.headers.first(name: "origin") else {
+            // Not a cross-origin request (most are not): only caches need to hear that it varies.
+            if policy.variesByOrigin { response.headers.addVary("Origin") }
+            return
+        }
+        for (name, value) in policy.headers(origin: origin) {
             if name == "vary" { response.headers.addVary(value) } else { response.headers.replaceOrAdd(name: name, value: value) }
         }
     }
@@ -149,7 +157,13 @@ extension HTTPHeaders {
             while let last = part.utf8.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { part = part.dropLast() }
             return part
         }
-        let existing = self.contains(name: "vary") ? self[canonicalForm: "vary"].map { $0.lowercased() } : []
+        let hasVary = self.contains(name: "vary")
+        if !hasVary, !value.isEmpty, !value.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
+            // One name and no `Vary` yet (the usual case): nothing to merge.
+            self.add(name: "vary", value: value)
+            return
+        }
+        let existing = hasVary ? self[canonicalForm: "vary"].map { $0.lowercased() } : []
         let new = value.split(separator: ",").map(trimmed).filter { !$0.isEmpty && !existing.contains($0.lowercased()) }
         guard !new.isEmpty else { return }
         if existing.contains("*") { return }
