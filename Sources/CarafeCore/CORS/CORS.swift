@@ -60,11 +60,11 @@ public struct CORS: Sendable {
         }
     }
 
-    /// The headers for a response to a request from `origin` (nil: none sent).
     /// Whether the answer depends on the request's `Origin` (`Vary: Origin`): with `*` and no
     /// credentials it is the same for every origin.
     var variesByOrigin: Bool { !(self.allowsAnyOrigin && !self.allowCredentials) }
 
+    /// The headers for a response to a request from `origin` (nil: none sent).
     func headers(origin: String?, preflight: (method: String, headers: String?)? = nil) -> HTTPHeaders {
         var headers = HTTPHeaders()
         let varies = self.variesByOrigin
