@@ -94,7 +94,7 @@ struct AppResponder: HTTPResponder {
         if let preflight = self.preflight(request) {
             return preflight
         }
-        var blueprints = [self.services.routes.rootHooks]
+        var blueprints = self.services.routes.rootChain
         var bodyStrategy = RequestBodyStrategy.stream
         var onPool = false
         var action: Route.Handler

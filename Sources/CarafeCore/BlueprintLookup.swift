@@ -15,7 +15,7 @@ extension RouteTable {
             }
             if depth > (best?.depth ?? 0) { best = (depth, route) }
         }
-        guard let best else { return [self.rootHooks] }
+        guard let best else { return self.rootChain }
         return Array(best.route.hooks.prefix(best.depth + 1))
     }
 }

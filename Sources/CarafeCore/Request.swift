@@ -177,22 +177,36 @@ public final class Request: Sendable {
             }
         } else {
             self.path = String(rawPath)
-            self.pathSegments = rawPath.split(separator: "/").map(String.init)
+            self.pathSegments = Self.segments(of: rawPath)
         }
+    }
+
+    /// The non-empty `/`-separated segments of `path`, in one array (not `split` then `map`).
+    private static func segments(of path: Substring) -> [String] {
+        var segments: [String] = []
+        var start = path.utf8.startIndex
+        for index in path.utf8.indices where path.utf8[index] == UInt8(ascii: "/") {
+            if start < index { segments.append(String(path[start..<index])) }
+            start = path.utf8.index(after: index)
+        }
+        if start < path.utf8.endIndex { segments.append(String(path[start...])) }
+        return segments
     }
 
     /// Collects the body for a `.collect` route: a 413 (closing the connection) past `limit`,
     /// said before reading anything when `Content-Length` already tells.
     func collectBody(upTo limit: Int) async throws {
-        let tooLarge = HTTPError(.payloadTooLarge, HTTPBodyError.tooLarge(limit: limit).description, headers: ["connection": "close"])
+        func tooLarge() -> HTTPError {
+            HTTPError(.payloadTooLarge, HTTPBodyError.tooLarge(limit: limit).description, headers: ["connection": "close"])
+        }
         if let declared = self.headers.first(name: "content-length").flatMap(Int.init), declared > limit {
-            throw tooLarge
+            throw tooLarge()
         }
         do {
             self.body = try await self.bodyStream.collect(upTo: limit)
             self.bodyStream = RequestBody(self.body)
         } catch HTTPBodyError.tooLarge {
-            throw tooLarge
+            throw tooLarge()
         }
     }
 

@@ -41,12 +41,13 @@ public enum RequestID {
         return String(unsafeUninitializedCapacity: 32) { buffer in
             let digits: StaticString = "0123456789abcdef"
             digits.withUTF8Buffer { digits in
-                for (half, value) in [high, low].enumerated() {
-                    var value = value
-                    for index in 0..<16 {
-                        buffer[half * 16 + index] = digits[Int(value & 0xF)]
-                        value >>= 4
-                    }
+                var high = high
+                var low = low
+                for index in 0..<16 {
+                    buffer[index] = digits[Int(high & 0xF)]
+                    buffer[16 + index] = digits[Int(low & 0xF)]
+                    high >>= 4
+                    low >>= 4
                 }
             }
             return 32

@@ -17,8 +17,15 @@ public struct Response: Sendable {
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: ResponseBody) {
         self.status = status
         self.headers = headers
+        // Room for what the app and the server add on the way out (Content-Type, Vary,
+        // X-Request-ID, security headers, Content-Length, Date, Server): one allocation, not
+        // one per doubling.
+        self.headers.reserveCapacity(headers.count + Self.headersAddedOnTheWay)
         self.body = body
     }
+
+    /// How many header fields a response typically gains after the handler made it.
+    static let headersAddedOnTheWay = 8
 
     /// A response whose body `produce` writes chunk by chunk; each `write` waits while the client
     /// is slow to read, so memory stays flat whatever the size. Give `length` when it is known

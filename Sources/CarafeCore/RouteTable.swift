@@ -23,9 +23,12 @@ final class RouteTable: Sendable {
 
     /// The app's own hooks and error handlers: they apply to requests that match no route too.
     let rootHooks: Blueprint.Hooks
+    /// The hooks that apply to a request no route matched: the app's alone (made once, not per request).
+    let rootChain: [Blueprint.Hooks]
 
     init(_ routes: [Route], root rootHooks: Blueprint.Hooks = Blueprint.Hooks()) {
         self.rootHooks = rootHooks
+        self.rootChain = [rootHooks]
         var named: [String: Route] = [:]
         for route in routes {
             var node = self.root
@@ -76,8 +79,9 @@ final class RouteTable: Sendable {
     /// 405, unless a less specific pattern has a route for this method.
     func match(_ method: HTTPMethod, _ segments: [String]) -> Match {
         var values: [String] = []
-        let route = { (node: Node) in node.routes[method.rawValue] ?? (method == .HEAD ? node.routes["GET"] : nil) }
-        if let node = Self.find(self.root, segments, 0, &values, where: { route($0) != nil }), let found = route(node) {
+        if let node = Self.find(self.root, segments, 0, &values, where: { Self.route(of: $0, for: method) != nil }),
+            let found = Self.route(of: node, for: method)
+        {
             var parameters = Parameters(kind: "path parameter")
             for (name, value) in zip(found.pattern.parameterNames, values) {
                 parameters.append(name, value)
@@ -90,6 +94,11 @@ final class RouteTable: Sendable {
         if allowed.contains("GET") { allowed.insert("HEAD") }
         allowed.insert("OPTIONS")
         return .methodNotAllowed(allowed.sorted())
+    }
+
+    /// The route of `node` that answers `method` (`HEAD` falls back to `GET`).
+    private static func route(of node: Node, for method: HTTPMethod) -> Route? {
+        node.routes[method.rawValue] ?? (method == .HEAD ? node.routes["GET"] : nil)
     }
 
     /// Depth-first, the first node that `accepts` and matches every segment: a literal beats a

@@ -150,6 +150,7 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        guard !self.timer.fires(by: deadline) else { return }
         self.timer.fire(by: deadline, on: context.eventLoop) {
             self.timer.fired()
             self.timerFired(context: context)

@@ -10,10 +10,17 @@ struct ConnectionTimer {
     /// Makes sure the timer fires at `deadline` or before, calling `fire` on `loop`.
     /// `fire` should call `fired()` first.
     mutating func fire(by deadline: NIODeadline, on loop: any EventLoop, _ fire: @escaping () -> Void) {
-        if let at = self.pending?.at, at <= deadline { return }  // it fires first, and the owner re-arms
+        if self.fires(by: deadline) { return }
         self.pending?.task.cancel()
         let bound = NIOLoopBound(fire, eventLoop: loop)
         self.pending = (loop.scheduleTask(deadline: deadline) { bound.value() }, deadline)
+    }
+
+    /// Whether a pending firing comes at `deadline` or before (then the owner re-arms when it
+    /// fires): checked before making the closure for `fire(by:on:_:)`, which costs an allocation.
+    func fires(by deadline: NIODeadline) -> Bool {
+        if let at = self.pending?.at, at <= deadline { return true }
+        return false
     }
 
     /// The pending firing happened: nothing is scheduled now.

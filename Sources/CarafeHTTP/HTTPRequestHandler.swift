@@ -361,7 +361,12 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// Adds the headers every response carries: framing, `Date` and `Server`.
     func completeHeaders(_ headers: inout HTTPHeaders, status: HTTPResponseStatus, bodyLength: Int?) {
         if let bodyLength, status.code >= 200 && status != .noContent && status != .notModified {
-            headers.replaceOrAdd(name: "content-length", value: String(bodyLength))
+            // `replaceOrAdd` would copy the fields to remove none, for the common response without one.
+            if headers.contains(name: "content-length") {
+                headers.replaceOrAdd(name: "content-length", value: String(bodyLength))
+            } else {
+                headers.add(name: "content-length", value: String(bodyLength))
+            }
         }
         headers.add(name: "date", value: self.loop.dateCache.now)
         if let serverName = self.configuration.serverName, !headers.contains(name: "server") {
@@ -373,6 +378,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
 
     private func syncTimer(context: ChannelHandlerContext) {
         guard let (at, _) = self.machine.nextDeadline else { return }  // an armed timer finds nothing to do
+        guard !self.timer.fires(by: at) else { return }
         self.timer.fire(by: at, on: context.eventLoop) {
             self.timer.fired()
             self.timerFired(context: context)

@@ -17,7 +17,7 @@ public struct HTTPServerRequest: Sendable {
     /// Sets this request's own handler deadline (a route's `timeout:`), in place of the app-wide one.
     public var deadline = RequestDeadline()
     /// The trailer fields sent after the body (chunked HTTP/1.1, HTTP/2), known once it ended.
-    public var trailers = RequestTrailers()
+    public var trailers = RequestTrailers.none
 
     public init(
         head: HTTPRequestHead,

@@ -24,6 +24,10 @@ public final class RequestTrailers: Sendable {
         self.state = Mutex(.received(trailers))
     }
 
+    /// No trailers, known from the start: shared by every request without a body, which so
+    /// costs no allocation.
+    public static let none = RequestTrailers()
+
     private init(pending: Void) {
         self.state = Mutex(.pending([]))
     }

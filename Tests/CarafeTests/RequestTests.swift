@@ -27,6 +27,19 @@ import Testing
         #expect(await app.test.get("/echo").text == "GET /echo | /echo | ")
     }
 
+    @Test func emptySegmentsOfThePathAreIgnoredWhenRouting() async {
+        let app = App()
+        app.get("/a/:name/c") { req in "name=\(req.parameters["name"] ?? "-")" }
+        app.get("/") { req in "root \(req.path)" }
+
+        #expect(await app.test.get("/a/b/c").text == "name=b")
+        #expect(await app.test.get("//a//b//c/").text == "name=b")
+        #expect(await app.test.get("/a/b%2Fx/c").text == "name=b/x")
+        #expect(await app.test.get("/").text == "root /")
+        #expect(await app.test.get("///").text == "root ///")
+        #expect(await app.test.get("/a/b").status == .notFound)
+    }
+
     // MARK: Query
 
     @Test func queryParametersAreDecodedAndRepeatable() async {

@@ -10,6 +10,8 @@ import Testing
         let app = App()
         app.get("/page") { _ in HTML("<form method=post></form>") }
         app.get("/text") { _ in "plain" }
+        app.get("/shouted") { _ in Response(text: "<p>hi</p>", contentType: "TEXT/HTML") }
+        app.get("/htmlish") { _ in Response(text: "<p>hi</p>", contentType: "text/htm") }
         app.get("/embeddable") { _ in
             var response = Response(text: "<p>widget</p>", contentType: "text/html; charset=utf-8")
             response.headers.replaceOrAdd(name: "content-security-policy", value: "frame-ancestors https://partner.example")
@@ -23,6 +25,12 @@ import Testing
         #expect(response.header("x-content-type-options") == "nosniff")
         #expect(response.header("x-frame-options") == "SAMEORIGIN")
         #expect(response.header("content-security-policy") == "frame-ancestors 'self'")
+    }
+
+    @Test func theMediaTypeIsMatchedWithoutRegardToCase() async {
+        let app = self.app()
+        #expect(await app.test.get("/shouted").header("x-frame-options") == "SAMEORIGIN")
+        #expect(await app.test.get("/htmlish").header("x-frame-options") == nil)
     }
 
     @Test func otherResponsesGetNosniffOnly() async {
