@@ -172,9 +172,7 @@ public final class Request: Sendable {
         // segment. An invalid escape leaves the text as sent; matching then finds no route.
         if rawPath.utf8.contains(UInt8(ascii: "%")) {
             self.path = URLEncodedForm.percentDecode(rawPath, plusAsSpace: false) ?? String(rawPath)
-            self.pathSegments = rawPath.split(separator: "/").map {
-                URLEncodedForm.percentDecode($0, plusAsSpace: false) ?? String($0)
-            }
+            self.pathSegments = Self.segments(of: rawPath).map { URLEncodedForm.percentDecode($0, plusAsSpace: false) ?? $0 }
         } else {
             self.path = String(rawPath)
             self.pathSegments = Self.segments(of: rawPath)

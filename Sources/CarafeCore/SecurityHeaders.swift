@@ -35,7 +35,7 @@ public struct SecurityHeaders: Sendable, Hashable {
             headers.add(name: "x-content-type-options", value: value)
         }
         guard self.frameOptions != nil || self.frameAncestors != nil,
-            let type = headers.first(name: "content-type"), type.utf8.prefix(9).lazy.map({ $0 | 0x20 }).elementsEqual("text/html".utf8)
+            let type = headers.first(name: "content-type"), type.utf8.prefix(9).lazy.map({ (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }).elementsEqual("text/html".utf8)
         else { return }
         if let value = self.frameOptions, !headers.contains(name: "x-frame-options") {
             headers.add(name: "x-frame-options", value: value)
