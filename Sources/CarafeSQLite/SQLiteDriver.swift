@@ -70,7 +70,7 @@ public final class SQLiteDriver: DatabaseDriver {
                 // The busy timeout first: switching to WAL takes a lock that another connection
                 // opening at the same moment may hold.
                 _ = try await wrapped.run(SQL(stringLiteral: "PRAGMA busy_timeout = \(milliseconds)"))
-                if case .file = storage { _ = try await wrapped.run("PRAGMA journal_mode = WAL") }
+                if case .file = storage { try await Self.switchToWAL(wrapped, within: busyTimeout) }
                 _ = try await wrapped.run("PRAGMA foreign_keys = ON")
             } catch {
                 // A connection that failed to set up (or whose opening timed out) is closed, not
@@ -79,6 +79,22 @@ public final class SQLiteDriver: DatabaseDriver {
                 throw error
             }
             return wrapped
+        }
+    }
+
+    /// Switches the database to write-ahead logging, retrying while another connection holds
+    /// the lock. SQLite skips the busy handler where waiting could deadlock, and switching the
+    /// journal mode is such a case: connections opening together on a new file (six workers
+    /// migrating at start) would otherwise fail at once with SQLITE_BUSY.
+    static func switchToWAL(_ connection: SQLiteSQLConnection, within timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                _ = try await connection.run("PRAGMA journal_mode = WAL")
+                return
+            } catch is DatabaseUnavailable where ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
         }
     }
 

@@ -15,8 +15,11 @@ public final class SQLiteSQLConnection: SQLConnection {
 
     public var isClosed: Bool { self.connection.isClosed }
 
+    /// Closes the connection even from a cancelled task: the async `close()` of sqlite-nio
+    /// skips the work when its task is cancelled, which would leak the handle (and trap in a
+    /// debug build) when a caller gives up while its connection is being set up.
     public func close() async {
-        try? await self.connection.close()
+        try? await self.connection.close().get()
     }
 
     public func run(_ sql: SQL) async throws -> [SQLRow] {

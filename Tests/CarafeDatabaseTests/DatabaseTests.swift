@@ -1,5 +1,8 @@
 import CarafeDatabase
+@testable import CarafeSQLite
 import Foundation
+import NIOPosix
+import SQLiteNIO
 import Testing
 
 /// The same API on SQLite and on a real PostgreSQL server.
@@ -166,6 +169,32 @@ import Testing
         }
         #expect(applied.sorted() == ["001_counter", "002_bump"])
         #expect(try await db.first("SELECT n FROM counter", as: Int.self) == 2)
+    }
+
+    /// Switching a new file to WAL is a lock SQLite does not wait for with its busy handler: the
+    /// connections that open together (workers migrating at start) must all come up anyway.
+    @Test func sqliteConnectionsOpeningTogetherOnANewFileAllComeUp() async throws {
+        for _ in 0..<5 {
+            let db = try await Backend.sqlite.makeDatabase(pool: ConnectionPoolConfiguration(maxConnections: 8))
+            defer { Task { await db.shutdown() } }
+            let ones = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<8 { group.addTask { try await db.first("SELECT 1", as: Int.self) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(ones == Array(repeating: 1, count: 8))
+        }
+    }
+
+    /// A caller that gives up (its task cancelled) while its connection is being set up must
+    /// still have the connection closed, not leaked open.
+    @Test func anSQLiteConnectionClosesFromACancelledTask() async throws {
+        let connection = try await SQLiteConnection.open(threadPool: .singleton, on: MultiThreadedEventLoopGroup.singleton.any())
+        let closing = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await SQLiteSQLConnection(connection).close()
+        }
+        await closing.value
+        #expect(connection.isClosed)
     }
 
     @Test(arguments: Backend.allCases)
