@@ -23,6 +23,7 @@ public final class ServerProcess: @unchecked Sendable {
         self.process.standardError = self.stderr.pipe
         self.process.standardOutput = FileHandle.nullDevice
         try self.process.run()
+        Self.killWhenTheTestsExit(self.process.processIdentifier)
         let pattern = #"serving on (https?://127\.0\.0\.1:(\d+)|unix:)"#
         guard self.waitForOutput(pattern, timeout: 20), let range = self.output.range(of: pattern, options: .regularExpression) else {
             kill(self.process.processIdentifier, SIGKILL)
@@ -38,6 +39,22 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     public var pid: Int32 { self.process.processIdentifier }
+
+    /// A server that is never deinitialized (one shared by a suite, in a `static`) must not
+    /// outlive the test process: a detached shell kills it once the tests have exited, and
+    /// exits itself as soon as the server is gone.
+    private static func killWhenTheTestsExit(_ server: Int32) {
+        let watchdog = Process()
+        watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let tests = getpid()
+        watchdog.arguments = [
+            "-c", "while kill -0 \(tests) 2>/dev/null && kill -0 \(server) 2>/dev/null; do sleep 1; done; kill -9 \(server) 2>/dev/null",
+        ]
+        watchdog.standardInput = FileHandle.nullDevice
+        watchdog.standardOutput = FileHandle.nullDevice
+        watchdog.standardError = FileHandle.nullDevice
+        try? watchdog.run()
+    }
 
     /// Everything the process wrote to standard error so far, then what its error log file holds.
     public var output: String {
