@@ -180,6 +180,14 @@ app.websocket("/ws", options: WebSocketOptions(maxMessageSize: 16 << 20)) { _, w
     }
 }
 
+// A WebSocket chat room on the same hub: every text a client (or POST /publish) sends reaches
+// every /sse and /ws-relay subscriber. The hub writes to the connections itself: no task per client.
+app.websocket("/ws-relay") { _, ws in
+    try await ws.relay(hub, channel: "bench") { message in
+        if case .text(let text) = message { hub.publish(text, on: "bench") }
+    }
+}
+
 // Blocks its event-loop thread for `ms` milliseconds ON PURPOSE (never do this in a handler):
 // it shows the blocked-loop watchdog's log line and the stall metric (docs/observability.md).
 app.get("/block", name: "blocks-the-loop-on-purpose") { req in

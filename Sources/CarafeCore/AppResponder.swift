@@ -64,7 +64,7 @@ struct AppResponder: HTTPResponder {
 
     /// Counts an event stream from when its producer starts until the response has ended (not
     /// until the producer returns: a relayed stream, `EventStream.relay`, outlives it), and a
-    /// WebSocket while its session runs.
+    /// WebSocket from its handler's start until its session ends.
     private static func countLongLived(_ response: inout Response, metrics: RequestMetrics, request: Request) {
         switch response.body {
         case .stream(let length, let produce) where request.method != .HEAD:
@@ -75,9 +75,10 @@ struct AppResponder: HTTPResponder {
                 try await produce(writer)
             }
         case .webSocket(let options, let run):
-            response.body = .webSocket(options) { socket in
+            // Until the session ends, not the handler: a relayed session (`WebSocket.relay`) outlives it.
+            response.body = .webSocket(options) { [completion = request.completion] socket in
                 metrics.webSockets.increment()
-                defer { metrics.webSockets.decrement() }
+                completion.whenFinished { _ in metrics.webSockets.decrement() }
                 try await run(socket)
             }
         case .stream, .buffer:

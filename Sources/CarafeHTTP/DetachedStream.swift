@@ -14,7 +14,7 @@ import NIOCore
 /// full for the write timeout, or the server drains; then the `onEnd` callbacks run, on the loop.
 ///
 /// All methods must be called on `eventLoop`.
-public final class DetachedStream: @unchecked Sendable {
+public final class DetachedStream: HeartbeatMember, @unchecked Sendable {
     public typealias Policy = SlowConsumerPolicy
 
     /// The connection's loop (read from the channel: one existential fewer in every idle stream).
@@ -140,6 +140,8 @@ public final class DetachedStream: @unchecked Sendable {
         self.heartbeats.touched(self)
         self.channel.flush()
     }
+
+    var heartbeatID: Int { self.id }
 
     /// The heartbeat is due: a beat if the socket takes it; a socket full for longer than the
     /// write timeout closes the stream.

@@ -23,7 +23,8 @@ extension HTTPRequestHandler {
         Self.continueInNewTask(number: number, bound: bound) {
             do {
                 try await run(socket)
-                socket.close(.normalClosure)
+                // A session handed to a hub (`WebSocket.detach`) goes on without its task.
+                if !socket.isDetached { socket.close(.normalClosure) }
             } catch {
                 logger.debug("WebSocket handler failed: \(error)")
                 socket.close(.unexpectedServerError)
@@ -78,8 +79,29 @@ extension HTTPRequestHandler {
             .nonisolated()
     }
 
+    /// The WebSocket's session is handed to a `DetachedStream` (`WebSocketHandler.detach`):
+    /// this handler, kept last only to cancel the session's task, leaves the pipeline, and the
+    /// access log's line and the teardown hooks wait for the stream's end instead.
+    func leaveForDetachedWebSocket(channel: any Channel) -> DetachedStream {
+        let stream = DetachedStream(
+            channel: channel,
+            isChunked: false,
+            heartbeat: nil,
+            writeTimeout: self.configuration.writeTimeout,
+            heartbeats: self.loop.heartbeats,
+            completion: self.completion,
+            started: self.requestStart,
+            bytesWritten: self.responseBytes
+        )
+        self.completion = nil
+        self.task = nil
+        self.head = nil
+        channel.pipeline.syncOperations.removeHandler(self, promise: nil)
+        return stream
+    }
+
     private func replaceHTTPHandlers(options: WebSocketOptions, context: ChannelHandlerContext) throws -> WebSocket {
-        let webSocket = WebSocketHandler(options: options)
+        let webSocket = WebSocketHandler(options: options, heartbeats: self.loop.heartbeats)
         let bound = NIOLoopBound(webSocket, eventLoop: context.eventLoop)
         let resume: @Sendable () -> Void = { bound.value.resumeReading() }
         let messages = WebSocketHandler.Producer.makeSequence(
@@ -90,7 +112,7 @@ extension HTTPRequestHandler {
         webSocket.source = messages.source
         let pipeline = context.pipeline.syncOperations
         try pipeline.addHandlers(
-            [ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessageSize)), WebSocketFrameEncoder(), webSocket],
+            [ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessageSize)), webSocket],
             position: .before(self)
         )
         // This handler stays, last, only to cancel the task when the connection closes.

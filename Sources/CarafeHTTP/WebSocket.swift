@@ -20,6 +20,7 @@ public final class WebSocket: Sendable {
     public let messages: WebSocketMessages
     private let handler: NIOLoopBound<WebSocketHandler>
     private let peerClose: CloseCodeCell
+    private let detached = Atomic<Bool>(false)
 
     init(messages: WebSocketMessages, handler: NIOLoopBound<WebSocketHandler>, peerClose: CloseCodeCell) {
         self.messages = messages
@@ -45,6 +46,26 @@ public final class WebSocket: Sendable {
     public func send(_ text: String) async throws {
         try await self.send(.text(text))
     }
+
+    /// Hands the session over to whoever holds the returned stream, to write ready-made frames
+    /// to (a `BroadcastHub`: `relay` in CarafeStreaming), and lets the handler return without
+    /// closing: the connection goes on with no task, which is what lets a process hold tens of
+    /// thousands of idle subscribers. `messages` ends; each message the peer sends from now on
+    /// goes to `onMessage`, called on the connection's event loop (keep it short, never block:
+    /// publish it to a hub, say), or is dropped without it. Pings, pongs and the close
+    /// handshake go on as before; the stream ends when a close frame goes out or the
+    /// connection ends. Nil when the session is already closing.
+    public func detach(onMessage: (@Sendable (WebSocketMessage) -> Void)? = nil) async -> DetachedStream? {
+        let stream = try? await self.handler.eventLoop.submit { [handler] in
+            handler.value.detach(onMessage: onMessage)
+        }.get()
+        guard let stream = stream ?? nil else { return nil }
+        self.detached.store(true, ordering: .relaxed)
+        return stream
+    }
+
+    /// Whether the session was handed over (`detach`).
+    var isDetached: Bool { self.detached.load(ordering: .relaxed) }
 
     /// Starts the close handshake with `code`: no more messages go out; `messages` ends once
     /// the peer answers (or after `WebSocketOptions.closeTimeout`). Does nothing once closing.

@@ -12,10 +12,10 @@ import NIOWebSocket
 ///
 /// Backpressure: while `messages` has a few undelivered messages, the socket is not read; while
 /// the socket's send queue is above its high-water mark, `send` suspends.
-final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler, HeartbeatMember {
     typealias InboundIn = WebSocketFrame
-    typealias OutboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     typealias Producer = NIOAsyncSequenceProducer<
         WebSocketMessage, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ConnectionReadDelegate
@@ -33,21 +33,27 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var writers = WritabilityWaiters()
     /// The close handshake and the pings (`WebSocketStateMachine`).
     private var machine = WebSocketStateMachine()
-    private var pinger: RepeatedTask?
+    /// The loop's heartbeat wheel, which pings a quiet peer (one timer per loop, not per socket).
+    private let heartbeats: LoopHeartbeats
+    let heartbeatID: Int
+    private var isPinging = false
     private var closeTimer: Scheduled<Void>?
+    /// Once the session is handed over (`WebSocket.detach`): the stream a hub writes its
+    /// ready-made frames to, and where the peer's messages go instead of `messages`.
+    private var detached: DetachedStream?
+    private var onMessage: (@Sendable (WebSocketMessage) -> Void)?
 
-    init(options: WebSocketOptions) {
+    init(options: WebSocketOptions, heartbeats: LoopHeartbeats) {
         self.options = options
+        self.heartbeats = heartbeats
+        self.heartbeatID = heartbeats.nextID()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         guard let interval = self.options.pingInterval else { return }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            let (handler, context) = bound.value
-            handler.ping(context: context)
-        }
+        self.heartbeats.add(self, every: interval)
+        self.isPinging = true
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -92,7 +98,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .ping:
             guard frame.fin else { return self.fail(.protocolError, "a fragmented ping", context: context) }
             if case .sendPong(let payload) = self.machine.receivedPing(frame.unmaskedData, writable: context.channel.isWritable) {
-                self.write(WebSocketFrame(fin: true, opcode: .pong, data: payload), context: context)
+                self.write(.pong, payload, context: context)
                 context.flush()
             }
         case .pong:
@@ -114,6 +120,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             message = .binary(data)
         }
+        if let onMessage = self.onMessage { return onMessage(message) }
         if self.source?.yield(message) == .stopProducing {
             _ = self.readGate.setConsumerPaused(true)
         }
@@ -154,17 +161,34 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    // MARK: Handing the session over
+
+    /// Hands the session to a `DetachedStream` that someone else (a hub) writes ready-made
+    /// frames to (`WebSocketFrameBytes`; they pass this handler as they are), and ends `messages` (the peer's messages go to `onMessage`, on this loop).
+    /// The request handler, kept until now to cancel the handler's task, leaves the pipeline
+    /// with the request it held: an idle session is then its socket, these handlers and the
+    /// stream. Nil once the session is closing.
+    func detach(onMessage: (@Sendable (WebSocketMessage) -> Void)?) -> DetachedStream? {
+        guard let context = self.context, self.detached == nil, self.machine.canSend, context.channel.isActive else { return nil }
+        let pipeline = context.pipeline.syncOperations
+        guard let requestHandler = try? pipeline.handler(type: HTTPRequestHandler.self) else { return nil }
+        let stream = requestHandler.leaveForDetachedWebSocket(channel: context.channel)
+        self.detached = stream
+        self.onMessage = onMessage
+        self.finishMessages()
+        self.resumeReading()
+        return stream
+    }
+
     // MARK: Writing
 
     /// Sends `message` as one frame; `promise` succeeds once the socket can take more.
     func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>) {
         guard let context = self.context, self.machine.canSend, context.channel.isActive else { return promise.fail(WebSocketError.closed) }
-        let frame: WebSocketFrame
         switch message {
-        case .text(let text): frame = WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: text))
-        case .binary(let data): frame = WebSocketFrame(fin: true, opcode: .binary, data: data)
+        case .text(let text): context.write(self.wrapOutboundOut(WebSocketFrameBytes.text(text, allocator: context.channel.allocator)), promise: nil)
+        case .binary(let data): self.write(.binary, data, context: context)
         }
-        self.write(frame, context: context)
         context.flush()
         self.writers.wait(promise, writable: context.channel.isWritable)
     }
@@ -199,23 +223,46 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func sendClose(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         self.stopPinging()
+        self.endDetachedStream()  // no data frame may follow the close frame
         var payload = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         payload.write(webSocketErrorCode: code)
         // A control frame carries at most 125 bytes: cut the reason, at a character boundary.
         var cut = Substring(reason)
         while cut.utf8.count > 123 { cut.removeLast() }
         payload.writeString(String(cut))
-        return context.writeAndFlush(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
+        let written = context.eventLoop.makePromise(of: Void.self)
+        self.write(.connectionClose, payload, context: context, promise: written)
+        context.flush()
+        return written.futureResult
     }
 
-    private func write(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
-        context.write(self.wrapOutboundOut(frame), promise: nil)
+    /// Writes one frame: the header with a small payload in one buffer; a large payload after its
+    /// header as it is, not copied.
+    private func write(
+        _ opcode: WebSocketOpcode,
+        _ payload: ByteBuffer,
+        context: ChannelHandlerContext,
+        promise: EventLoopPromise<Void>? = nil
+    ) {
+        let length = payload.readableBytes
+        let together = length <= 1024
+        var header = context.channel.allocator.buffer(capacity: WebSocketFrameBytes.headerSize(length) + (together ? length : 0))
+        WebSocketFrameBytes.writeHeader(opcode: opcode, length: length, into: &header)
+        if together {
+            header.writeImmutableBuffer(payload)
+            context.write(self.wrapOutboundOut(header), promise: promise)
+        } else {
+            context.write(self.wrapOutboundOut(header), promise: nil)
+            context.write(self.wrapOutboundOut(payload), promise: promise)
+        }
     }
 
-    private func ping(context: ChannelHandlerContext) {
+    /// The ping interval has passed (`LoopHeartbeats`).
+    func beat(now: NIODeadline) {
+        guard let context = self.context else { return }
         switch self.machine.pingTimerFired() {
         case .sendPing(let payload):
-            self.write(WebSocketFrame(fin: true, opcode: .ping, data: payload), context: context)
+            self.write(.ping, payload, context: context)
             context.flush()
         case .peerGone:
             // No pong since the last ping: the peer or the path to it is gone.
@@ -230,10 +277,11 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if writable {
             self.writers.resumeAll()
             if let payload = self.machine.becameWritable() {
-                self.write(WebSocketFrame(fin: true, opcode: .pong, data: payload), context: context)
+                self.write(.pong, payload, context: context)
                 context.flush()
             }
         }
+        self.detached?.writabilityChanged()
         // A peer that sends (pings, messages) but does not read must not grow the send queue.
         if self.readGate.setSocketFull(!writable) { context.read() }
         context.fireChannelWritabilityChanged()
@@ -283,6 +331,7 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.stopPinging()
         self.closeTimer?.cancel()
         self.finishMessages()
+        self.endDetachedStream()
         self.machine.channelClosed()
         self.writers.failAll(WebSocketError.closed)
         context.fireChannelInactive()
@@ -293,9 +342,15 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.source = nil
     }
 
+    /// A WebSocket session ends with its connection, or at its close frame: complete.
+    private func endDetachedStream() {
+        self.detached?.end(closing: false, complete: true)
+    }
+
     private func stopPinging() {
-        self.pinger?.cancel()
-        self.pinger = nil
+        guard self.isPinging else { return }
+        self.isPinging = false
+        self.heartbeats.remove(self)
     }
 }
 

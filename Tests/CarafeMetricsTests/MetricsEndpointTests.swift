@@ -134,6 +134,19 @@ import Testing
         #expect(after.value("http_server_open_sse_streams") == 0)
         #expect(after.value("http_server_open_connections") == 0)
         #expect(after.requests("GET", "/sse", 200) == 1)
+        // A relayed WebSocket is counted while its session lasts, after its handler has returned.
+        let ws = try Self.connect(
+            server.port,
+            sending: "GET /ws-relay HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        let relaying = try Self.scrape(metrics) { $0.value("http_server_open_websockets") == 1 }
+        #expect(relaying.value("http_server_open_websockets") == 1)
+        usleep(300_000)  // the handler has long returned: the session, and the count, go on
+        #expect(try Self.scrape(metrics).value("http_server_open_websockets") == 1)
+        close(ws)
+        let gone = try Self.scrape(metrics) { $0.value("http_server_open_websockets") == 0 }
+        #expect(gone.value("http_server_open_websockets") == 0)
     }
 
     @Test func metricsBindMustNotBeTheAppsAddress() throws {

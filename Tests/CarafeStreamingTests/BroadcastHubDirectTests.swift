@@ -3,6 +3,7 @@ import NIOEmbedded
 import Testing
 
 @testable import CarafeHTTP
+@testable import CarafeBroadcast
 @testable import CarafeStreaming
 
 /// A `BroadcastHub` writing to connections itself (detached streams on `EmbeddedChannel`s, two
@@ -102,5 +103,31 @@ import Testing
         loop.run()
         #expect(hub.subscriberCount("room") == 0)
         #expect(hub.publish("nobody", on: "room") == 0)
+    }
+}
+
+/// The hub's WebSocket encoding: one final, unmasked text frame, its length in the form RFC 6455
+/// 5.2 gives for its size.
+@Suite struct WebSocketTextEncodingTests {
+    @Test(arguments: [0, 125, 126, 65535, 65536])
+    func aMessageIsOneTextFrameWithItsLengthInTheRFCsForm(count: Int) {
+        let message = String(repeating: "é", count: count / 2) + (count % 2 == 1 ? "x" : "")
+        var frame = BroadcastEncoding.webSocketText.encode(message)
+        #expect(frame.readInteger(as: UInt8.self) == 0x81)
+        let first = frame.readInteger(as: UInt8.self)!
+        let length: Int
+        switch count {
+        case ..<126:
+            #expect(first == UInt8(count))
+            length = Int(first)
+        case ..<65536:
+            #expect(first == 126)
+            length = Int(frame.readInteger(as: UInt16.self)!)
+        default:
+            #expect(first == 127)
+            length = Int(frame.readInteger(as: UInt64.self)!)
+        }
+        #expect(length == count)
+        #expect(frame.readString(length: frame.readableBytes) == message)
     }
 }

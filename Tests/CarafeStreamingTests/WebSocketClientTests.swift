@@ -20,6 +20,31 @@ import Testing
         #expect(result.plainGetUpgrade == "websocket")
     }
 
+    struct Relay: Decodable {
+        let alice: String
+        let bob: String
+        let queued: Int
+        let bobLong: Int
+        let aliceLong: Int
+        let pong: Bool
+        let aliceClose: Int
+        let queuedAfterAliceLeft: Int
+        let bobAfter: String
+    }
+
+    @Test func clientsOfARelayedRoomHearEachOtherAndThePublisher() throws {
+        let server = try ServerProcess(builtExecutable("hello"), ["serve", "--bind", "127.0.0.1:0", "--log-level", "info"])
+        let printed = try runClientScript("websocket_relay.py", ["http://127.0.0.1:\(server.port)"])
+        let relay = try JSONDecoder().decode(Relay.self, from: Data(printed.utf8))
+        #expect(relay.alice == "hello from alice" && relay.bob == "hello from alice", "\(printed)")
+        #expect(relay.queued == 2)
+        #expect(relay.bobLong == 65536 && relay.aliceLong == 65536)
+        #expect(relay.pong)
+        #expect(relay.aliceClose == 4001)
+        #expect(relay.queuedAfterAliceLeft == 1)
+        #expect(relay.bobAfter == "after")
+    }
+
     struct ChatPages: Decodable {
         let aliceReady: Bool
         let bobReady: Bool
