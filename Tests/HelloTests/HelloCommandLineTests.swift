@@ -31,7 +31,7 @@ import Testing
                 "METHOD PATH NAME RUNS ON", "GET /plaintext event loop", "GET /json event loop", "GET /io event loop",
                 "GET /stream event loop",
                 "POST /upload event loop", "POST /trailers event loop", "GET /trailers event loop", "POST /multipart event loop", "GET /text event loop", "GET /sse event loop",
-                "POST /publish event loop", "GET /ws event loop",
+                "POST /publish event loop", "GET /ws event loop", "GET /ws-relay event loop",
                 "GET /block blocks-the-loop-on-purpose event loop",
             ]
         )
