@@ -183,7 +183,7 @@ app.websocket("/ws", options: WebSocketOptions(maxMessageSize: 16 << 20)) { _, w
 // A WebSocket chat room on the same hub: every text a client (or POST /publish) sends reaches
 // every /sse and /ws-relay subscriber. The hub writes to the connections itself: no task per client.
 app.websocket("/ws-relay") { _, ws in
-    try await ws.relay(hub, channel: "bench") { message in
+    await ws.relay(hub, channel: "bench") { message in
         if case .text(let text) = message { hub.publish(text, on: "bench") }
     }
 }

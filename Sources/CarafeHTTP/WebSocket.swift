@@ -14,7 +14,7 @@ import Synchronization
 /// next message, the server stops reading the socket. `send` suspends while the socket's send
 /// queue is full and throws `WebSocketError.closed` once the connection is closing. When the
 /// handler returns, the server closes the connection with 1000 (normal closure), or 1011 if
-/// it threw.
+/// it threw, unless it handed the session over (`detach`, `relay` in CarafeStreaming).
 public final class WebSocket: Sendable {
     /// The messages from the peer, whole (fragments joined), in order.
     public let messages: WebSocketMessages

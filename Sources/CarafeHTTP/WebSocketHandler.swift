@@ -164,10 +164,11 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler, Hea
     // MARK: Handing the session over
 
     /// Hands the session to a `DetachedStream` that someone else (a hub) writes ready-made
-    /// frames to (`WebSocketFrameBytes`; they pass this handler as they are), and ends `messages` (the peer's messages go to `onMessage`, on this loop).
-    /// The request handler, kept until now to cancel the handler's task, leaves the pipeline
-    /// with the request it held: an idle session is then its socket, these handlers and the
-    /// stream. Nil once the session is closing.
+    /// frames to (`WebSocketFrameBytes`; they pass this handler as they are), and ends
+    /// `messages`: the peer's messages go to `onMessage`, on this loop. The request handler,
+    /// kept until now to cancel the handler's task, leaves the pipeline with the request it
+    /// held: an idle session is then its socket, these handlers and the stream. Nil once the
+    /// session is closing.
     func detach(onMessage: (@Sendable (WebSocketMessage) -> Void)?) -> DetachedStream? {
         guard let context = self.context, self.detached == nil, self.machine.canSend, context.channel.isActive else { return nil }
         let pipeline = context.pipeline.syncOperations
@@ -186,7 +187,8 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler, Hea
     func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>) {
         guard let context = self.context, self.machine.canSend, context.channel.isActive else { return promise.fail(WebSocketError.closed) }
         switch message {
-        case .text(let text): context.write(self.wrapOutboundOut(WebSocketFrameBytes.text(text, allocator: context.channel.allocator)), promise: nil)
+        case .text(let text):
+            context.write(self.wrapOutboundOut(WebSocketFrameBytes.text(text, allocator: context.channel.allocator)), promise: nil)
         case .binary(let data): self.write(.binary, data, context: context)
         }
         context.flush()

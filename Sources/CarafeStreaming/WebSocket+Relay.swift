@@ -8,7 +8,7 @@ extension WebSocket {
     /// or is dropped without it.
     ///
     ///     app.websocket("/chat") { req, ws in
-    ///         try await ws.relay(hub, channel: "room") { message in
+    ///         await ws.relay(hub, channel: "room") { message in
     ///             if case .text(let text) = message { hub.publish(text, on: "room") }
     ///         }
     ///     }
@@ -28,7 +28,7 @@ extension WebSocket {
         _ hub: BroadcastHub,
         channel: String,
         onMessage: (@Sendable (WebSocketMessage) -> Void)? = nil
-    ) async throws {
+    ) async {
         guard let stream = await self.detach(onMessage: onMessage) else { return }
         hub.subscribe(stream, to: channel, encoding: .webSocketText)
     }

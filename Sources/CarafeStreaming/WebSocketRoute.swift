@@ -15,8 +15,9 @@ extension RouteBuilder {
     /// handshake gets 426 (plain HTTP, or a version other than 13) or 400, with a message.
     /// Messages over `options.maxMessageSize` (1 MiB by default) close the connection with
     /// 1009; the server pings a quiet peer every `options.pingInterval`. When the handler
-    /// returns the connection closes with 1000 (1011 if it threw); when the peer goes away,
-    /// `ws.messages` ends and the handler's task is cancelled.
+    /// returns the connection closes with 1000 (1011 if it threw), unless it handed the session
+    /// to a hub (`ws.relay`); when the peer goes away, `ws.messages` ends and the handler's task
+    /// is cancelled.
     ///
     /// `origins` guards against cross-site WebSocket hijacking: by default (nil) the app's
     /// `App.webSocketOrigins` apply, under which a handshake that carries cookies must come from
