@@ -14,8 +14,10 @@ import Testing
         let received = Box<[String]>([])
         let returned = Box(0)
 
-        var responder: ClosureResponder {
-            WebSocketTests.upgrading { ws in
+        var responder: ClosureResponder { self.responder() }
+
+        func responder(_ options: WebSocketOptions = WebSocketOptions()) -> ClosureResponder {
+            WebSocketTests.upgrading(options) { ws in
                 let stream = await ws.detach { message in
                     if case .text(let text) = message { self.received.update { $0.append(text) } }
                 }
@@ -82,6 +84,22 @@ import Testing
         try await connection.send(.close(1001))
         #expect(try await connection.readUntilClose(timeout: 5).isEmpty)
         await stopping.value
+    }
+
+    @Test func fragmentsAreJoinedForOnMessageAndAMessageOverTheLimitStillCloses1009() async throws {
+        let sessions = Sessions()
+        try await withTestServer(responder: sessions.responder(WebSocketOptions(maxMessageSize: 16))) { server in
+            let connection = try await server.connect()
+            _ = try await connection.openWebSocket()
+            let stream = try await sessions.stream()
+            try await connection.send(.text("frag", fin: false))
+            try await connection.send(.continuation("ment", fin: true))
+            #expect(await eventually { sessions.received.value == ["fragment"] })
+            try await connection.send(.text(String(repeating: "x", count: 17)))
+            #expect(try await connection.readClose().closeCode == 1009)
+            #expect(await Self.ends(stream))
+            #expect(sessions.received.value == ["fragment"])
+        }
     }
 
     @Test func aClientThatVanishesEndsTheDetachedStream() async throws {
