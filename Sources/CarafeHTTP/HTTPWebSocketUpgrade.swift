@@ -80,8 +80,9 @@ extension HTTPRequestHandler {
     }
 
     /// The WebSocket's session is handed to a `DetachedStream` (`WebSocketHandler.detach`):
-    /// this handler, kept last only to cancel the session's task, leaves the pipeline, and the
-    /// access log's line and the teardown hooks wait for the stream's end instead.
+    /// this handler, kept last only to cancel the session's task, leaves the pipeline, and what
+    /// waits for the session's end (the response's completion: the access log, the metrics)
+    /// waits for the stream's end instead.
     func leaveForDetachedWebSocket(channel: any Channel) -> DetachedStream {
         let stream = DetachedStream(
             channel: channel,

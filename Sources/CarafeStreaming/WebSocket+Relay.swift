@@ -21,7 +21,8 @@ extension WebSocket {
     /// when either side closes, when the peer reads too slowly for the hub's `policy`
     /// (`.disconnect` closes it; with `.dropOldest` it misses the oldest waiting messages), when
     /// the socket stays full for the server's write timeout, or when the server drains (close
-    /// code 1001). Teardown hooks and the access log then see the session's end.
+    /// code 1001). The access log's line and the open-WebSockets gauge wait for the session's
+    /// end; the teardown hooks run when the handler returns, as for a relayed event stream.
     ///
     /// Where the session cannot be handed over (it is already closing), it returns at once.
     public func relay(
