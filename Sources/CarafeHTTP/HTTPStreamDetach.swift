@@ -36,10 +36,31 @@ extension HTTPRequestHandler {
     private func replaceWithDetachedStream(chunked: Bool, context: ChannelHandlerContext) throws -> DetachedStream {
         self.stopKeepAlive()
         self.cancelTimer()
+        let stream = self.handOver(to: context.channel, chunked: chunked, heartbeat: self.keepAliveBeat)
+        self.writers.failAll(HTTPBodyError.connectionClosed)
+        let pipeline = context.pipeline.syncOperations
+        try pipeline.addHandler(DetachedStreamHandler(stream: stream), position: .last)
+        pipeline.removeHandler(context: context, promise: nil)
+        try self.removeHTTPHandlers(from: pipeline)
+        if self.server.isDraining { stream.finish() }
+        // A `read()` the request handler's gate held back died with it: ask again, so that the
+        // client's leaving (its FIN) is seen.
+        let channel = context.channel
+        context.eventLoop.execute { channel.read() }
+        return stream
+    }
+}
+
+extension HTTPRequestHandler {
+    /// A `DetachedStream` on `channel` that takes over what waits for the response's end (the
+    /// completion: the access log, the metrics) with the start and the bytes written so far;
+    /// this handler lets go of the request's task and head. For a detached event stream and a
+    /// WebSocket session handed to a hub alike.
+    func handOver(to channel: any Channel, chunked: Bool, heartbeat: (interval: TimeAmount, chunk: ByteBuffer)?) -> DetachedStream {
         let stream = DetachedStream(
-            channel: context.channel,
+            channel: channel,
             isChunked: chunked,
-            heartbeat: self.keepAliveBeat,
+            heartbeat: heartbeat,
             writeTimeout: self.configuration.writeTimeout,
             heartbeats: self.loop.heartbeats,
             completion: self.completion,
@@ -49,21 +70,18 @@ extension HTTPRequestHandler {
         self.completion = nil
         self.task = nil
         self.head = nil
-        self.writers.failAll(HTTPBodyError.connectionClosed)
-        let pipeline = context.pipeline.syncOperations
-        try pipeline.addHandler(DetachedStreamHandler(stream: stream), position: .last)
-        pipeline.removeHandler(context: context, promise: nil)
+        return stream
+    }
+
+    /// Removes the HTTP/1 handlers before this one (the connection guard, the header validator,
+    /// the pipeline handler, the response encoder and the request decoder): the connection
+    /// leaves HTTP, for a WebSocket or a detached stream.
+    func removeHTTPHandlers(from pipeline: ChannelPipeline.SynchronousOperations) throws {
         if let connectionGuard = self.connectionGuard { pipeline.removeHandler(connectionGuard, promise: nil) }
         pipeline.removeHandler(context: try pipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self), promise: nil)
         pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
         pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
         pipeline.removeHandler(context: try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
-        if self.server.isDraining { stream.finish() }
-        // A `read()` the request handler's gate held back died with it: ask again, so that the
-        // client's leaving (its FIN) is seen.
-        let channel = context.channel
-        context.eventLoop.execute { channel.read() }
-        return stream
     }
 }
 

@@ -84,19 +84,7 @@ extension HTTPRequestHandler {
     /// waits for the session's end (the response's completion: the access log, the metrics)
     /// waits for the stream's end instead.
     func leaveForDetachedWebSocket(channel: any Channel) -> DetachedStream {
-        let stream = DetachedStream(
-            channel: channel,
-            isChunked: false,
-            heartbeat: nil,
-            writeTimeout: self.configuration.writeTimeout,
-            heartbeats: self.loop.heartbeats,
-            completion: self.completion,
-            started: self.requestStart,
-            bytesWritten: self.responseBytes
-        )
-        self.completion = nil
-        self.task = nil
-        self.head = nil
+        let stream = self.handOver(to: channel, chunked: false, heartbeat: nil)
         channel.pipeline.syncOperations.removeHandler(self, promise: nil)
         return stream
     }
@@ -117,11 +105,7 @@ extension HTTPRequestHandler {
             position: .before(self)
         )
         // This handler stays, last, only to cancel the task when the connection closes.
-        if let connectionGuard = self.connectionGuard { pipeline.removeHandler(connectionGuard, promise: nil) }
-        pipeline.removeHandler(context: try pipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self), promise: nil)
-        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPServerPipelineHandler.self), promise: nil)
-        pipeline.removeHandler(context: try pipeline.context(handlerType: HTTPResponseEncoder.self), promise: nil)
-        pipeline.removeHandler(context: try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+        try self.removeHTTPHandlers(from: pipeline)
         return WebSocket(messages: WebSocketMessages(messages.sequence), handler: bound, peerClose: webSocket.peerClose)
     }
 }
