@@ -187,10 +187,15 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
-        // HTTP/2 over TLS (ALPN h2) and prior-knowledge h2c: each stream a request to the same app.
+        // HTTP/2 over TLS (ALPN h2) and prior-knowledge h2c: each stream a request to the same app,
+        // and WebSockets over HTTP/2 (RFC 8441).
         .target(
             name: "CarafeHTTP2",
-            dependencies: ["CarafeCore", "CarafeHTTP", .product(name: "NIOHTTP2", package: "swift-nio-http2")]
+            dependencies: [
+                "CarafeCore", "CarafeHTTP",
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ]
         ),
         // `serve --otlp-endpoint URL`: swift-otel's tracer (and metrics) exported over OTLP/HTTP to
         // a collector, in each process that serves. The core only speaks swift-distributed-tracing.
@@ -307,7 +312,16 @@ let package = Package(
             dependencies: ["CarafeHTTP", "Carafe", "CarafeTesting", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         // `hello` over TLS and HTTP/2 with curl, nghttp/h2load and Python's h2 and websockets.
-        .testTarget(name: "CarafeTLSTests", dependencies: ["CarafeTLS", "CarafeHTTP2", "Hello", "ProcessTestSupport"]),
+        // Its HTTP/2 WebSocket handlers unit-tested on EmbeddedChannel.
+        .testTarget(
+            name: "CarafeTLSTests",
+            dependencies: [
+                "CarafeTLS", "CarafeHTTP2", "Hello", "ProcessTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ]
+        ),
         // `serve --metrics-bind` scraped by Python's prometheus_client, single process and
         // `--workers`; the master's aggregate and the heartbeat channel's framing, unit-tested.
         .testTarget(

@@ -36,13 +36,17 @@ struct AppResponder: HTTPResponder {
             // producer never started, a client gone mid-download): the access-log line with the
             // bytes the server really wrote, and the request's metrics.
             request.completion.whenFinished { [response, services = self.services] summary in
-                accessLog?.log(request, response, bytes: summary.bytes)
+                // What the client got: the server may have written another status (a timeout's
+                // 503, the 200 that opens a WebSocket over HTTP/2).
+                var sent = response
+                if let status = summary.status { sent.status = status }
+                accessLog?.log(request, sent, bytes: summary.bytes)
                 if let metrics {
                     metrics.active.decrement()
                     metrics.record(
                         method: request.method,
                         route: Self.routeLabel(request, services),
-                        status: response.status.code,
+                        status: sent.status.code,
                         duration: .now - request.startedAt
                     )
                 }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// A streamed response that no longer needs its request: its connection has left HTTP (the
 /// request decoder, the response encoder and the request handler are gone from the pipeline),
@@ -36,6 +37,8 @@ public final class DetachedStream: HeartbeatMember, @unchecked Sendable {
     private let completion: ResponseCompletion?
     private let started: NIODeadline
     private(set) var bytesWritten: Int
+    /// The response head's status, for the summary (a code: this record stays small).
+    private let statusCode: UInt16
     public private(set) var isEnded = false
 
     init(
@@ -46,7 +49,8 @@ public final class DetachedStream: HeartbeatMember, @unchecked Sendable {
         heartbeats: LoopHeartbeats,
         completion: ResponseCompletion?,
         started: NIODeadline,
-        bytesWritten: Int
+        bytesWritten: Int,
+        status: HTTPResponseStatus? = nil
     ) {
         self.channel = channel
         self.isChunked = isChunked
@@ -58,6 +62,7 @@ public final class DetachedStream: HeartbeatMember, @unchecked Sendable {
         self.completion = completion
         self.started = started
         self.bytesWritten = bytesWritten
+        self.statusCode = UInt16(status?.code ?? 0)
         heartbeats.add(self, every: heartbeat?.interval)
     }
 
@@ -170,7 +175,12 @@ public final class DetachedStream: HeartbeatMember, @unchecked Sendable {
         if let completion = self.completion {
             let elapsed = NIODeadline.now() - self.started
             completion.finish(
-                ResponseSummary(bytes: self.bytesWritten, duration: .nanoseconds(elapsed.nanoseconds), complete: complete)
+                ResponseSummary(
+                    bytes: self.bytesWritten,
+                    duration: .nanoseconds(elapsed.nanoseconds),
+                    complete: complete,
+                    status: self.statusCode == 0 ? nil : HTTPResponseStatus(statusCode: Int(self.statusCode))
+                )
             )
         }
         let first = self.firstEndCallback

@@ -44,6 +44,13 @@ public protocol HTTPConnectionHTTP2: Sendable {
     /// `HTTPServerResponsePart`s out (NIOHTTP2's `HTTP2FramePayloadToHTTP1ServerCodec`).
     /// Called on the channel's event loop.
     func configure(_ channel: any Channel, streams: HTTPStreamPipeline) -> EventLoopFuture<Void>
+
+    /// Turns `stream`, a stream channel of a connection set up by `configure`, into a tunnel
+    /// of bytes: its DATA frames come in as `ByteBuffer`s, `ByteBuffer`s written go out as
+    /// DATA frames, and the end of the stream is the end of the tunnel (RFC 8441's extended
+    /// CONNECT: a WebSocket over HTTP/2). Called on the stream's event loop once the `200` head
+    /// that accepts the CONNECT is written; the stream's HTTP/1-style codec leaves.
+    func openTunnel(on stream: any Channel) throws
 }
 
 /// Adds the server's request handler (routing, hooks, limits, access log: everything an

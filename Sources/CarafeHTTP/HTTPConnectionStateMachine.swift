@@ -443,6 +443,18 @@ struct HTTPConnectionStateMachine {
         }
     }
 
+    /// Request `number`, an HTTP/2 extended CONNECT (RFC 8441), is about to be accepted with
+    /// `200`: its stream becomes a tunnel at once. There is no request end to wait for, as
+    /// there is after a `101`: the stream's DATA frames from now on are the new protocol's.
+    /// False if the request is no longer current or its response has started.
+    mutating func openingTunnel(number: Int) -> Bool {
+        guard case .active(let exchange) = self.state, exchange.number == number, exchange.responseHeadClose == nil else {
+            return false
+        }
+        self.state = .upgraded
+        return true
+    }
+
     /// Request `number`'s streamed response, whose head is out, leaves HTTP: its connection
     /// becomes a detached stream (`DetachedStream`) and will not carry another request. Only
     /// once the request has nothing more to read: `.afterEnd` if its `.end` is still to come;

@@ -45,6 +45,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// Told when the current response has ended, with what was written.
     var completion: ResponseCompletion?
     var responseBytes = 0
+    /// The status of the response head written for the current request (`ResponseSummary.status`).
+    var statusWritten: HTTPResponseStatus?
     var requestStart = NIODeadline.uptimeNanoseconds(0)
     /// Streamed-response writes waiting for the socket to drain below its high-water mark.
     var writers = WritabilityWaiters()
@@ -210,6 +212,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     private func dispatch(_ head: HTTPRequestHead, number: Int, hasBody: Bool, context: ChannelHandlerContext) {
         self.head = head
         self.responseBytes = 0
+        self.statusWritten = nil
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let body: RequestBody
         if hasBody {
@@ -283,6 +286,16 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// longer current (the connection closed, a timeout answered it).
     func startResponse(_ response: HTTPServerResponse, number: Int, context: ChannelHandlerContext) -> HTTPRequestHead? {
         guard let request = self.head else { return nil }
+        if !self.speaksHTTP1, (200..<300).contains(response.status.code), WebSocketHandshake.isExtendedConnect(request) {
+            // A 2xx would tell the client that its WebSocket is open (RFC 8441), and the body
+            // would reach it as frames.
+            self.reject(
+                .rejection(.badRequest, "\(request.uri) does not accept a WebSocket (an extended CONNECT)."),
+                version: request.version,
+                context: context
+            )
+            return nil
+        }
         var headers = response.headers
         let wantsClose =
             self.server.isDraining
@@ -299,6 +312,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             headers.remove(name: "connection")
         }
         let head = HTTPResponseHead(version: request.version, status: response.status, headers: headers)
+        self.statusWritten = response.status
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         self.syncTimer(context: context)
         return request
@@ -343,7 +357,14 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         guard let completion = self.completion else { return }
         self.completion = nil
         let elapsed = NIODeadline.now() - self.requestStart
-        completion.finish(ResponseSummary(bytes: self.responseBytes, duration: .nanoseconds(elapsed.nanoseconds), complete: complete))
+        completion.finish(
+            ResponseSummary(
+                bytes: self.responseBytes,
+                duration: .nanoseconds(elapsed.nanoseconds),
+                complete: complete,
+                status: self.statusWritten
+            )
+        )
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -422,6 +443,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         var headers = response.headers
         self.completeHeaders(&headers, status: response.status, bodyLength: response.body.knownLength)
         if !self.speaksHTTP1 { headers.remove(name: "connection") }
+        self.statusWritten = response.status
         context.write(
             self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))),
             promise: nil

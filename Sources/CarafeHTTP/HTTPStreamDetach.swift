@@ -65,7 +65,8 @@ extension HTTPRequestHandler {
             heartbeats: self.loop.heartbeats,
             completion: self.completion,
             started: self.requestStart,
-            bytesWritten: self.responseBytes
+            bytesWritten: self.responseBytes,
+            status: self.statusWritten
         )
         self.completion = nil
         self.task = nil

@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 
-/// The switch from HTTP/1 to WebSocket, for a response whose body is `.webSocket`.
+/// The switch from HTTP to WebSocket, for a response whose body is `.webSocket`: by `101` on
+/// an HTTP/1.1 connection, by `200` to an extended CONNECT on an HTTP/2 stream.
 extension HTTPRequestHandler {
     static func runWebSocket(
         _ response: HTTPServerResponse,
@@ -43,8 +44,13 @@ extension HTTPRequestHandler {
         number: Int,
         context: ChannelHandlerContext
     ) -> EventLoopFuture<WebSocket?> {
-        guard self.speaksHTTP1, self.machine.isCurrent(number), let head = self.head, context.channel.isActive else {
+        guard self.machine.isCurrent(number), let head = self.head, context.channel.isActive else {
             return context.eventLoop.makeSucceededFuture(nil)
+        }
+        guard self.speaksHTTP1 else {
+            return context.eventLoop.makeSucceededFuture(
+                self.openTunnel(head, extraHeaders, options: options, number: number, context: context)
+            )
         }
         return WebSocketHandshake.acceptHeaders(for: head, extra: extraHeaders, channel: context.channel)
             .assumeIsolated()
@@ -53,6 +59,7 @@ extension HTTPRequestHandler {
                 guard switching != .drop else { return context.eventLoop.makeSucceededFuture(nil) }
                 var headers = headers
                 self.completeHeaders(&headers, status: .switchingProtocols, bodyLength: nil)
+                self.statusWritten = .switchingProtocols
                 context.writeAndFlush(
                     self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .switchingProtocols, headers: headers))),
                     promise: nil
@@ -77,6 +84,40 @@ extension HTTPRequestHandler {
                 return nil
             }
             .nonisolated()
+    }
+
+    /// An HTTP/2 stream's WebSocket (RFC 8441): the extended CONNECT is answered with `200`
+    /// (no `Sec-WebSocket-Accept`: there is no key) and its stream becomes a tunnel of bytes
+    /// (`HTTPConnectionHTTP2.openTunnel`), on which the frame decoder and a `WebSocketHandler`
+    /// run as on an HTTP/1 connection. A stream that asks for anything else is answered 400.
+    private func openTunnel(
+        _ head: HTTPRequestHead,
+        _ extraHeaders: HTTPHeaders,
+        options: WebSocketOptions,
+        number: Int,
+        context: ChannelHandlerContext
+    ) -> WebSocket? {
+        guard let http2 = self.configuration.http2, WebSocketHandshake.isExtendedConnect(head) else {
+            self.reject(.rejection(.badRequest, "Not a valid WebSocket opening request."), version: head.version, context: context)
+            return nil
+        }
+        guard self.machine.openingTunnel(number: number) else { return nil }
+        var headers = extraHeaders
+        self.completeHeaders(&headers, status: .ok, bodyLength: nil)
+        headers.remove(name: "connection")
+        self.statusWritten = .ok
+        context.writeAndFlush(
+            self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
+            promise: nil
+        )
+        do {
+            try http2.openTunnel(on: context.channel)
+            return try self.replaceHTTPHandlers(options: options, context: context)
+        } catch {
+            self.server.logger.error("could not turn an HTTP/2 stream into a WebSocket: \(error)")
+            context.close(promise: nil)
+            return nil
+        }
     }
 
     /// The WebSocket's session is handed to a `DetachedStream` (`WebSocketHandler.detach`):
@@ -104,8 +145,9 @@ extension HTTPRequestHandler {
             [ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessageSize)), webSocket],
             position: .before(self)
         )
-        // This handler stays, last, only to cancel the task when the connection closes.
-        try self.removeHTTPHandlers(from: pipeline)
+        // This handler stays, last, only to cancel the task when the connection closes. (An
+        // HTTP/2 stream's codec has left already, for the tunnel.)
+        if self.speaksHTTP1 { try self.removeHTTPHandlers(from: pipeline) }
         return WebSocket(messages: WebSocketMessages(messages.sequence), handler: bound, peerClose: webSocket.peerClose)
     }
 }

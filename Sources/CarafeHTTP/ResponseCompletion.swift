@@ -1,3 +1,4 @@
+import NIOHTTP1
 import Synchronization
 
 /// What a response amounted to once it has fully ended.
@@ -9,11 +10,17 @@ public struct ResponseSummary: Sendable, Equatable {
     /// False if the response was cut short: the client went away, a producer failed, the
     /// connection was closed by a timeout or at shutdown.
     public var complete: Bool
+    /// The status the server wrote, nil if it wrote no head. It can differ from the one the
+    /// responder answered: the server's own 503 for a handler past its deadline, the `200`
+    /// that opens a WebSocket over HTTP/2, a 400 in place of a 2xx to a WebSocket's extended
+    /// CONNECT. The access log and the metrics report this one.
+    public var status: HTTPResponseStatus?
 
-    public init(bytes: Int, duration: Duration, complete: Bool) {
+    public init(bytes: Int, duration: Duration, complete: Bool, status: HTTPResponseStatus? = nil) {
         self.bytes = bytes
         self.duration = duration
         self.complete = complete
+        self.status = status
     }
 }
 
@@ -67,7 +74,8 @@ public final class ResponseCompletion: Sendable {
 
     /// Records the end (the first call counts) and runs the callbacks.
     public func finish(_ summary: ResponseSummary) {
-        let (first, more) = self.state.withLock { state -> ((@Sendable (ResponseSummary) -> Void)?, [@Sendable (ResponseSummary) -> Void]) in
+        let (first, more) = self.state.withLock {
+            state -> ((@Sendable (ResponseSummary) -> Void)?, [@Sendable (ResponseSummary) -> Void]) in
             guard state.summary == nil else { return (nil, []) }
             state.summary = summary
             defer {

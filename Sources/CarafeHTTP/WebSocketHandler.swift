@@ -5,9 +5,9 @@ import NIOWebSocket
 /// the handler's `WebSocket.messages` with backpressure, answers pings, pings a quiet peer,
 /// and runs the close handshake.
 ///
-/// It sits after NIO's frame decoder and encoder. Failures close the connection with the code
-/// the RFC names: 1002 for a protocol error (an unmasked or reserved frame, a stray
-/// continuation), 1007 for text that is not UTF-8, 1009 for a message over
+/// It sits after NIO's frame decoder and writes its own frames. Failures close the connection
+/// with the code the RFC names: 1002 for a protocol error (an unmasked or reserved frame, a
+/// stray continuation), 1007 for text that is not UTF-8, 1009 for a message over
 /// `WebSocketOptions.maxMessageSize`, 1001 when the server shuts down.
 ///
 /// Backpressure: while `messages` has a few undelivered messages, the socket is not read; while
@@ -213,7 +213,12 @@ final class WebSocketHandler: ChannelDuplexHandler, RemovableChannelHandler, Hea
     /// its side or after `lingeringClose` at most.
     private func sendCloseAndHangUp(_ code: WebSocketErrorCode, reason: String, context: ChannelHandlerContext) {
         let channel = context.channel
-        try? channel.pipeline.syncOperations.addHandler(DiscardingInboundHandler(), position: .first)
+        // Before the frame decoder: behind TLS, or an HTTP/2 stream's tunnel, which tell it of
+        // the peer's end.
+        let pipeline = channel.pipeline.syncOperations
+        if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<WebSocketFrameDecoder>.self) {
+            try? pipeline.addHandler(DiscardingInboundHandler(), position: .before(decoder.handler))
+        }
         self.sendClose(code, reason: reason, context: context).whenComplete { _ in
             channel.close(mode: .output, promise: nil)
             channel.eventLoop.scheduleTask(in: Self.lingeringClose) { channel.close(promise: nil) }

@@ -4,6 +4,12 @@ import NIOWebSocket
 
 /// The opening handshake of RFC 6455, section 4.2: whether a request asks for a WebSocket, and
 /// the `101 Switching Protocols` headers that accept it.
+///
+/// Over HTTP/2 (RFC 8441) a WebSocket opens with an extended CONNECT, `:method: CONNECT` and
+/// `:protocol: websocket`, on a stream of its own, and is accepted with a `200`. CarafeHTTP2
+/// hands such a request on as `GET` with `Upgrade: websocket`, a field that HTTP/2 forbids
+/// clients to send (NIOHTTP2 refuses a request that carries it), so routes, hooks and the
+/// checks here see the same request on both protocols and no client can fake one.
 public enum WebSocketHandshake {
     /// True when `head` asks to switch to WebSocket (`Upgrade: websocket`), valid or not.
     public static func isRequested(by head: HTTPRequestHead) -> Bool {
@@ -16,7 +22,13 @@ public enum WebSocketHandshake {
     public static func problem(with head: HTTPRequestHead) -> (status: HTTPResponseStatus, message: String, headers: HTTPHeaders)? {
         func bad(_ message: String) -> (HTTPResponseStatus, String, HTTPHeaders) { (.badRequest, message, [:]) }
         guard head.method == .GET else { return bad("A WebSocket opening request must use GET, not \(head.method.rawValue).") }
-        guard head.version == .http1_1 else { return bad("A WebSocket opening request must be HTTP/1.1.") }
+        if head.version.major == 2 { return Self.problemOverHTTP2(with: head) }
+        guard head.version == .http1_1 else {
+            return bad(
+                "A WebSocket opening request must be HTTP/1.1 (or an extended CONNECT over HTTP/2), "
+                    + "not HTTP/\(head.version.major).\(head.version.minor)."
+            )
+        }
         guard Self.isRequested(by: head) else {
             return (
                 .upgradeRequired, "This route speaks WebSocket only: the request lacks 'Upgrade: websocket'.",
@@ -35,6 +47,30 @@ public enum WebSocketHandshake {
             return bad("'Sec-WebSocket-Key' must be one base64-encoded 16-byte value.")
         }
         return nil
+    }
+
+    /// RFC 8441, section 5: the version must be 13; there is no key (nor `Sec-WebSocket-Accept`).
+    private static func problemOverHTTP2(with head: HTTPRequestHead) -> (status: HTTPResponseStatus, message: String, headers: HTTPHeaders)?
+    {
+        guard Self.isRequested(by: head) else {
+            return (
+                .badRequest,
+                "This route speaks WebSocket only: over HTTP/2 a WebSocket opens with an extended CONNECT "
+                    + "(RFC 8441: ':method: CONNECT', ':protocol: websocket').",
+                [:]
+            )
+        }
+        guard head.headers[canonicalForm: "sec-websocket-version"] == ["13"] else {
+            return (.upgradeRequired, "Only WebSocket version 13 is supported.", ["sec-websocket-version": "13"])
+        }
+        return nil
+    }
+
+    /// True for an HTTP/2 stream that asks for a WebSocket (an extended CONNECT, as CarafeHTTP2
+    /// hands it on): it is accepted with `200` and becomes a tunnel, not switched with `101`.
+    static func isExtendedConnect(_ head: HTTPRequestHead) -> Bool {
+        // `contains` first: cheap, and false for nearly every request of an HTTP/2 connection.
+        head.version.major == 2 && head.headers.contains(name: "upgrade") && Self.isRequested(by: head)
     }
 
     /// The headers of the `101` that accepts `head` (valid by `problem(with:)`): `Upgrade`,

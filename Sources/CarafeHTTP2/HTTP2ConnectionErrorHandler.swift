@@ -6,6 +6,11 @@ import NIOHTTP2
 /// (a rapid-reset flood: `ENHANCE_YOUR_CALM`; a protocol violation; a header block past
 /// `maxHeaderListSize`) but leaves the socket open. Stream errors (a reset stream) concern only
 /// their stream and pass.
+///
+/// It also closes the connection when the client has closed its side (a FIN, which the server's
+/// sockets report rather than act on, for HTTP/1.1's sake): HTTP/2 has no half-closed
+/// connection, NIOHTTP2 does not act on it, and the socket would stay in CLOSE-WAIT with its
+/// streams (a WebSocket, an event stream) open until a write failed.
 final class HTTP2ConnectionErrorHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
@@ -24,5 +29,13 @@ final class HTTP2ConnectionErrorHandler: ChannelInboundHandler {
             self.logger.debug("closing an HTTP/2 connection from \(peer): \(error)")
         }
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

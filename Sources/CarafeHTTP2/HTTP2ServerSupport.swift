@@ -5,8 +5,10 @@ import NIOHTTP2
 
 /// HTTP/2 for CarafeHTTP's server (`HTTPServerConfiguration.http2`): NIOHTTP2's handler with
 /// its streams multiplexed into channels of their own, each turned back into HTTP/1-style
-/// request parts (`HTTP2FramePayloadToHTTP1ServerCodec`) for the server's request handler, so
-/// that every stream is a request through the same routing, hooks, limits and access log.
+/// request parts (`HTTP2StreamCodec`) for the server's request handler, so that every stream
+/// is a request through the same routing, hooks, limits and access log. A WebSocket's
+/// extended CONNECT (RFC 8441) goes the same way, and its stream then becomes a tunnel
+/// (`HTTP2TunnelHandler`) for the WebSocket's frames.
 /// Flow control comes from NIOHTTP2: a stream channel is not writable while its window is
 /// shut (a streamed response's `write` waits), and a request body's window reopens only as its
 /// consumer reads.
@@ -28,6 +30,10 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
             HTTP2Setting(parameter: .maxHeaderListSize, value: self.settings.maxHeaderListSize),
             HTTP2Setting(parameter: .initialWindowSize, value: self.settings.windowSize),
         ]
+        if self.settings.webSockets {
+            // RFC 8441: clients may open WebSockets with an extended CONNECT.
+            configuration.initialSettings.append(HTTP2Setting(parameter: .enableConnectProtocol, value: 1))
+        }
         configuration.targetWindowSize = self.settings.windowSize
         return configuration
     }
@@ -63,7 +69,7 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
                 streamDelegate: manager.http2StreamDelegate
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
-                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                    try stream.pipeline.syncOperations.addHandler(HTTP2StreamCodec(extendedConnect: self.settings.webSockets))
                     try streams.configure(stream)
                 }
             }
@@ -77,5 +83,12 @@ public struct HTTP2ServerSupport: HTTPConnectionHTTP2 {
             }
             try sync.addHandler(HTTP2ConnectionErrorHandler(logger: self.logger))
         }
+    }
+
+    public func openTunnel(on stream: any Channel) throws {
+        let pipeline = stream.pipeline.syncOperations
+        let codec = try pipeline.handler(type: HTTP2StreamCodec.self)
+        try pipeline.addHandler(HTTP2TunnelHandler(), position: .after(codec))
+        pipeline.removeHandler(codec, promise: nil)
     }
 }

@@ -17,6 +17,11 @@ import NIOCore
 ///   is closed; zero: never.
 /// - `windowSize` (64 KiB): the flow-control window of each stream and of the connection for
 ///   request bodies; a body's consumer that does not read holds the window shut.
+/// - `webSockets` (true): SETTINGS_ENABLE_CONNECT_PROTOCOL is advertised and an extended
+///   CONNECT with `:protocol: websocket` opens a WebSocket on its stream (RFC 8441), so that a
+///   browser holding an h2 connection opens its WebSockets on it, not on a connection of
+///   their own. Each counts against `maxConcurrentStreams` while it is open. False: not
+///   advertised, and clients open WebSockets over HTTP/1.1.
 public struct HTTP2Settings: Sendable, Hashable {
     public var maxConcurrentStreams: Int
     public var maxHeaderListSize: Int
@@ -26,6 +31,7 @@ public struct HTTP2Settings: Sendable, Hashable {
     public var windowSize: Int
     /// Serve h2c with prior knowledge on plain listeners besides HTTP/1.1 (`--h2c`).
     public var priorKnowledge: Bool
+    public var webSockets: Bool
 
     public init(
         maxConcurrentStreams: Int = 100,
@@ -34,7 +40,8 @@ public struct HTTP2Settings: Sendable, Hashable {
         resetWindow: TimeAmount = .seconds(30),
         idleTimeout: TimeAmount = .seconds(60),
         windowSize: Int = 65535,
-        priorKnowledge: Bool = false
+        priorKnowledge: Bool = false,
+        webSockets: Bool = true
     ) {
         self.maxConcurrentStreams = maxConcurrentStreams
         self.maxHeaderListSize = maxHeaderListSize
@@ -43,5 +50,6 @@ public struct HTTP2Settings: Sendable, Hashable {
         self.idleTimeout = idleTimeout
         self.windowSize = windowSize
         self.priorKnowledge = priorKnowledge
+        self.webSockets = webSockets
     }
 }

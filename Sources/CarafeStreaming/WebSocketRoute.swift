@@ -2,7 +2,10 @@ import CarafeCore
 
 extension RouteBuilder {
     /// Registers a WebSocket route: `GET path` with `Upgrade: websocket` switches the connection
-    /// to WebSocket (RFC 6455) and runs `handler` with it for as long as it likes.
+    /// to WebSocket (RFC 6455) and runs `handler` with it for as long as it likes. Over HTTP/2
+    /// (`useHTTP2`), an extended CONNECT with `:protocol: websocket` to `path` (RFC 8441) opens
+    /// the same session on a stream of its own; it reaches the route, its hooks and the access
+    /// log as that `GET`, with `Upgrade: websocket`, and is answered `200`.
     ///
     ///     app.websocket("/echo") { req, ws in
     ///         for await message in ws.messages {
@@ -43,7 +46,11 @@ extension RouteBuilder {
             ) {
                 throw HTTPError(.forbidden, refusal)
             }
-            return Response(status: .switchingProtocols, body: .webSocket(options) { socket in try await handler(request, socket) })
+            // Over HTTP/2 the extended CONNECT is accepted with 200 (RFC 8441), and logged so.
+            return Response(
+                status: request.version.major == 2 ? .ok : .switchingProtocols,
+                body: .webSocket(options) { socket in try await handler(request, socket) }
+            )
         }
     }
 }

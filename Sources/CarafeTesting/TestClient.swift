@@ -70,7 +70,9 @@ public struct TestClient: Sendable {
             break  // a WebSocket needs a real connection: test it over a socket
         }
         // As the server does once the last byte is out: teardown hooks waiting for the end run.
-        completion.finish(ResponseSummary(bytes: received.readableBytes, duration: ContinuousClock.now - started, complete: true))
+        completion.finish(
+            ResponseSummary(bytes: received.readableBytes, duration: ContinuousClock.now - started, complete: true, status: response.status)
+        )
         var answer = TestResponse(status: response.status, headers: response.headers, body: method == .HEAD ? ByteBuffer() : received)
         answer.trailers = trailers
         return answer

@@ -529,6 +529,24 @@ import Testing
         #expect(r76 == .drop)
     }
 
+    @Test func anHTTP2ExtendedConnectBecomesATunnelWithoutWaitingForAnEnd() {
+        // Its stream's END_STREAM would end the tunnel: there is no request end to wait for.
+        var m = Machine()
+        _ = m.receivedHead(.init(asksToSwitchProtocols: true), now: t0)
+        let opened = m.openingTunnel(number: 1)
+        #expect(opened)
+        #expect(m.isUpgraded)
+        let again = m.openingTunnel(number: 1)
+        #expect(!again)
+        // Not once its response has started, nor for a request that is not current.
+        var n = Machine()
+        _ = n.receivedHead(.init(), now: t0)
+        _ = n.startResponse(number: 1, wantsClose: false)
+        let started = n.openingTunnel(number: 1)
+        let stale = n.openingTunnel(number: 2)
+        #expect(!started && !stale)
+    }
+
     @Test func aStartedStreamDetachesOnceTheRequestHasEnded() {
         // Not before its head is out.
         var m = Machine()

@@ -15,9 +15,12 @@ extension TLSTests {
         let publishProtocol: [String]
     }
 
-    @Test func chromiumLoadsAnHTTPSPageOverH2WithEventSourceAndAWSSWebSocket() throws {
+    @Test func chromiumLoadsAnHTTPSPageOverH2WithEventSourceAndAWSSWebSocketOverH2() throws {
         let certificate = try Certificate()
-        let server = try Self.startServer(["--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key])
+        let log = certificate.directory.appendingPathComponent("access.log").path
+        let server = try Self.startServer([
+            "--bind", "127.0.0.1:0", "--certfile", certificate.cert, "--keyfile", certificate.key, "--access-logfile", log,
+        ])
         let printed = try runClientScript("https_browser.py", ["https://127.0.0.1:\(server.port)", certificate.cert])
         let saw = try JSONDecoder().decode(BrowserSaw.self, from: Data(printed.utf8))
         #expect(saw.loaded, "\(printed)")
@@ -28,5 +31,8 @@ extension TLSTests {
         #expect(saw.publishProtocol == ["h2"], "\(printed)")
         #expect(saw.echo == "over wss", "\(printed)")
         #expect(saw.errors.isEmpty, "\(printed)")
+        // The server advertises RFC 8441: Chromium opened the WebSocket on the page's h2
+        // connection (an extended CONNECT, logged as its GET with the 200 that accepted it).
+        #expect(WebSocketOverHTTP2Tests.logged(#""GET /ws HTTP/2.0" 200 -"#, in: log), "\(printed)")
     }
 }

@@ -1,5 +1,6 @@
 """Headless Chromium on `hello` over HTTPS: the page comes over h2, an EventSource on the same
-origin gets an event published by a fetch, and a wss:// WebSocket echoes.
+origin gets an event published by a fetch, and a wss:// WebSocket echoes (on the same h2
+connection: the server advertises RFC 8441).
 
     python3 https_browser.py https://127.0.0.1:PORT CERT.pem
 
